@@ -1,0 +1,42 @@
+import { DefinitionsNotFound } from "../definitions/index.ts";
+import { graphCommand } from "./graph-command.ts";
+import { EXIT, HELP, UsageError } from "./usage.ts";
+import { validateCommand } from "./validate-command.ts";
+
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** Runs one pflow command and returns its exit code; never calls process.exit. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case "validate":
+        return await validateCommand(args, io.stdout);
+      case "graph":
+        return await graphCommand(args, io.stdout, io.stderr);
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        io.stdout(HELP);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof DefinitionsNotFound || isParseArgsError(error)) {
+      io.stderr(`pflow: ${(error as Error).message}\n`);
+      if (error instanceof UsageError || isParseArgsError(error)) io.stderr("Run pflow --help for usage.\n");
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}

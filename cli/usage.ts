@@ -1,0 +1,19 @@
+/** A mistake in how pflow was called, or a path it cannot read: exit code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export const HELP = `pflow: declarative AI workflows
+
+Usage:
+  pflow validate [PATH…] [--format text|github|json] [--no-resolve]
+      Validate definition files and directories (recursively, *.yaml/*.yml;
+      default .) as one set. Exit 0 valid, 1 invalid, 2 usage or I/O error.
+  pflow graph FILE [--format mermaid|dot] [--workflow NAME]
+      Print the DAG of a workflow. Exit 0, or 2 if the file is invalid.
+
+Options:
+  -h, --help     show this help
+`;

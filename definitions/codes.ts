@@ -1,0 +1,45 @@
+/**
+ * The one table of validation codes. `pflow validate`, `POST /v1/validate` and the
+ * docs all speak these; tests/docs-codes.test.ts fails if docs/language.md does not
+ * document every code here with an example that triggers it.
+ */
+export const VALIDATION_CODES = {
+  "yaml-syntax": "the YAML does not parse",
+  "yaml-limits": "the file is too large, too deep, or has too many aliases (YAML bombs end here, fast)",
+  "duplicate-key": "a mapping repeats a key",
+  "empty-file": "a definition file holds no documents",
+  schema: "the document breaks the JSON Schema (unknown field, wrong type, bad name…)",
+  "unquoted-expression": "{{ … }} written unquoted, so YAML read it as a mapping",
+  "expression-syntax": "a JSONata expression does not parse",
+  "unknown-reference": "an expression names something that is not in its context (input for inputs, say)",
+  "relative-reference":
+    "warning: inside a predicate or a later path step, nodes or inputs means a field of the current item",
+  "dynamic-reference":
+    "warning: an expression reads nodes without naming one, so its dependency cannot be derived",
+  "invalid-duration": "a duration is not of the form 250ms, 30s, 5m, 2h or 1d",
+  "unknown-node": "needs or an expression names a node that does not exist",
+  cycle: "the dependencies form a cycle (within a workflow, or across sub-workflows)",
+  "unknown-model": "a model reference names no model, version or alias in the set",
+  "unknown-workflow": "a workflow node names no workflow in the set",
+  "duplicate-name": "two documents of one kind share a name, or a model alias has a version's name",
+  "unknown-op": "a preprocess op that does not exist",
+  "op-arguments": "a preprocess op's with does not fit its schema",
+} as const;
+
+export type ValidationCode = keyof typeof VALIDATION_CODES;
+
+export type Severity = "error" | "warning";
+
+/** One finding, pointing at the offending key or value (1-based line and column). */
+export interface Diagnostic {
+  readonly code: ValidationCode;
+  readonly severity: Severity;
+  readonly message: string;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** JSON Pointer into the document ("" for the document itself). */
+  readonly pointer: string;
+  /** Index of the document within a multi-document file (0-based). */
+  readonly document: number;
+}

@@ -1,0 +1,165 @@
+import jsonata from "jsonata";
+
+/**
+ * Compile-time analysis of one JSONata expression: does it parse, which context
+ * names does it read at its root, and which nodes does it reference?
+ *
+ * References are found by walking the AST, tracking whether each sub-expression is
+ * evaluated against the context root (the expression itself, function arguments,
+ * operands, the first step of a path) or against something relative (later path
+ * steps, predicates, sort terms, group-by). Only `nodes.<id>` read at the root (or
+ * through `$$`) is a dependency: inside `items[id = nodes.x]` JSONata reads the
+ * current item's `nodes` field, which is almost always a mistake worth a warning.
+ */
+export interface ExpressionAnalysis {
+  /** Names read from the context root (`inputs`, `nodes`, `run`, `item`…). */
+  readonly roots: ReadonlySet<string>;
+  /** Node ids referenced as `nodes.<id>` from the root. */
+  readonly nodes: ReadonlySet<string>;
+  /** `nodes`/`inputs` read where JSONata resolves them against the current item. */
+  readonly relative: ReadonlySet<string>;
+  /** The expression reads `nodes` without naming a node (`nodes.*`, `$lookup(nodes, k)`). */
+  readonly dynamicNodes: boolean;
+}
+
+export type ParsedExpression =
+  | { readonly ok: true; readonly analysis: ExpressionAnalysis }
+  | { readonly ok: false; readonly message: string; readonly position: number | undefined };
+
+interface Collector {
+  roots: Set<string>;
+  nodes: Set<string>;
+  relative: Set<string>;
+  dynamicNodes: boolean;
+}
+
+type Ctx = "root" | "relative";
+type AstNode = { type?: string; value?: unknown; [key: string]: unknown };
+
+/** Names a relative read of which is suspicious (they are context names, rarely item fields). */
+const CONTEXT_NAMES_WORTH_WARNING = new Set(["nodes", "inputs"]);
+
+export function parseExpression(source: string): ParsedExpression {
+  let ast: AstNode;
+  try {
+    ast = jsonata(source).ast() as AstNode;
+  } catch (error) {
+    const { message, position } = error as { message?: string; position?: number };
+    return { ok: false, message: message ?? String(error), position };
+  }
+  const out: Collector = { roots: new Set(), nodes: new Set(), relative: new Set(), dynamicNodes: false };
+  walk(ast, "root", out);
+  return { ok: true, analysis: out };
+}
+
+/** Memoises parseExpression for one validation run: large workflows repeat expressions. */
+export class ExpressionCache {
+  readonly #cache = new Map<string, ParsedExpression>();
+  parse(source: string): ParsedExpression {
+    let parsed = this.#cache.get(source);
+    if (parsed === undefined) {
+      parsed = parseExpression(source);
+      this.#cache.set(source, parsed);
+    }
+    return parsed;
+  }
+}
+
+function walk(node: unknown, ctx: Ctx, out: Collector): void {
+  if (node === null || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const child of node) walk(child, ctx, out);
+    return;
+  }
+  const n = node as AstNode;
+  switch (n.type) {
+    case "path":
+      walkPath(n.steps as AstNode[], ctx, out);
+      break;
+    case "name":
+      if (ctx === "root") readRoot(n.value as string, undefined, out);
+      break;
+    case "variable":
+      // `$$` (or `$` at the root) alone hands over the whole context, nodes included.
+      if (n.value === "$" || (n.value === "" && ctx === "root")) out.dynamicNodes = true;
+      break;
+    case "transform":
+      // `| pattern | update |` is a function applied to some object: all relative.
+      walk(n.pattern, "relative", out);
+      walk(n.update, "relative", out);
+      walk(n.delete, "relative", out);
+      break;
+    case "sort":
+      for (const term of (n.terms as { expression: unknown }[]) ?? []) walk(term.expression, "relative", out);
+      break;
+    case "unary":
+      if (n.value === "{") walkPairs(n.lhs, ctx, out);
+      else walk(n.value === "[" ? n.expressions : n.expression, ctx, out);
+      break;
+    default:
+      // Operands, function arguments and bodies, conditions and blocks are
+      // evaluated against the same context as the node itself (JSONata binds a
+      // lambda's body to the context where it was defined).
+      for (const key of [
+        "lhs",
+        "rhs",
+        "expressions",
+        "arguments",
+        "procedure",
+        "body",
+        "condition",
+        "then",
+        "else",
+      ]) {
+        walk(n[key], ctx, out);
+      }
+  }
+  walkDecorations(n, out);
+}
+
+/** Predicates, filters and group-by are evaluated per item: relative. */
+function walkDecorations(n: AstNode, out: Collector): void {
+  for (const key of ["predicate", "stages"]) {
+    for (const stage of (n[key] as AstNode[] | undefined) ?? []) walk(stage.expr, "relative", out);
+  }
+  const group = n.group as { lhsObject?: unknown } | undefined;
+  if (group) walkPairs(group.lhsObject, "relative", out);
+}
+
+function walkPairs(pairs: unknown, ctx: Ctx, out: Collector): void {
+  for (const pair of (pairs as unknown[][] | undefined) ?? []) {
+    walk(pair[0], ctx, out);
+    walk(pair[1], ctx, out);
+  }
+}
+
+function walkPath(steps: AstNode[], ctx: Ctx, out: Collector): void {
+  const first = steps[0];
+  if (first === undefined) return;
+  // `$$.x` is anchored at the root wherever it appears; `$.x` only where `$` is the root.
+  const anchored =
+    first.type === "variable" && (first.value === "$" || (first.value === "" && ctx === "root"));
+  const headIndex = anchored ? 1 : 0;
+  const head = steps[headIndex];
+  if (head?.type === "name") {
+    const name = head.value as string;
+    const next = steps[headIndex + 1];
+    if (anchored || ctx === "root") readRoot(name, next, out);
+    else if (CONTEXT_NAMES_WORTH_WARNING.has(name) && next !== undefined) out.relative.add(name);
+  } else if (anchored && head === undefined) {
+    out.dynamicNodes = true;
+  }
+  steps.forEach((step, i) => {
+    if (i === 0 && anchored) walkDecorations(step, out);
+    else if (i === 0 && step.type !== "name") walk(step, ctx, out);
+    else if (i > 0 && step.type !== "name") walk(step, "relative", out);
+    else walkDecorations(step, out);
+  });
+}
+
+function readRoot(name: string, next: AstNode | undefined, out: Collector): void {
+  out.roots.add(name);
+  if (name !== "nodes") return;
+  if (next?.type === "name") out.nodes.add(next.value as string);
+  else out.dynamicNodes = true;
+}

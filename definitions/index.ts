@@ -1,0 +1,16 @@
+/** The definitions layer: YAML → validated documents → ExecutionPlans and compiled models. */
+export { type Diagnostic, type Severity, VALIDATION_CODES, type ValidationCode } from "./codes.ts";
+export { parseDuration } from "./duration.ts";
+export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
+export type { CompiledModel, ModelAlias, ModelVersion } from "./model.ts";
+export type * from "./plan.ts";
+export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
+export { scanTemplate } from "./templates.ts";
+export {
+  type DefinitionSet,
+  type FileReport,
+  type SourceFile,
+  type ValidateOptions,
+  validateDefinitions,
+} from "./validate.ts";
+export { DEFAULT_YAML_LIMITS, type YamlLimits } from "./yaml-source.ts";

@@ -1,0 +1,173 @@
+import { contentHash, deepFreeze } from "./content-hash.ts";
+import type { ModelDocument, ModelVersionFields } from "./documents.ts";
+import { durationMs } from "./duration.ts";
+import type { ExpressionCache } from "./expressions.ts";
+import type { ValueTemplate } from "./plan.ts";
+import { pointerOf } from "./positions.ts";
+import type { FindingSink } from "./schema-findings.ts";
+import { didYouMean } from "./suggest.ts";
+import { checkBareExpression, compileValue, type ExpressionScope } from "./value-templates.ts";
+
+/**
+ * A Model document compiled for the registry: versions with their providers'
+ * settings (mock responses compiled as templates), aliases normalised, and the
+ * target of a bare reference (`name`) decided: the `production` alias if there is
+ * one, else the highest version.
+ */
+export type ModelVersion =
+  | {
+      readonly provider: "mock";
+      readonly response: ValueTemplate;
+      readonly latencyMs: number;
+      readonly failures: number;
+      readonly error: string | null;
+    }
+  | {
+      readonly provider: "openai";
+      readonly endpoint: string;
+      readonly model: string;
+      readonly apiKeySecret: string | null;
+      readonly params: Readonly<Record<string, unknown>>;
+    }
+  | {
+      readonly provider: "http";
+      readonly endpoint: string;
+      readonly apiKeySecret: string | null;
+      readonly headers: Readonly<Record<string, string>>;
+      /** JSONata mapping the reply body to the output; null: the body is the output. */
+      readonly response: string | null;
+    };
+
+export interface ModelAlias {
+  readonly version: string;
+  readonly canary: { readonly version: string; readonly percent: number } | null;
+}
+
+export interface CompiledModel {
+  readonly name: string;
+  readonly description: string | null;
+  readonly hash: string;
+  /** Per call for nodes that set no timeout; null: 5 minutes. */
+  readonly timeoutMs: number | null;
+  /** In-flight calls per worker process; null: no limit of the model's own. */
+  readonly concurrency: number | null;
+  readonly versions: Readonly<Record<string, ModelVersion>>;
+  readonly aliases: Readonly<Record<string, ModelAlias>>;
+  /** What `name` alone means: an alias (production) or the highest version. */
+  readonly defaultTarget: { readonly alias: string } | { readonly version: string };
+}
+
+const MOCK_ROOTS: ReadonlySet<string> = new Set(["input", "attempt"]);
+
+export function compileModel(
+  doc: ModelDocument,
+  expressions: ExpressionCache,
+  report: FindingSink,
+): CompiledModel | undefined {
+  let errors = 0;
+  const counting: FindingSink = (code, message, pointer, target, severity = "error") => {
+    if (severity === "error") errors++;
+    report(code, message, pointer, target, severity);
+  };
+  const { spec } = doc;
+  const versionKeys = Object.keys(spec.versions);
+  const versions: Record<string, ModelVersion> = {};
+  for (const key of versionKeys) {
+    const pointer = pointerOf("spec", "versions", key);
+    versions[key] = compileVersion(spec.versions[key] as ModelVersionFields, pointer, expressions, counting);
+  }
+  const aliases: Record<string, ModelAlias> = {};
+  for (const [alias, field] of Object.entries(spec.aliases ?? {})) {
+    const pointer = pointerOf("spec", "aliases", alias);
+    if (alias in spec.versions) {
+      counting(
+        "duplicate-name",
+        `alias "${alias}" has the name of a version; references to "${doc.metadata.name}@${alias}" would be ambiguous`,
+        pointer,
+        "key",
+      );
+    }
+    const target =
+      typeof field === "string"
+        ? { version: field, canary: null }
+        : { version: field.version, canary: field.canary ?? null };
+    const checkVersion = (version: string, at: string, role: string) => {
+      if (!(version in spec.versions)) {
+        counting(
+          "unknown-model",
+          `${role} points to version "${version}", which model "${doc.metadata.name}" does not have${didYouMean(version, versionKeys)} (versions: ${versionKeys.join(", ")})`,
+          at,
+        );
+      }
+    };
+    checkVersion(
+      target.version,
+      typeof field === "string" ? pointer : `${pointer}/version`,
+      `alias "${alias}"`,
+    );
+    if (target.canary)
+      checkVersion(target.canary.version, `${pointer}/canary/version`, `the canary of alias "${alias}"`);
+    aliases[alias] = target;
+  }
+  if (errors > 0) return undefined;
+  return deepFreeze({
+    name: doc.metadata.name,
+    description: doc.metadata.description ?? null,
+    hash: contentHash(doc),
+    timeoutMs: spec.timeout === undefined ? null : durationMs(spec.timeout),
+    concurrency: spec.concurrency ?? null,
+    versions,
+    aliases,
+    defaultTarget:
+      "production" in aliases ? { alias: "production" } : { version: highestVersion(versionKeys) },
+  });
+}
+
+function compileVersion(
+  version: ModelVersionFields,
+  pointer: string,
+  expressions: ExpressionCache,
+  report: FindingSink,
+): ModelVersion {
+  const scope = (roots: ReadonlySet<string> | null): ExpressionScope => ({
+    expressions,
+    roots,
+    report,
+    onNodeReference() {},
+  });
+  switch (version.provider) {
+    case "mock":
+      return {
+        provider: "mock",
+        response: compileValue(version.response ?? null, `${pointer}/response`, scope(MOCK_ROOTS)),
+        latencyMs: version.latency === undefined ? 0 : durationMs(version.latency),
+        failures: version.failures ?? 0,
+        error: version.error ?? null,
+      };
+    case "openai":
+      return {
+        provider: "openai",
+        endpoint: version.endpoint as string,
+        model: version.model as string,
+        apiKeySecret: version.apiKeySecret ?? null,
+        params: version.params ?? {},
+      };
+    case "http": {
+      const response = version.response as string | undefined;
+      if (response !== undefined)
+        checkBareExpression(response, `${pointer}/response`, "response", scope(null));
+      return {
+        provider: "http",
+        endpoint: version.endpoint as string,
+        apiKeySecret: version.apiKeySecret ?? null,
+        headers: version.headers ?? {},
+        response: response ?? null,
+      };
+    }
+  }
+}
+
+/** Numeric-aware: "10" > "9", "2024-06" > "2024-05". */
+export function highestVersion(keys: readonly string[]): string {
+  return [...keys].sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1) as string;
+}

@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+
+/**
+ * The JSON Schemas in `schemas/`, compiled once per process. Documents are
+ * checked with all errors collected; user-supplied schemas (`inputs`,
+ * `outputSchema`, the `validate` op) are checked against the 2020-12 meta-schema.
+ */
+export const SCHEMAS_DIR = join(import.meta.dirname, "..", "schemas");
+const ID_BASE = "https://schemas.propertyflow.ai/pflow/v1/";
+
+export type Kind = "Workflow" | "Model";
+
+export interface SchemaSet {
+  readonly ajv: Ajv2020;
+  readonly documents: Readonly<Record<Kind, ValidateFunction>>;
+  readonly ops: ReadonlyMap<string, ValidateFunction>;
+  /** Looks up a schema by its reference, relative to the root schema of `kind`. */
+  resolve(kind: Kind, ref: string): Record<string, unknown> | undefined;
+  /** Meta-schema errors of a user-supplied JSON Schema ([] when it is valid). */
+  checkUserSchema(schema: unknown): ErrorObject[];
+}
+
+let cached: SchemaSet | undefined;
+
+export function schemaSet(): SchemaSet {
+  cached ??= buildSchemaSet();
+  return cached;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+}
+
+function buildSchemaSet(): SchemaSet {
+  const ajv = new Ajv2020({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    // if/then branches name properties without repeating type: object.
+    strictTypes: false,
+  });
+  for (const file of ["common", "workflow", "model", "definition"]) {
+    ajv.addSchema(readJson(join(SCHEMAS_DIR, `${file}.schema.json`)));
+  }
+  const opsDir = join(SCHEMAS_DIR, "ops");
+  const ops = new Map<string, ValidateFunction>();
+  for (const file of readdirSync(opsDir).sort()) {
+    if (!file.endsWith(".schema.json")) continue;
+    ops.set(file.slice(0, -".schema.json".length), ajv.compile(readJson(join(opsDir, file))));
+  }
+  const documents = {
+    Workflow: ajv.getSchema(`${ID_BASE}workflow.schema.json`) as ValidateFunction,
+    Model: ajv.getSchema(`${ID_BASE}model.schema.json`) as ValidateFunction,
+  };
+  // User schemas may use formats and keywords of their own: not strict, formats known.
+  const userAjv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats.default(userAjv);
+  return {
+    ajv,
+    documents,
+    ops,
+    resolve(kind, ref) {
+      const file = kind === "Workflow" ? "workflow.schema.json" : "model.schema.json";
+      const absolute = ref.startsWith("#") ? `${ID_BASE}${file}${ref}` : `${ID_BASE}${ref}`;
+      return ajv.getSchema(absolute)?.schema as Record<string, unknown> | undefined;
+    },
+    checkUserSchema(schema) {
+      if (typeof schema === "boolean") return [];
+      return userAjv.validateSchema(schema as object) ? [] : [...(userAjv.errors ?? [])];
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import type { Diagnostic } from "./codes.ts";
+import { type CompiledWorkflow, compileWorkflow } from "./compile-workflow.ts";
+import type { ModelDocument, WorkflowDocument } from "./documents.ts";
+import { ExpressionCache } from "./expressions.ts";
+import { analyseGraph } from "./graph.ts";
+import { type CompiledModel, compileModel } from "./model.ts";
+import type { ExecutionPlan } from "./plan.ts";
+import { locate } from "./positions.ts";
+import { parseWorkflowReference, resolveModelReference } from "./references.ts";
+import { type FindingSink, reportSchemaErrors, sinkFor } from "./schema-findings.ts";
+import { type Kind, schemaSet } from "./schemas.ts";
+import { didYouMean } from "./suggest.ts";
+import { DEFAULT_YAML_LIMITS, parseYamlFile, type SourceDocument, type YamlLimits } from "./yaml-source.ts";
+
+/**
+ * Validates a set of definition files together: each document on its own (YAML,
+ * schema, expressions, graph), then across the set (unique names, model and
+ * sub-workflow references), and compiles what is valid. This is `pflow validate`,
+ * `POST /v1/validate` and what the server loads at start.
+ */
+export interface SourceFile {
+  /** As shown in findings, e.g. definitions/valuation.yaml. */
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface ValidateOptions {
+  /** Check references across documents (models, sub-workflows). Default true. */
+  readonly resolve?: boolean;
+  readonly limits?: YamlLimits;
+}
+
+export interface DocumentSummary {
+  readonly kind: string;
+  readonly name: string;
+}
+
+export interface FileReport {
+  readonly path: string;
+  readonly valid: boolean;
+  readonly documents: readonly DocumentSummary[];
+  readonly errors: readonly Diagnostic[];
+  readonly warnings: readonly Diagnostic[];
+}
+
+export interface DefinitionSet {
+  readonly valid: boolean;
+  readonly files: readonly FileReport[];
+  /** Plans of the valid workflows, by name. */
+  readonly workflows: ReadonlyMap<string, ExecutionPlan>;
+  /** The valid models, by name. */
+  readonly models: ReadonlyMap<string, CompiledModel>;
+}
+
+interface LoadedDocument {
+  readonly source: SourceDocument;
+  readonly report: FindingSink;
+  readonly kind: Kind | undefined;
+  readonly name: string | undefined;
+  schemaValid: boolean;
+  workflow?: CompiledWorkflow;
+  model?: CompiledModel;
+}
+
+export function validateDefinitions(
+  files: readonly SourceFile[],
+  options: ValidateOptions = {},
+): DefinitionSet {
+  const schemas = schemaSet();
+  const expressions = new ExpressionCache();
+  const diagnostics = new Map<string, Diagnostic[]>();
+  const documents: LoadedDocument[] = [];
+  const summaries = new Map<string, DocumentSummary[]>();
+
+  for (const file of files) {
+    const parsed = parseYamlFile(file.path, file.text, options.limits ?? DEFAULT_YAML_LIMITS);
+    const out = [...parsed.diagnostics];
+    diagnostics.set(file.path, out);
+    summaries.set(file.path, []);
+    for (const source of parsed.documents) {
+      const value = source.value as { kind?: unknown; metadata?: { name?: unknown } } | null;
+      const kind = value?.kind === "Workflow" || value?.kind === "Model" ? value.kind : undefined;
+      const name = typeof value?.metadata?.name === "string" ? value.metadata.name : undefined;
+      const loaded: LoadedDocument = { source, report: sinkFor(source, out), kind, name, schemaValid: false };
+      documents.push(loaded);
+      if (kind && name) summaries.get(file.path)?.push({ kind, name });
+      if (value === undefined) continue; // did not parse; already reported
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        loaded.report(
+          "schema",
+          "a definition must be a mapping with apiVersion, kind, metadata and spec",
+          "",
+        );
+        continue;
+      }
+      const validate = kind ? schemas.documents[kind] : schemas.ajv.getSchema(DEFINITION_SCHEMA);
+      if (validate?.(value)) {
+        loaded.schemaValid = kind !== undefined;
+      } else {
+        reportSchemaErrors(validate?.errors ?? [], kind, schemas, loaded.report);
+      }
+    }
+  }
+
+  const context = (doc: LoadedDocument) => ({ expressions, schemas, report: doc.report });
+  for (const doc of documents) {
+    if (!doc.schemaValid) continue;
+    if (doc.kind === "Workflow")
+      doc.workflow = compileWorkflow(doc.source.value as WorkflowDocument, context(doc));
+    else doc.model = compileModel(doc.source.value as ModelDocument, expressions, doc.report);
+  }
+
+  const invalid = new Set<LoadedDocument>();
+  reportDuplicateNames(documents, invalid);
+  const models = new Map<string, CompiledModel>();
+  for (const doc of documents) if (doc.model && !invalid.has(doc)) models.set(doc.model.name, doc.model);
+  if (options.resolve ?? true) resolveReferences(documents, models, invalid);
+
+  const workflows = new Map<string, ExecutionPlan>();
+  for (const doc of documents) {
+    const plan = doc.workflow?.plan;
+    if (plan && !invalid.has(doc)) workflows.set(plan.workflow, plan);
+  }
+  for (const model of [...models.values()]) {
+    const doc = documents.find((d) => d.model === model);
+    if (doc && invalid.has(doc)) models.delete(model.name);
+  }
+
+  const reports = files.map((file): FileReport => {
+    const all = (diagnostics.get(file.path) ?? []).sort((a, b) => a.line - b.line || a.column - b.column);
+    const errors = all.filter((d) => d.severity === "error");
+    return {
+      path: file.path,
+      valid: errors.length === 0,
+      documents: summaries.get(file.path) ?? [],
+      errors,
+      warnings: all.filter((d) => d.severity === "warning"),
+    };
+  });
+  return { valid: reports.every((r) => r.valid), files: reports, workflows, models };
+}
+
+const DEFINITION_SCHEMA = "https://schemas.propertyflow.ai/pflow/v1/definition.schema.json";
+
+function reportDuplicateNames(documents: readonly LoadedDocument[], invalid: Set<LoadedDocument>): void {
+  const first = new Map<string, LoadedDocument>();
+  for (const doc of documents) {
+    if (!doc.kind || !doc.name) continue;
+    const key = `${doc.kind}\u0000${doc.name}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) {
+      first.set(key, doc);
+      continue;
+    }
+    const { line, column } = locate(earlier.source, "/metadata/name");
+    doc.report(
+      "duplicate-name",
+      `${doc.kind.toLowerCase()} "${doc.name}" is already defined at ${earlier.source.file}:${line}:${column}`,
+      "/metadata/name",
+    );
+    invalid.add(doc);
+  }
+}
+
+function resolveReferences(
+  documents: readonly LoadedDocument[],
+  models: ReadonlyMap<string, CompiledModel>,
+  invalid: Set<LoadedDocument>,
+): void {
+  // A reference to a document that exists but has errors of its own is not
+  // reported again: fixing that document is the one thing to do.
+  const namesOf = (kind: Kind) =>
+    new Set(documents.filter((d) => d.kind === kind && d.name).map((d) => d.name as string));
+  const modelNames = namesOf("Model");
+  const workflowNames = namesOf("Workflow");
+  const calls: { from: string; to: string; pointer: string }[] = [];
+  const callers = new Map<string, LoadedDocument>();
+
+  for (const doc of documents) {
+    const compiled = doc.workflow;
+    if (!compiled || !doc.name) continue;
+    callers.set(doc.name, doc);
+    for (const { ref, pointer } of compiled.models) {
+      const name = ref.split("@")[0] as string;
+      if (modelNames.has(name) && !models.has(name)) continue;
+      const resolved = resolveModelReference(ref, models);
+      if (!resolved.ok) {
+        doc.report("unknown-model", `model reference "${ref}": ${resolved.message}`, pointer);
+        invalid.add(doc);
+      }
+    }
+    for (const { ref, pointer } of compiled.workflows) {
+      const { name } = parseWorkflowReference(ref);
+      if (workflowNames.has(name)) {
+        calls.push({ from: doc.name, to: name, pointer });
+        continue;
+      }
+      doc.report(
+        "unknown-workflow",
+        `no workflow is named "${name}"${didYouMean(name, workflowNames)}`,
+        pointer,
+      );
+      invalid.add(doc);
+    }
+  }
+
+  // Sub-workflows must not call themselves, directly or through others.
+  const graph = analyseGraph(
+    [...callers.keys()],
+    calls
+      .filter((call) => callers.has(call.to))
+      .map((call) => ({
+        from: call.to,
+        to: call.from,
+        pointer: call.pointer,
+      })),
+  );
+  if (graph.ok) return;
+  for (const cycle of graph.cycles) {
+    // The edge that closes the cycle is written in its first workflow.
+    const caller = callers.get(cycle.path[0] as string);
+    if (!caller) continue;
+    const path = [...cycle.path].reverse().join(" -> ");
+    caller.report(
+      "cycle",
+      `workflow cycle: ${path} (each workflow runs the next as a sub-workflow)`,
+      cycle.pointer,
+    );
+    invalid.add(caller);
+  }
+}

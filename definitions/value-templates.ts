@@ -1,0 +1,163 @@
+import type { ExpressionAnalysis, ExpressionCache } from "./expressions.ts";
+import type { JsonValue, ValueTemplate } from "./plan.ts";
+import { pointerOf } from "./positions.ts";
+import type { FindingSink } from "./schema-findings.ts";
+import { didYouMean } from "./suggest.ts";
+import { scanTemplate } from "./templates.ts";
+
+/**
+ * Compiles values whose strings may hold `{{ }}` into ValueTemplates, checking
+ * every expression on the way: syntax, the context names it reads, and the nodes
+ * it references (reported to `onNodeReference`, which derives dependencies).
+ */
+export interface ExpressionScope {
+  readonly expressions: ExpressionCache;
+  /**
+   * Names the context offers at its root, e.g. inputs, nodes, run (+ item, index
+   * in a map); null where the context is data of unknown shape (a reply body).
+   */
+  readonly roots: ReadonlySet<string> | null;
+  readonly report: FindingSink;
+  onNodeReference(nodeId: string, pointer: string): void;
+}
+
+const LITERAL_NULL: ValueTemplate = Object.freeze({ t: "literal", value: null });
+
+export function compileValue(value: unknown, pointer: string, scope: ExpressionScope): ValueTemplate {
+  if (value === undefined) return LITERAL_NULL;
+  if (!hasTemplate(value)) return { t: "literal", value: value as JsonValue };
+  if (typeof value === "string") return compileString(value, pointer, scope);
+  if (Array.isArray(value)) {
+    return { t: "array", items: value.map((item, i) => compileValue(item, `${pointer}/${i}`, scope)) };
+  }
+  const entries = Object.entries(value as Record<string, unknown>).map(
+    ([key, item]) => [key, compileValue(item, pointer + pointerOf(key), scope)] as const,
+  );
+  return { t: "object", entries };
+}
+
+/**
+ * An expression that must be one `{{ e }}` (when, map items). A literal (no
+ * braces) is reported, since it is almost always a forgotten pair of braces.
+ */
+export function compileSingleExpression(
+  value: string,
+  pointer: string,
+  field: string,
+  scope: ExpressionScope,
+): ValueTemplate {
+  const compiled = compileString(value, pointer, scope);
+  if (compiled.t !== "expression") {
+    scope.report(
+      "schema",
+      `${field} must be one expression written as "{{ … }}", not ${JSON.stringify(value)}`,
+      pointer,
+    );
+  }
+  return compiled;
+}
+
+/** A bare JSONata expression (transform.expr, an http provider's response). */
+export function checkBareExpression(
+  source: string,
+  pointer: string,
+  field: string,
+  scope: ExpressionScope,
+): void {
+  if (/^\s*\{\{[\s\S]*\}\}\s*$/.test(source)) {
+    scope.report("expression-syntax", `${field} is bare JSONata: drop the {{ }} around it`, pointer);
+    return;
+  }
+  checkExpression(source, pointer, scope);
+}
+
+function compileString(text: string, pointer: string, scope: ExpressionScope): ValueTemplate {
+  const scanned = scanTemplate(text, (source) => scope.expressions.parse(source).ok);
+  switch (scanned.kind) {
+    case "literal":
+      return { t: "literal", value: text };
+    case "unclosed":
+      scope.report(
+        "expression-syntax",
+        `"{{" at character ${scanned.offset + 1} is never closed with "}}" in ${JSON.stringify(text)}`,
+        pointer,
+      );
+      return { t: "literal", value: text };
+    case "expression":
+      checkExpression(scanned.expression.source, pointer, scope);
+      return { t: "expression", expr: scanned.expression.source };
+    case "interpolation":
+      return {
+        t: "interpolation",
+        parts: scanned.parts.map((part) => {
+          if (typeof part === "string") return part;
+          checkExpression(part.source, pointer, scope);
+          return { expr: part.source };
+        }),
+      };
+  }
+}
+
+function checkExpression(source: string, pointer: string, scope: ExpressionScope): void {
+  if (source === "") {
+    scope.report("expression-syntax", "empty expression: write something between {{ and }}", pointer);
+    return;
+  }
+  const parsed = scope.expressions.parse(source);
+  if (!parsed.ok) {
+    const where = parsed.position === undefined ? "" : ` at character ${parsed.position}`;
+    scope.report(
+      "expression-syntax",
+      `${parsed.message}${where} in expression ${JSON.stringify(source)}`,
+      pointer,
+    );
+    return;
+  }
+  checkReferences(parsed.analysis, source, pointer, scope);
+}
+
+function checkReferences(
+  analysis: ExpressionAnalysis,
+  source: string,
+  pointer: string,
+  scope: ExpressionScope,
+): void {
+  if (scope.roots === null) return;
+  for (const root of analysis.roots) {
+    if (scope.roots.has(root)) continue;
+    scope.report(
+      "unknown-reference",
+      `expression ${JSON.stringify(source)} reads "${root}", which is not in its context` +
+        `${didYouMean(root, scope.roots)}; the context has ${[...scope.roots].join(", ")}`,
+      pointer,
+    );
+  }
+  if (scope.roots.has("nodes")) {
+    for (const id of analysis.nodes) scope.onNodeReference(id, pointer);
+    if (analysis.dynamicNodes) {
+      scope.report(
+        "dynamic-reference",
+        `expression ${JSON.stringify(source)} reads nodes without naming one, so its dependencies cannot be derived; list them in needs`,
+        pointer,
+        "value",
+        "warning",
+      );
+    }
+  }
+  for (const name of analysis.relative) {
+    scope.report(
+      "relative-reference",
+      `in ${JSON.stringify(source)}, "${name}" inside a predicate or after a path step means a field of the current item; write "$$.${name}…" for the workflow's ${name}`,
+      pointer,
+      "value",
+      "warning",
+    );
+  }
+}
+
+function hasTemplate(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("{{");
+  if (Array.isArray(value)) return value.some(hasTemplate);
+  if (value !== null && typeof value === "object") return Object.values(value).some(hasTemplate);
+  return false;
+}

@@ -1,0 +1,261 @@
+import {
+  Composer,
+  type CST,
+  type Document,
+  isCollection,
+  isMap,
+  isScalar,
+  Lexer,
+  LineCounter,
+  Parser,
+  Scalar,
+  visit,
+  type YAMLMap,
+  type Node as YamlNode,
+} from "yaml";
+import type { Diagnostic, ValidationCode } from "./codes.ts";
+
+/**
+ * YAML files to documents, keeping every source position.
+ *
+ * Limits are checked while the file is lexed (size before anything, nesting depth
+ * on the parser's stack as it grows, aliases as they appear), so a YAML bomb is
+ * refused before it is ever expanded: a megabyte of `[[[[…` or of aliases ends in
+ * milliseconds with `yaml-limits`.
+ */
+export interface YamlLimits {
+  /** Largest file accepted, in bytes. */
+  readonly maxBytes: number;
+  /** Deepest nesting of collections accepted. */
+  readonly maxDepth: number;
+  /** Most alias nodes (`*name`) in one file. */
+  readonly maxAliases: number;
+  /** Most documents in one file. */
+  readonly maxDocuments: number;
+}
+
+export const DEFAULT_YAML_LIMITS: YamlLimits = {
+  maxBytes: 8 * 1024 * 1024,
+  maxDepth: 64,
+  maxAliases: 100,
+  maxDocuments: 1000,
+};
+
+/** One YAML document of a file, its plain value, and what locates positions in it. */
+export interface SourceDocument {
+  readonly file: string;
+  readonly index: number;
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
+  /** The document as plain JSON-like data; undefined if it did not parse. */
+  readonly value: unknown;
+}
+
+export interface ParsedFile {
+  readonly file: string;
+  readonly documents: readonly SourceDocument[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function parseYamlFile(
+  file: string,
+  text: string,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): ParsedFile {
+  const diagnostics: Diagnostic[] = [];
+  const lines = new LineCounter();
+  const at = (code: ValidationCode, message: string, offset: number, index = 0): Diagnostic => {
+    const { line, col } = lines.linePos(offset);
+    return { code, severity: "error", message, file, line, column: col, pointer: "", document: index };
+  };
+
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > limits.maxBytes) {
+    lines.addNewLine(0);
+    const message = `the file is ${formatBytes(bytes)}; the limit is ${formatBytes(limits.maxBytes)}`;
+    return { file, documents: [], diagnostics: [at("yaml-limits", message, 0)] };
+  }
+
+  const tokens = lexWithinLimits(text, lines, limits);
+  if ("exceeded" in tokens) {
+    return { file, documents: [], diagnostics: [at("yaml-limits", tokens.exceeded, tokens.offset)] };
+  }
+
+  const composer = new Composer({
+    uniqueKeys: true,
+    prettyErrors: false,
+    logLevel: "silent",
+    version: "1.2",
+  });
+  const documents: SourceDocument[] = [];
+  let index = 0;
+  for (const doc of composer.compose(tokens.tokens, true)) {
+    const docIndex = index++;
+    if (docIndex >= limits.maxDocuments) {
+      const message = `the file has more than ${limits.maxDocuments} documents`;
+      return { file, documents: [], diagnostics: [at("yaml-limits", message, doc.range[0], docIndex)] };
+    }
+    let fatal = false;
+    for (const error of doc.errors) {
+      const code = error.code === "DUPLICATE_KEY" ? "duplicate-key" : "yaml-syntax";
+      if (code === "yaml-syntax") fatal = true;
+      const message =
+        code === "duplicate-key" ? duplicateKeyMessage(doc, error.pos[0], text) : syntaxMessage(error, text);
+      diagnostics.push(at(code, message, error.pos[0], docIndex));
+    }
+    for (const warning of doc.warnings) {
+      diagnostics.push({
+        ...at("yaml-syntax", firstLine(warning.message), warning.pos[0], docIndex),
+        severity: "warning",
+      });
+    }
+    if (doc.contents === null && doc.errors.length === 0) continue; // an empty document, e.g. after a trailing ---
+    if (!fatal) {
+      for (const finding of repairCollectionKeys(doc, text)) {
+        diagnostics.push(at(finding.code, finding.message, finding.offset, docIndex));
+      }
+    }
+    const value = fatal ? undefined : toValue(doc, limits);
+    if (value instanceof LimitExceeded) {
+      diagnostics.push(at("yaml-limits", value.message, doc.range[0], docIndex));
+      continue;
+    }
+    documents.push({ file, index: docIndex, doc, lines, value });
+  }
+  if (documents.length === 0 && diagnostics.length === 0) {
+    lines.addNewLine(0);
+    diagnostics.push(at("empty-file", "the file holds no YAML documents", 0));
+  }
+  return { file, documents, diagnostics };
+}
+
+function lexWithinLimits(
+  text: string,
+  lines: LineCounter,
+  limits: YamlLimits,
+): { tokens: CST.Token[] } | { exceeded: string; offset: number } {
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0);
+  const tokens: CST.Token[] = [];
+  let aliases = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (lexeme.charCodeAt(0) === 42 /* '*' */ && ++aliases > limits.maxAliases) {
+      return { exceeded: `the file uses more than ${limits.maxAliases} aliases`, offset: parser.offset };
+    }
+    for (const token of parser.next(lexeme)) tokens.push(token);
+    // Each open collection is one entry on the parser's stack (plus the document).
+    if (parser.stack.length > limits.maxDepth + 1) {
+      return { exceeded: `the file nests deeper than ${limits.maxDepth} levels`, offset: parser.offset };
+    }
+  }
+  for (const token of parser.end()) tokens.push(token);
+  return { tokens };
+}
+
+class LimitExceeded {
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message;
+  }
+}
+
+function toValue(doc: Document.Parsed, limits: YamlLimits): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: limits.maxAliases });
+  } catch (error) {
+    if (error instanceof ReferenceError) {
+      return new LimitExceeded(`aliases expand too far (${firstLine(error.message)})`);
+    }
+    throw error;
+  }
+}
+
+interface KeyFinding {
+  readonly code: ValidationCode;
+  readonly message: string;
+  readonly offset: number;
+}
+
+/**
+ * `when: {{ x }}` unquoted is YAML for a mapping whose only key is the mapping
+ * `{ x }`. Say "quote the expression", and put the quoted string back so the rest
+ * of validation sees what the author meant instead of reporting a cascade.
+ * Any other collection used as a key has no JSON meaning and is a schema error.
+ */
+function repairCollectionKeys(doc: Document.Parsed, text: string): KeyFinding[] {
+  const findings: KeyFinding[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const shape = unquotedExpressionShape(map);
+      if (shape !== undefined) {
+        const [start, end] = map.range ?? [0, 0];
+        const source = text.slice(start, end).trim();
+        findings.push({
+          code: "unquoted-expression",
+          message: `quote the expression: YAML reads an unquoted ${source} as a mapping; write "${source.replaceAll('"', '\\"')}"`,
+          offset: start,
+        });
+        return new Scalar(source);
+      }
+      for (const pair of map.items) {
+        if (isCollection(pair.key)) {
+          findings.push({
+            code: "schema",
+            message: "a mapping key must be a plain string, not a collection",
+            offset: (pair.key as YamlNode).range?.[0] ?? 0,
+          });
+        }
+      }
+      return undefined;
+    },
+  });
+  return findings;
+}
+
+/** A flow map `{ { … } }`: one pair, its key a flow map, no value. */
+function unquotedExpressionShape(map: YAMLMap): true | undefined {
+  if (!map.flow || map.items.length !== 1) return undefined;
+  const pair = map.items[0];
+  if (pair === undefined || !isMap(pair.key) || !pair.key.flow) return undefined;
+  if (pair.value !== null && !(isScalar(pair.value) && pair.value.value === null)) return undefined;
+  return true;
+}
+
+function duplicateKeyMessage(doc: Document.Parsed, offset: number, text: string): string {
+  const key = keyAt(doc, offset) ?? /^[^:\n]*/.exec(text.slice(offset))?.[0]?.trim();
+  return key
+    ? `the key "${key}" appears more than once in this mapping`
+    : "a key appears more than once in this mapping";
+}
+
+function keyAt(doc: Document.Parsed, offset: number): string | undefined {
+  let found: string | undefined;
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
+        found = String(pair.key.value);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+function syntaxMessage(error: { message: string; pos: [number, number] }, text: string): string {
+  const message = firstLine(error.message);
+  const lineStart = text.lastIndexOf("\n", error.pos[0] - 1) + 1;
+  const lineEnd = text.indexOf("\n", error.pos[0]);
+  const sourceLine = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
+  return /:\s*\{\{/.test(sourceLine) ? `${message} (an expression must be quoted: "{{ … }}")` : message;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? message;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024
+    ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
+    : `${(bytes / 1024).toFixed(1)} KiB`;
+}
