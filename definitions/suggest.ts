@@ -1,24 +1,26 @@
 import { distance } from "fastest-levenshtein";
 
 /**
- * The candidate closest to `word`, if it is close enough to be a plausible typo:
- * at most a third of the word's length in edits (and at least one), or the same
- * word in another case.
+ * The candidate closest to `word`, if it is a plausible typo: at most a third of
+ * the word's length in edits (at least one), the same word in another case, or
+ * an abbreviation (`prod` for `production`, at least three characters).
  */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.max(1, Math.floor(word.length / 3));
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
   const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
     if (candidate === word) continue;
-    const d = candidate.toLowerCase() === lower ? 0 : distance(word, candidate);
-    if (d < bestDistance) {
-      bestDistance = d;
+    const other = candidate.toLowerCase();
+    let score = other === lower ? 0 : distance(word, candidate);
+    if (score > limit && lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other))) score = limit;
+    if (score < bestScore) {
+      bestScore = score;
       best = candidate;
     }
   }
-  return bestDistance <= limit ? best : undefined;
+  return bestScore <= limit ? best : undefined;
 }
 
 /** ` (did you mean "x"?)` or "". */

@@ -97,11 +97,13 @@ export function parseYamlFile(
     }
     let fatal = false;
     for (const error of doc.errors) {
-      const code = error.code === "DUPLICATE_KEY" ? "duplicate-key" : "yaml-syntax";
-      if (code === "yaml-syntax") fatal = true;
-      const message =
-        code === "duplicate-key" ? duplicateKeyMessage(doc, error.pos[0], text) : syntaxMessage(error, text);
-      diagnostics.push(at(code, message, error.pos[0], docIndex));
+      if (error.code === "DUPLICATE_KEY") {
+        diagnostics.push(at("duplicate-key", duplicateKeyMessage(doc, error.pos[0], text), error.pos[0], docIndex));
+      } else if (!fatal) {
+        // The first syntax error is the one to fix; those after it are mostly its echoes.
+        fatal = true;
+        diagnostics.push(at("yaml-syntax", syntaxMessage(error, text), error.pos[0], docIndex));
+      }
     }
     for (const warning of doc.warnings) {
       diagnostics.push({
@@ -109,7 +111,7 @@ export function parseYamlFile(
         severity: "warning",
       });
     }
-    if (doc.contents === null && doc.errors.length === 0) continue; // an empty document, e.g. after a trailing ---
+    if (isEmptyDocument(doc)) continue; // e.g. after a trailing ---
     if (!fatal) {
       for (const finding of repairCollectionKeys(doc, text)) {
         diagnostics.push(at(finding.code, finding.message, finding.offset, docIndex));
@@ -197,19 +199,27 @@ function repairCollectionKeys(doc: Document.Parsed, text: string): KeyFinding[] 
         });
         return new Scalar(source);
       }
+      const plain = map.items.filter((pair) => !isCollection(pair.key));
+      if (plain.length === map.items.length) return undefined;
       for (const pair of map.items) {
-        if (isCollection(pair.key)) {
-          findings.push({
-            code: "schema",
-            message: "a mapping key must be a plain string, not a collection",
-            offset: (pair.key as YamlNode).range?.[0] ?? 0,
-          });
-        }
+        if (!isCollection(pair.key)) continue;
+        findings.push({
+          code: "schema",
+          message: "a mapping key must be a plain string, not a collection",
+          offset: (pair.key as YamlNode).range?.[0] ?? 0,
+        });
       }
+      map.items = plain;
       return undefined;
     },
   });
   return findings;
+}
+
+function isEmptyDocument(doc: Document.Parsed): boolean {
+  if (doc.errors.length > 0) return false;
+  const contents = doc.contents;
+  return contents === null || (isScalar(contents) && contents.value === null && contents.source === "");
 }
 
 /** A flow map `{ { … } }`: one pair, its key a flow map, no value. */

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { VALIDATION_CODES } from "../../definitions/index.ts";
+import { findings, MODEL, where, yaml } from "../helpers/definitions.ts";
+
+// One definition per validation code, asserting the code, line and column of
+// its one finding (and, where it matters, the words of the message).
+
+const workflow = (nodes: string, extra = "") => yaml`
+apiVersion: pflow/v1
+kind: Workflow
+metadata:
+  name: flow
+spec:
+${extra}  nodes:
+${nodes}`;
+
+describe("every validation code", () => {
+  const covered = new Set<string>();
+  const expectOne = (code: keyof typeof VALIDATION_CODES, files: string | Record<string, string>, at: string) => {
+    covered.add(code);
+    expect(where(files)).toEqual([`${code} ${at}`]);
+  };
+
+  it("yaml-syntax: the YAML does not parse", () => {
+    expectOne("yaml-syntax", "apiVersion: pflow/v1\nkind: [Workflow\nmetadata: {}\n", "3:1");
+  });
+
+  it("yaml-limits: too deep", () => {
+    expectOne("yaml-limits", `a: ${"[".repeat(70)}${"]".repeat(70)}\n`, "1:68");
+  });
+
+  it("duplicate-key: a mapping repeats a key", () => {
+    const text = workflow("    a: { type: transform, expr: '1' }\n    a: { type: transform, expr: '2' }\n");
+    expectOne("duplicate-key", text, "8:5");
+    expect(findings(text)[0]?.message).toBe('the key "a" appears more than once in this mapping');
+  });
+
+  it("empty-file: no documents", () => {
+    expectOne("empty-file", "# nothing here yet\n", "1:1");
+  });
+
+  it("schema: an unknown field, with did you mean", () => {
+    const text = workflow("    a:\n      type: transform\n      expr: '1'\n      timout: 5s\n");
+    expectOne("schema", text, "10:7");
+    expect(findings(text)[0]?.message).toBe('unknown field "timout" in "a" (did you mean "timeout"?)');
+  });
+
+  it("unquoted-expression: {{ }} read as a mapping", () => {
+    const text = workflow("    a:\n      type: transform\n      expr: '1'\n      when: {{ inputs.go }}\n");
+    expectOne("unquoted-expression", text, "10:13");
+    expect(findings(text)[0]?.message).toContain('write "{{ inputs.go }}"');
+  });
+
+  it("expression-syntax: JSONata does not parse", () => {
+    const text = workflow("    a:\n      type: transform\n      expr: 'inputs.x +'\n");
+    expectOne("expression-syntax", text, "9:13");
+    expect(findings(text)[0]?.message).toContain("Unexpected end of expression");
+  });
+
+  it("unknown-reference: a name not in the context", () => {
+    const text = workflow("    a:\n      type: transform\n      expr: 'input.tone'\n");
+    expectOne("unknown-reference", text, "9:13");
+    expect(findings(text)[0]?.message).toContain('reads "input", which is not in its context (did you mean "inputs"?)');
+  });
+
+  it("relative-reference (warning): nodes inside a predicate", () => {
+    const nodes = "    a: { type: transform, expr: '1' }\n    b:\n      type: transform\n      expr: 'inputs.items[id = nodes.a.output]'\n";
+    expectOne("relative-reference", workflow(nodes), "10:13");
+    expect(findings(workflow(nodes))[0]?.severity).toBe("warning");
+  });
+
+  it("dynamic-reference (warning): nodes read without naming one", () => {
+    expectOne("dynamic-reference", workflow("    a:\n      type: transform\n      expr: '$keys(nodes)'\n"), "9:13");
+  });
+
+  it("invalid-duration: not 250ms, 30s, 5m, 2h or 1d", () => {
+    const text = workflow("    a:\n      type: transform\n      expr: '1'\n      timeout: 30 seconds\n");
+    expectOne("invalid-duration", text, "10:16");
+  });
+
+  it("unknown-node: needs names a node that does not exist", () => {
+    const nodes = "    fetch_comp: { type: transform, expr: '1' }\n    score:\n      type: transform\n      expr: '2'\n      needs: [fetch_comps]\n";
+    expectOne("unknown-node", workflow(nodes), "11:15");
+    expect(findings(workflow(nodes))[0]?.message).toBe(
+      '"needs" refers to node "fetch_comps", which does not exist (did you mean "fetch_comp"?)',
+    );
+  });
+
+  it("cycle: reported as a path", () => {
+    const nodes = "    a:\n      type: transform\n      expr: 'nodes.b.output'\n    b:\n      type: transform\n      expr: 'nodes.a.output'\n";
+    expectOne("cycle", workflow(nodes), "9:13");
+    expect(findings(workflow(nodes))[0]?.message).toContain("a -> b -> a");
+  });
+
+  it("unknown-model: a reference to no model, version or alias", () => {
+    const flow = workflow("    draft:\n      type: model\n      model: writer@prod\n");
+    expectOne("unknown-model", { "flow.yaml": flow, "model.yaml": MODEL }, "9:14");
+    expect(findings({ "flow.yaml": flow, "model.yaml": MODEL })[0]?.message).toContain('(did you mean "production"?)');
+  });
+
+  it("unknown-workflow: a workflow node names no workflow", () => {
+    expectOne("unknown-workflow", workflow("    child:\n      type: workflow\n      workflow: flw\n"), "9:17");
+    expect(findings(workflow("    child:\n      type: workflow\n      workflow: flw\n"))[0]?.message).toContain(
+      '(did you mean "flow"?)',
+    );
+  });
+
+  it("duplicate-name: two documents of one kind share a name", () => {
+    const one = workflow("    a: { type: transform, expr: '1' }\n");
+    expectOne("duplicate-name", { "one.yaml": one, "two.yaml": one }, "4:9");
+    expect(findings({ "one.yaml": one, "two.yaml": one })[0]?.message).toBe(
+      'workflow "flow" is already defined at one.yaml:4:9',
+    );
+  });
+
+  it("unknown-op: a preprocess op that does not exist", () => {
+    const text = workflow("    a:\n      type: preprocess\n      op: normalise_text\n      with: { text: hi }\n");
+    expectOne("unknown-op", text, "9:11");
+    expect(findings(text)[0]?.message).toContain('(did you mean "normalize_text"?)');
+  });
+
+  it("op-arguments: with does not fit the op's schema", () => {
+    const text = workflow("    a:\n      type: preprocess\n      op: chunk_text\n      with: { text: hi, size: big }\n");
+    expectOne("op-arguments", text, "10:31");
+  });
+
+  it("covers the whole table", () => {
+    expect([...covered].sort()).toEqual(Object.keys(VALIDATION_CODES).sort());
+  });
+});

@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { findings, where, yaml } from "../helpers/definitions.ts";
+
+describe("YAML limits: bombs are refused before they expand", () => {
+  it("refuses a megabyte of aliases", () => {
+    const text = `base: &b [1]\nlist:\n${"  - *b\n".repeat(180_000)}`;
+    expect(text.length).toBeGreaterThan(1_000_000);
+    const [finding] = findings(text);
+    expect(finding?.code).toBe("yaml-limits");
+    expect(finding?.message).toBe("the file uses more than 100 aliases");
+  });
+
+  it("refuses a megabyte of nesting", () => {
+    const text = `a: ${"[".repeat(500_000)}${"]".repeat(500_000)}`;
+    expect(where(text)).toEqual(["yaml-limits 1:68"]);
+    expect(findings(text)[0]?.message).toBe("the file nests deeper than 64 levels");
+  });
+
+  it("refuses deep block nesting", () => {
+    const text = Array.from({ length: 100 }, (_, i) => `${" ".repeat(i)}k${i}:`).join("\n");
+    expect(findings(text)[0]?.code).toBe("yaml-limits");
+  });
+
+  it("refuses a billion laughs that stays under the alias count", () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(",")}]`);
+    }
+    const text = `${levels.join("\n")}\n`;
+    const [finding] = findings(text);
+    expect(finding?.code).toBe("yaml-limits");
+  });
+
+  it("refuses a file over the size limit without parsing it", () => {
+    const text = `# ${"x".repeat(9 * 1024 * 1024)}\n`;
+    expect(findings(text)[0]?.message).toBe("the file is 9.0 MiB; the limit is 8.0 MiB");
+  });
+});
+
+describe("YAML parsing", () => {
+  it("reports text that is not YAML as yaml-syntax at its place", () => {
+    expect(where("key: value\n  - broken: [\n")).toEqual(["yaml-syntax 1:6"]);
+  });
+
+  it("reports an unterminated quoted string", () => {
+    const [finding] = findings('apiVersion: "pflow/v1\nkind: Workflow\n');
+    expect(finding?.code).toBe("yaml-syntax");
+  });
+
+  it("says to quote an expression that broke the YAML", () => {
+    const text = yaml`
+      a:
+        text: {{ inputs.x }} and more
+    `;
+    const [finding] = findings(text);
+    expect(finding?.code).toBe("yaml-syntax");
+    expect(finding?.message).toContain('an expression must be quoted: "{{ … }}"');
+  });
+
+  it("keeps positions in later documents of a file", () => {
+    const text = yaml`
+      apiVersion: pflow/v1
+      kind: Workflow
+      metadata: { name: one }
+      spec: { nodes: { a: { type: transform, expr: "1" } } }
+      ---
+      apiVersion: pflow/v1
+      kind: Workflow
+      metadata: { name: two }
+      spec:
+        nodes:
+          a: { type: transform, expr: "1", bogus: 1 }
+    `;
+    const [finding] = findings(text);
+    expect(finding).toMatchObject({ code: "schema", line: 11, column: 38, document: 1, pointer: "/spec/nodes/a/bogus" });
+  });
+
+  it("repairs an unquoted expression so no schema errors cascade", () => {
+    const text = yaml`
+      apiVersion: pflow/v1
+      kind: Workflow
+      metadata: { name: flow }
+      spec:
+        inputs: { type: object }
+        nodes:
+          a:
+            type: preprocess
+            op: normalize_text
+            with:
+              text: {{ inputs.notes }}
+    `;
+    expect(where(text)).toEqual(["unquoted-expression 11:15"]);
+  });
+
+  it("rejects a collection used as a key", () => {
+    expect(where("? [a, b]\n: 1\n")).toContain("schema 1:3");
+    expect(findings("? [a, b]\n: 1\n").some((d) => d.message.includes("[ a, b ]"))).toBe(false);
+  });
+
+  it("reports unknown tags as warnings and keeps going", () => {
+    const tagged = findings('apiVersion: !custom "pflow/v1"\n').find((d) => d.code === "yaml-syntax");
+    expect(tagged).toMatchObject({ severity: "warning", line: 1, column: 13, message: "Unresolved tag: !custom" });
+  });
+
+  it("ignores empty documents between separators", () => {
+    const text = "---\n---\napiVersion: pflow/v1\nkind: Workflow\nmetadata: {name: a}\nspec: {nodes: {a: {type: transform, expr: '1'}}}\n---\n";
+    expect(findings(text)).toEqual([]);
+  });
+});
