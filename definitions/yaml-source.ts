@@ -98,7 +98,9 @@ export function parseYamlFile(
     let fatal = false;
     for (const error of doc.errors) {
       if (error.code === "DUPLICATE_KEY") {
-        diagnostics.push(at("duplicate-key", duplicateKeyMessage(doc, error.pos[0], text), error.pos[0], docIndex));
+        diagnostics.push(
+          at("duplicate-key", duplicateKeyMessage(doc, error.pos[0], text), error.pos[0], docIndex),
+        );
       } else if (!fatal) {
         // The first syntax error is the one to fix; those after it are mostly its echoes.
         fatal = true;

@@ -16,7 +16,11 @@ ${nodes}`;
 
 describe("every validation code", () => {
   const covered = new Set<string>();
-  const expectOne = (code: keyof typeof VALIDATION_CODES, files: string | Record<string, string>, at: string) => {
+  const expectOne = (
+    code: keyof typeof VALIDATION_CODES,
+    files: string | Record<string, string>,
+    at: string,
+  ) => {
     covered.add(code);
     expect(where(files)).toEqual([`${code} ${at}`]);
   };
@@ -60,17 +64,24 @@ describe("every validation code", () => {
   it("unknown-reference: a name not in the context", () => {
     const text = workflow("    a:\n      type: transform\n      expr: 'input.tone'\n");
     expectOne("unknown-reference", text, "9:13");
-    expect(findings(text)[0]?.message).toContain('reads "input", which is not in its context (did you mean "inputs"?)');
+    expect(findings(text)[0]?.message).toContain(
+      'reads "input", which is not in its context (did you mean "inputs"?)',
+    );
   });
 
   it("relative-reference (warning): nodes inside a predicate", () => {
-    const nodes = "    a: { type: transform, expr: '1' }\n    b:\n      type: transform\n      expr: 'inputs.items[id = nodes.a.output]'\n";
+    const nodes =
+      "    a: { type: transform, expr: '1' }\n    b:\n      type: transform\n      expr: 'inputs.items[id = nodes.a.output]'\n";
     expectOne("relative-reference", workflow(nodes), "10:13");
     expect(findings(workflow(nodes))[0]?.severity).toBe("warning");
   });
 
   it("dynamic-reference (warning): nodes read without naming one", () => {
-    expectOne("dynamic-reference", workflow("    a:\n      type: transform\n      expr: '$keys(nodes)'\n"), "9:13");
+    expectOne(
+      "dynamic-reference",
+      workflow("    a:\n      type: transform\n      expr: '$keys(nodes)'\n"),
+      "9:13",
+    );
   });
 
   it("invalid-duration: not 250ms, 30s, 5m, 2h or 1d", () => {
@@ -79,7 +90,8 @@ describe("every validation code", () => {
   });
 
   it("unknown-node: needs names a node that does not exist", () => {
-    const nodes = "    fetch_comp: { type: transform, expr: '1' }\n    score:\n      type: transform\n      expr: '2'\n      needs: [fetch_comps]\n";
+    const nodes =
+      "    fetch_comp: { type: transform, expr: '1' }\n    score:\n      type: transform\n      expr: '2'\n      needs: [fetch_comps]\n";
     expectOne("unknown-node", workflow(nodes), "11:15");
     expect(findings(workflow(nodes))[0]?.message).toBe(
       '"needs" refers to node "fetch_comps", which does not exist (did you mean "fetch_comp"?)',
@@ -87,7 +99,8 @@ describe("every validation code", () => {
   });
 
   it("cycle: reported as a path", () => {
-    const nodes = "    a:\n      type: transform\n      expr: 'nodes.b.output'\n    b:\n      type: transform\n      expr: 'nodes.a.output'\n";
+    const nodes =
+      "    a:\n      type: transform\n      expr: 'nodes.b.output'\n    b:\n      type: transform\n      expr: 'nodes.a.output'\n";
     expectOne("cycle", workflow(nodes), "9:13");
     expect(findings(workflow(nodes))[0]?.message).toContain("a -> b -> a");
   });
@@ -95,14 +108,20 @@ describe("every validation code", () => {
   it("unknown-model: a reference to no model, version or alias", () => {
     const flow = workflow("    draft:\n      type: model\n      model: writer@prod\n");
     expectOne("unknown-model", { "flow.yaml": flow, "model.yaml": MODEL }, "9:14");
-    expect(findings({ "flow.yaml": flow, "model.yaml": MODEL })[0]?.message).toContain('(did you mean "production"?)');
+    expect(findings({ "flow.yaml": flow, "model.yaml": MODEL })[0]?.message).toContain(
+      '(did you mean "production"?)',
+    );
   });
 
   it("unknown-workflow: a workflow node names no workflow", () => {
-    expectOne("unknown-workflow", workflow("    child:\n      type: workflow\n      workflow: flw\n"), "9:17");
-    expect(findings(workflow("    child:\n      type: workflow\n      workflow: flw\n"))[0]?.message).toContain(
-      '(did you mean "flow"?)',
+    expectOne(
+      "unknown-workflow",
+      workflow("    child:\n      type: workflow\n      workflow: flw\n"),
+      "9:17",
     );
+    expect(
+      findings(workflow("    child:\n      type: workflow\n      workflow: flw\n"))[0]?.message,
+    ).toContain('(did you mean "flow"?)');
   });
 
   it("duplicate-name: two documents of one kind share a name", () => {
@@ -114,13 +133,17 @@ describe("every validation code", () => {
   });
 
   it("unknown-op: a preprocess op that does not exist", () => {
-    const text = workflow("    a:\n      type: preprocess\n      op: normalise_text\n      with: { text: hi }\n");
+    const text = workflow(
+      "    a:\n      type: preprocess\n      op: normalise_text\n      with: { text: hi }\n",
+    );
     expectOne("unknown-op", text, "9:11");
     expect(findings(text)[0]?.message).toContain('(did you mean "normalize_text"?)');
   });
 
   it("op-arguments: with does not fit the op's schema", () => {
-    const text = workflow("    a:\n      type: preprocess\n      op: chunk_text\n      with: { text: hi, size: big }\n");
+    const text = workflow(
+      "    a:\n      type: preprocess\n      op: chunk_text\n      with: { text: hi, size: big }\n",
+    );
     expectOne("op-arguments", text, "10:31");
   });
 

@@ -74,7 +74,13 @@ describe("YAML parsing", () => {
           a: { type: transform, expr: "1", bogus: 1 }
     `;
     const [finding] = findings(text);
-    expect(finding).toMatchObject({ code: "schema", line: 11, column: 38, document: 1, pointer: "/spec/nodes/a/bogus" });
+    expect(finding).toMatchObject({
+      code: "schema",
+      line: 11,
+      column: 38,
+      document: 1,
+      pointer: "/spec/nodes/a/bogus",
+    });
   });
 
   it("repairs an unquoted expression so no schema errors cascade", () => {
@@ -101,11 +107,17 @@ describe("YAML parsing", () => {
 
   it("reports unknown tags as warnings and keeps going", () => {
     const tagged = findings('apiVersion: !custom "pflow/v1"\n').find((d) => d.code === "yaml-syntax");
-    expect(tagged).toMatchObject({ severity: "warning", line: 1, column: 13, message: "Unresolved tag: !custom" });
+    expect(tagged).toMatchObject({
+      severity: "warning",
+      line: 1,
+      column: 13,
+      message: "Unresolved tag: !custom",
+    });
   });
 
   it("ignores empty documents between separators", () => {
-    const text = "---\n---\napiVersion: pflow/v1\nkind: Workflow\nmetadata: {name: a}\nspec: {nodes: {a: {type: transform, expr: '1'}}}\n---\n";
+    const text =
+      "---\n---\napiVersion: pflow/v1\nkind: Workflow\nmetadata: {name: a}\nspec: {nodes: {a: {type: transform, expr: '1'}}}\n---\n";
     expect(findings(text)).toEqual([]);
   });
 });

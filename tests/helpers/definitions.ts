@@ -1,4 +1,9 @@
-import { type DefinitionSet, type Diagnostic, type SourceFile, validateDefinitions } from "../../definitions/index.ts";
+import {
+  type DefinitionSet,
+  type Diagnostic,
+  type SourceFile,
+  validateDefinitions,
+} from "../../definitions/index.ts";
 
 /** Strips the common indentation of a template literal, so fixtures read as YAML. */
 export function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {

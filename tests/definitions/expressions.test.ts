@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { parseExpression } from "../../definitions/expressions.ts";
+
+const analyse = (source: string) => {
+  const parsed = parseExpression(source);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const { roots, nodes, relative, dynamicNodes } = parsed.analysis;
+  return { roots: [...roots].sort(), nodes: [...nodes].sort(), relative: [...relative].sort(), dynamicNodes };
+};
+
+describe("expression analysis (the JSONata AST, not a regex)", () => {
+  it("finds node references at the root", () => {
+    expect(analyse("nodes.a.output.text & nodes.b.status").nodes).toEqual(["a", "b"]);
+  });
+
+  it("finds them in function arguments, conditions, blocks and lambdas", () => {
+    const source =
+      "( $x := $count(nodes.a.output); $x > 1 ? nodes.b.output : $map([1], function($v){ nodes.c.output }) )";
+    expect(analyse(source).nodes).toEqual(["a", "b", "c"]);
+  });
+
+  it("finds them through $$ anywhere, predicates included", () => {
+    expect(analyse("inputs.items[id = $$.nodes.pick.output.id]").nodes).toEqual(["pick"]);
+  });
+
+  it("does not take a field of the current item for a node reference", () => {
+    const result = analyse("inputs.items[id = nodes.pick.output]");
+    expect(result.nodes).toEqual([]);
+    expect(result.relative).toEqual(["nodes"]);
+  });
+
+  it("does not count later path steps as roots", () => {
+    expect(analyse("inputs.photos.{ 'url': url, 'n': nodes }").roots).toEqual(["inputs"]);
+  });
+
+  it("lists the context names read at the root", () => {
+    expect(analyse("inputs.a & run.id & $string(item)").roots).toEqual(["inputs", "item", "run"]);
+  });
+
+  it("flags reads of nodes that name no node", () => {
+    expect(analyse("$keys(nodes)").dynamicNodes).toBe(true);
+    expect(analyse("nodes.*.output").dynamicNodes).toBe(true);
+    expect(analyse("$keys($$)").dynamicNodes).toBe(true);
+    expect(analyse("nodes.a.output").dynamicNodes).toBe(false);
+  });
+
+  it("returns JSONata's message and position for a syntax error", () => {
+    expect(parseExpression("inputs.x +")).toEqual({
+      ok: false,
+      message: "Unexpected end of expression",
+      position: 10,
+    });
+  });
+});
