@@ -51,13 +51,14 @@ export function locate(source: SourceDocument, pointer: string, target: Target =
 }
 
 function findPair(map: YAMLMap, key: string): Pair | undefined {
-  if (map.items.length < INDEX_FROM) return map.items.find((pair) => keyText(pair) === key);
+  // A key written twice holds its last value, so findings point at the last one.
+  if (map.items.length < INDEX_FROM) return map.items.findLast((pair) => keyText(pair) === key);
   let index = keyIndexes.get(map);
   if (index === undefined) {
     index = new Map();
     for (const pair of map.items) {
       const text = keyText(pair);
-      if (text !== undefined && !index.has(text)) index.set(text, pair);
+      if (text !== undefined) index.set(text, pair);
     }
     keyIndexes.set(map, index);
   }

@@ -81,8 +81,10 @@ export function parseYamlFile(
     return { file, documents: [], diagnostics: [at("yaml-limits", tokens.exceeded, tokens.offset)] };
   }
 
+  // Duplicate keys are found in one pass below: yaml's own check is quadratic
+  // in the size of a mapping, and a 50,000-node workflow is one mapping.
   const composer = new Composer({
-    uniqueKeys: true,
+    uniqueKeys: false,
     prettyErrors: false,
     logLevel: "silent",
     version: "1.2",
@@ -96,16 +98,16 @@ export function parseYamlFile(
       return { file, documents: [], diagnostics: [at("yaml-limits", message, doc.range[0], docIndex)] };
     }
     let fatal = false;
-    for (const error of doc.errors) {
-      if (error.code === "DUPLICATE_KEY") {
-        diagnostics.push(
-          at("duplicate-key", duplicateKeyMessage(doc, error.pos[0], text), error.pos[0], docIndex),
-        );
-      } else if (!fatal) {
-        // The first syntax error is the one to fix; those after it are mostly its echoes.
-        fatal = true;
-        diagnostics.push(at("yaml-syntax", syntaxMessage(error, text), error.pos[0], docIndex));
-      }
+    // The first syntax error is the one to fix; those after it are mostly its echoes.
+    const [error] = doc.errors;
+    if (error !== undefined) {
+      fatal = true;
+      diagnostics.push(at("yaml-syntax", syntaxMessage(error, text), error.pos[0], docIndex));
+    } else if (doc.directives.yaml.explicit && doc.directives.yaml.version !== "1.2") {
+      // A %YAML 1.1 directive would bring back yes/no booleans and merge keys.
+      fatal = true;
+      const message = `pflow definitions are YAML 1.2: remove the %YAML ${doc.directives.yaml.version} directive`;
+      diagnostics.push(at("yaml-syntax", message, doc.range[0], docIndex));
     }
     for (const warning of doc.warnings) {
       diagnostics.push({
@@ -115,7 +117,7 @@ export function parseYamlFile(
     }
     if (isEmptyDocument(doc)) continue; // e.g. after a trailing ---
     if (!fatal) {
-      for (const finding of repairCollectionKeys(doc, text)) {
+      for (const finding of inspectMappings(doc, text)) {
         diagnostics.push(at(finding.code, finding.message, finding.offset, docIndex));
       }
     }
@@ -127,7 +129,6 @@ export function parseYamlFile(
     documents.push({ file, index: docIndex, doc, lines, value });
   }
   if (documents.length === 0 && diagnostics.length === 0) {
-    lines.addNewLine(0);
     diagnostics.push(at("empty-file", "the file holds no YAML documents", 0));
   }
   return { file, documents, diagnostics };
@@ -181,12 +182,14 @@ interface KeyFinding {
 }
 
 /**
- * `when: {{ x }}` unquoted is YAML for a mapping whose only key is the mapping
- * `{ x }`. Say "quote the expression", and put the quoted string back so the rest
- * of validation sees what the author meant instead of reporting a cascade.
- * Any other collection used as a key has no JSON meaning and is a schema error.
+ * One pass over every mapping:
+ * - `when: {{ x }}` unquoted is YAML for a mapping whose only key is the mapping
+ *   `{ x }`. Say "quote the expression", and put the quoted string back so the
+ *   rest of validation sees what the author meant instead of a cascade.
+ * - Any other collection used as a key has no JSON meaning: a schema error.
+ * - A key written twice is an error (the last one is what the document holds).
  */
-function repairCollectionKeys(doc: Document.Parsed, text: string): KeyFinding[] {
+function inspectMappings(doc: Document.Parsed, text: string): KeyFinding[] {
   const findings: KeyFinding[] = [];
   visit(doc, {
     Map(_key, map) {
@@ -200,6 +203,20 @@ function repairCollectionKeys(doc: Document.Parsed, text: string): KeyFinding[] 
           offset: start,
         });
         return new Scalar(source);
+      }
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (!seen.has(key)) {
+          seen.add(key);
+          continue;
+        }
+        findings.push({
+          code: "duplicate-key",
+          message: `the key "${key}" appears more than once in this mapping`,
+          offset: pair.key.range?.[0] ?? 0,
+        });
       }
       const plain = map.items.filter((pair) => !isCollection(pair.key));
       if (plain.length === map.items.length) return undefined;
@@ -233,27 +250,6 @@ function unquotedExpressionShape(map: YAMLMap): true | undefined {
   return true;
 }
 
-function duplicateKeyMessage(doc: Document.Parsed, offset: number, text: string): string {
-  const key = keyAt(doc, offset) ?? /^[^:\n]*/.exec(text.slice(offset))?.[0]?.trim();
-  return key
-    ? `the key "${key}" appears more than once in this mapping`
-    : "a key appears more than once in this mapping";
-}
-
-function keyAt(doc: Document.Parsed, offset: number): string | undefined {
-  let found: string | undefined;
-  visit(doc, {
-    Pair(_key, pair) {
-      if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
-        found = String(pair.key.value);
-        return visit.BREAK;
-      }
-      return undefined;
-    },
-  });
-  return found;
-}
-
 function syntaxMessage(error: { message: string; pos: [number, number] }, text: string): string {
   const message = firstLine(error.message);
   const lineStart = text.lastIndexOf("\n", error.pos[0] - 1) + 1;
@@ -267,7 +263,6 @@ function firstLine(message: string): string {
 }
 
 function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024
-    ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
-    : `${(bytes / 1024).toFixed(1)} KiB`;
+  const exact = `${bytes.toLocaleString("en-US")} bytes`;
+  return bytes % (1024 * 1024) === 0 ? `${exact} (${bytes / (1024 * 1024)} MiB)` : exact;
 }

@@ -95,8 +95,7 @@ describe("expressions in context", () => {
   });
 
   it("outputs may reference nodes, which must exist", () => {
-    const text =
-      flow("    a: { type: transform, expr: '1' }\n") + '  outputs: { x: "{{ nodes.b.output }}" }\n';
+    const text = `${flow("    a: { type: transform, expr: '1' }\n")}  outputs: { x: "{{ nodes.b.output }}" }\n`;
     expect(where(text)).toEqual(["unknown-node 7:17"]);
   });
 

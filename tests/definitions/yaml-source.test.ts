@@ -35,7 +35,9 @@ describe("YAML limits: bombs are refused before they expand", () => {
 
   it("refuses a file over the size limit without parsing it", () => {
     const text = `# ${"x".repeat(9 * 1024 * 1024)}\n`;
-    expect(findings(text)[0]?.message).toBe("the file is 9.0 MiB; the limit is 8.0 MiB");
+    expect(findings(text)[0]?.message).toBe(
+      "the file is 9,437,187 bytes; the limit is 8,388,608 bytes (8 MiB)",
+    );
   });
 });
 
