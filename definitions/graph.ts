@@ -2,10 +2,11 @@ import { alg, Graph } from "@dagrejs/graphlib";
 
 /**
  * The dependency graph of a workflow's nodes: an edge `a → b` means b waits for a.
- * Order is Kahn's algorithm over graphlib's adjacency, iterative (a 50,000-node
- * chain does not recurse) and stable: among ready nodes, definition order wins.
- * Only when nodes are left over is there a cycle; graphlib's Tarjan finds the
- * strongly connected components and each is reported as one concrete path.
+ * Order is Kahn's algorithm, iterative (a 50,000-node chain does not recurse) and
+ * stable: among ready nodes, definition order wins. It runs on plain adjacency
+ * lists, the hot path of compiling a large workflow. Only when nodes are left
+ * over is there a cycle: graphlib's Tarjan finds the strongly connected
+ * components among them and each is reported as one concrete path.
  */
 export interface DependencyEdge {
   readonly from: string;
@@ -31,20 +32,22 @@ export type GraphResult =
   | { readonly ok: false; readonly cycles: readonly Cycle[] };
 
 export function analyseGraph(nodeIds: readonly string[], edges: readonly DependencyEdge[]): GraphResult {
-  const graph = new Graph({ directed: true });
-  for (const id of nodeIds) graph.setNode(id);
-  for (const edge of edges)
-    if (!graph.hasEdge(edge.from, edge.to)) graph.setEdge(edge.from, edge.to, edge.pointer);
-
   const rank = new Map(nodeIds.map((id, i) => [id, i]));
-  const dependencies = new Map<string, string[]>();
-  const dependents = new Map<string, string[]>();
+  const dependencies = new Map<string, string[]>(nodeIds.map((id) => [id, []]));
+  const dependents = new Map<string, string[]>(nodeIds.map((id) => [id, []]));
+  const seen = new Set<string>();
+  for (const { from, to } of edges) {
+    const key = `${from}\u0000${to}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    dependencies.get(to)?.push(from);
+    dependents.get(from)?.push(to);
+  }
   const waiting = new Map<string, number>();
   for (const id of nodeIds) {
-    const deps = sortByRank(graph.predecessors(id) ?? [], rank);
-    dependencies.set(id, deps);
-    dependents.set(id, sortByRank(graph.successors(id) ?? [], rank));
-    waiting.set(id, deps.length);
+    sortByRank(dependencies.get(id) as string[], rank);
+    sortByRank(dependents.get(id) as string[], rank);
+    waiting.set(id, (dependencies.get(id) as string[]).length);
   }
 
   const order: string[] = [];
@@ -62,14 +65,27 @@ export function analyseGraph(nodeIds: readonly string[], edges: readonly Depende
     ready = sortByRank(next, rank);
   }
   if (order.length === nodeIds.length) return { ok: true, order, dependencies, dependents };
+  return { ok: false, cycles: findCycles(nodeIds, edges, new Set(order), rank) };
+}
 
-  const placed = new Set(order);
-  const rest = graph.filterNodes((id: string) => !placed.has(id));
-  const cycles = alg
-    .findCycles(rest)
+/** The nodes Kahn's algorithm could not place hold every cycle; graphlib finds them. */
+function findCycles(
+  nodeIds: readonly string[],
+  edges: readonly DependencyEdge[],
+  placed: ReadonlySet<string>,
+  rank: ReadonlyMap<string, number>,
+): Cycle[] {
+  const graph = new Graph({ directed: true });
+  for (const id of nodeIds) if (!placed.has(id)) graph.setNode(id);
+  for (const edge of edges) {
+    if (graph.hasNode(edge.from) && graph.hasNode(edge.to) && !graph.hasEdge(edge.from, edge.to)) {
+      graph.setEdge(edge.from, edge.to, edge.pointer);
+    }
+  }
+  return alg
+    .findCycles(graph)
     .map((component) => cycleThrough(sortByRank(component, rank), graph))
     .sort((a, b) => (rank.get(a.path[0] as string) ?? 0) - (rank.get(b.path[0] as string) ?? 0));
-  return { ok: false, cycles };
 }
 
 /** A shortest path from the component's first node back to itself (breadth-first). */
@@ -103,6 +119,7 @@ function cycleThrough(component: readonly string[], graph: Graph): Cycle {
   return { path, pointer: String(graph.edge(last, start) ?? "") };
 }
 
-function sortByRank(ids: readonly string[], rank: ReadonlyMap<string, number>): string[] {
-  return [...ids].sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
+/** Sorts in place by definition order, and returns the array. */
+function sortByRank(ids: string[], rank: ReadonlyMap<string, number>): string[] {
+  return ids.length < 2 ? ids : ids.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
 }

@@ -62,8 +62,8 @@ export function parseYamlFile(
   text: string,
   limits: YamlLimits = DEFAULT_YAML_LIMITS,
 ): ParsedFile {
-  const diagnostics: Diagnostic[] = [];
   const lines = new LineCounter();
+  lines.addNewLine(0);
   const at = (code: ValidationCode, message: string, offset: number, index = 0): Diagnostic => {
     const { line, col } = lines.linePos(offset);
     return { code, severity: "error", message, file, line, column: col, pointer: "", document: index };
@@ -71,17 +71,11 @@ export function parseYamlFile(
 
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > limits.maxBytes) {
-    lines.addNewLine(0);
     const message = `the file is ${formatBytes(bytes)}; the limit is ${formatBytes(limits.maxBytes)}`;
     return { file, documents: [], diagnostics: [at("yaml-limits", message, 0)] };
   }
 
-  const tokens = lexWithinLimits(text, lines, limits);
-  if ("exceeded" in tokens) {
-    return { file, documents: [], diagnostics: [at("yaml-limits", tokens.exceeded, tokens.offset)] };
-  }
-
-  // Duplicate keys are found in one pass below: yaml's own check is quadratic
+  // Duplicate keys are found in one pass later: yaml's own check is quadratic
   // in the size of a mapping, and a 50,000-node workflow is one mapping.
   const composer = new Composer({
     uniqueKeys: false,
@@ -89,44 +83,28 @@ export function parseYamlFile(
     logLevel: "silent",
     version: "1.2",
   });
+  const diagnostics: Diagnostic[] = [];
   const documents: SourceDocument[] = [];
   let index = 0;
-  for (const doc of composer.compose(tokens.tokens, true)) {
-    const docIndex = index++;
-    if (docIndex >= limits.maxDocuments) {
-      const message = `the file has more than ${limits.maxDocuments} documents`;
-      return { file, documents: [], diagnostics: [at("yaml-limits", message, doc.range[0], docIndex)] };
-    }
-    let fatal = false;
-    // The first syntax error is the one to fix; those after it are mostly its echoes.
-    const [error] = doc.errors;
-    if (error !== undefined) {
-      fatal = true;
-      diagnostics.push(at("yaml-syntax", syntaxMessage(error, text), error.pos[0], docIndex));
-    } else if (doc.directives.yaml.explicit && doc.directives.yaml.version !== "1.2") {
-      // A %YAML 1.1 directive would bring back yes/no booleans and merge keys.
-      fatal = true;
-      const message = `pflow definitions are YAML 1.2: remove the %YAML ${doc.directives.yaml.version} directive`;
-      diagnostics.push(at("yaml-syntax", message, doc.range[0], docIndex));
-    }
-    for (const warning of doc.warnings) {
-      diagnostics.push({
-        ...at("yaml-syntax", firstLine(warning.message), warning.pos[0], docIndex),
-        severity: "warning",
-      });
-    }
-    if (isEmptyDocument(doc)) continue; // e.g. after a trailing ---
-    if (!fatal) {
-      for (const finding of inspectMappings(doc, text)) {
-        diagnostics.push(at(finding.code, finding.message, finding.offset, docIndex));
+  try {
+    // Tokens stream from the lexer into the composer, a document at a time.
+    for (const doc of composer.compose(tokensWithinLimits(text, lines, limits), true)) {
+      const docIndex = index++;
+      if (docIndex >= limits.maxDocuments) {
+        throw new LimitExceeded(`the file has more than ${limits.maxDocuments} documents`, doc.range[0]);
       }
+      const value = readDocument(doc, text, limits, (code, message, offset, severity = "error") => {
+        diagnostics.push({ ...at(code, message, offset, docIndex), severity });
+      });
+      if (value !== EMPTY) documents.push({ file, index: docIndex, doc, lines, value });
     }
-    const value = fatal ? undefined : toValue(doc, limits);
-    if (value instanceof LimitExceeded) {
-      diagnostics.push(at("yaml-limits", value.message, doc.range[0], docIndex));
-      continue;
-    }
-    documents.push({ file, index: docIndex, doc, lines, value });
+  } catch (error) {
+    if (!(error instanceof LimitExceeded)) throw error;
+    return {
+      file,
+      documents: [],
+      diagnostics: [at("yaml-limits", error.message, error.offset, Math.max(0, index - 1))],
+    };
   }
   if (documents.length === 0 && diagnostics.length === 0) {
     diagnostics.push(at("empty-file", "the file holds no YAML documents", 0));
@@ -134,45 +112,63 @@ export function parseYamlFile(
   return { file, documents, diagnostics };
 }
 
-function lexWithinLimits(
-  text: string,
-  lines: LineCounter,
-  limits: YamlLimits,
-): { tokens: CST.Token[] } | { exceeded: string; offset: number } {
-  const parser = new Parser(lines.addNewLine);
-  lines.addNewLine(0);
-  const tokens: CST.Token[] = [];
-  let aliases = 0;
-  for (const lexeme of new Lexer().lex(text)) {
-    if (lexeme.charCodeAt(0) === 42 /* '*' */ && ++aliases > limits.maxAliases) {
-      return { exceeded: `the file uses more than ${limits.maxAliases} aliases`, offset: parser.offset };
-    }
-    for (const token of parser.next(lexeme)) tokens.push(token);
-    // Each open collection is one entry on the parser's stack (plus the document).
-    if (parser.stack.length > limits.maxDepth + 1) {
-      return { exceeded: `the file nests deeper than ${limits.maxDepth} levels`, offset: parser.offset };
-    }
-  }
-  for (const token of parser.end()) tokens.push(token);
-  return { tokens };
-}
+const EMPTY = Symbol("empty document");
 
-class LimitExceeded {
-  readonly message: string;
-  constructor(message: string) {
-    this.message = message;
-  }
-}
+type Report = (code: ValidationCode, message: string, offset: number, severity?: "error" | "warning") => void;
 
-function toValue(doc: Document.Parsed, limits: YamlLimits): unknown {
+/** One composed document → its plain value (undefined if it did not parse), or EMPTY. */
+function readDocument(doc: Document.Parsed, text: string, limits: YamlLimits, report: Report): unknown {
+  // The first syntax error is the one to fix; those after it are mostly its echoes.
+  const [error] = doc.errors;
+  let fatal = false;
+  if (error !== undefined) {
+    fatal = true;
+    report("yaml-syntax", syntaxMessage(error, text), error.pos[0]);
+  } else if (doc.directives.yaml.explicit && doc.directives.yaml.version !== "1.2") {
+    // A %YAML 1.1 directive would bring back yes/no booleans and merge keys.
+    fatal = true;
+    report(
+      "yaml-syntax",
+      `pflow definitions are YAML 1.2: remove the %YAML ${doc.directives.yaml.version} directive`,
+      doc.range[0],
+    );
+  }
+  for (const warning of doc.warnings)
+    report("yaml-syntax", firstLine(warning.message), warning.pos[0], "warning");
+  if (isEmptyDocument(doc)) return EMPTY; // e.g. after a trailing ---
+  if (fatal) return undefined;
+  for (const finding of inspectMappings(doc, text)) report(finding.code, finding.message, finding.offset);
   try {
     return doc.toJS({ maxAliasCount: limits.maxAliases });
   } catch (error) {
-    if (error instanceof ReferenceError) {
-      return new LimitExceeded(`aliases expand too far (${firstLine(error.message)})`);
-    }
-    throw error;
+    if (!(error instanceof ReferenceError)) throw error;
+    report("yaml-limits", `aliases expand too far (${firstLine(error.message)})`, doc.range[0]);
+    return undefined;
   }
+}
+
+class LimitExceeded extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(message);
+    this.offset = offset;
+  }
+}
+
+function* tokensWithinLimits(text: string, lines: LineCounter, limits: YamlLimits): Generator<CST.Token> {
+  const parser = new Parser(lines.addNewLine);
+  let aliases = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (lexeme.charCodeAt(0) === 42 /* '*' */ && ++aliases > limits.maxAliases) {
+      throw new LimitExceeded(`the file uses more than ${limits.maxAliases} aliases`, parser.offset);
+    }
+    yield* parser.next(lexeme);
+    // Each open collection is one entry on the parser's stack (plus the document).
+    if (parser.stack.length > limits.maxDepth + 1) {
+      throw new LimitExceeded(`the file nests deeper than ${limits.maxDepth} levels`, parser.offset);
+    }
+  }
+  yield* parser.end();
 }
 
 interface KeyFinding {

@@ -1,5 +1,6 @@
+import jsonata from "jsonata";
 import { describe, expect, it } from "vitest";
-import { parseExpression } from "../../definitions/expressions.ts";
+import { parseExpression, plainPath } from "../../definitions/expressions.ts";
 
 const analyse = (source: string) => {
   const parsed = parseExpression(source);
@@ -52,3 +53,45 @@ describe("expression analysis (the JSONata AST, not a regex)", () => {
     });
   });
 });
+
+describe("the plain-path shortcut agrees with JSONata's parser", () => {
+  const viaParser = (source: string) => {
+    const ast = jsonata(source).ast() as { type: string; steps?: { type: string; value: string }[] };
+    return ast.type === "path" && ast.steps?.every((s) => s.type === "name" && !("stages" in s))
+      ? ast.steps.map((s) => s.value)
+      : undefined;
+  };
+  const samples = [
+    "inputs",
+    "inputs.tone",
+    "nodes.draft.output.text",
+    "nodes.a_1.status",
+    "run.id",
+    "item",
+    "_x.y9",
+    "nodes.and",
+    "true",
+    "null",
+    "function",
+    "inputs.in",
+    "a.b.c.d.e.f",
+    "inputs.x + 1",
+    "$x",
+    "inputs[0]",
+    "inputs.`odd name`",
+    "a..b",
+  ];
+  for (const source of samples) {
+    it(source, () => {
+      const shortcut = plainPath(source);
+      if (shortcut !== undefined) expect(shortcut).toEqual(viaParser(source));
+      if (shortcut !== undefined) expect(parseExpression(source)).toEqual(parseWithParserOnly(source));
+    });
+  }
+});
+
+function parseWithParserOnly(source: string) {
+  // The same analysis, forced through the parser by wrapping the path in a block.
+  const parsed = parseExpression(`(${source})`);
+  return parsed;
+}
