@@ -73,10 +73,13 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
   const models: Reference[] = [];
   const workflows: Reference[] = [];
 
+  // Outputs are evaluated after every node, and a node with needs has listed its
+  // dependencies itself: in both, reading nodes without naming one is fine.
   const scopeFor = (nodeId: string | null, roots: ReadonlySet<string>): ExpressionScope => ({
     expressions: ctx.expressions,
     roots,
     report,
+    dependenciesListed: nodeId === null || (spec.nodes[nodeId]?.needs ?? []).length > 0,
     onNodeReference(ref, pointer) {
       if (!known.has(ref)) {
         report(
@@ -91,24 +94,16 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
   });
 
   const checkUserSchema = (schema: unknown, pointer: string, what: string) => {
-    if (schema === undefined) return;
-    for (const error of ctx.schemas.checkUserSchema(schema)) {
-      report(
-        "schema",
-        `${what} is not a valid JSON Schema: ${error.instancePath || "/"} ${error.message}`,
-        pointer,
-      );
-    }
+    const problem = schema === undefined ? undefined : ctx.schemas.userSchemaProblem(schema);
+    if (problem) report("schema", `${what} is not a valid JSON Schema: ${problem}`, pointer);
   };
 
   const compileCommon = (node: NodeFields, pointer: string, scope: ExpressionScope) => {
     checkUserSchema(node.outputSchema, `${pointer}/outputSchema`, "outputSchema");
-    const timeout = node.timeout ?? spec.defaults?.timeout;
     return {
       description: node.description ?? null,
       when: compileWhen(node.when, `${pointer}/when`, scope),
-      timeoutMs:
-        timeout !== undefined ? durationMs(timeout) : node.type === "model" ? null : DEFAULT_TIMEOUT_MS,
+      timeoutMs: timeoutMs(node, spec.defaults?.timeout),
       retry: retryPolicy(node.type, node.retry, spec.defaults?.retry),
       onError: node.onError ?? spec.defaults?.onError ?? "fail",
       cache: cachePolicy(node.cache ?? spec.defaults?.cache, `${pointer}/cache`, scope),
@@ -238,6 +233,19 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
   return { plan: deepFreeze(plan), models, workflows };
 }
 
+/**
+ * Per attempt: the node's own, else the workflow default, else 5 minutes. A
+ * model node without either takes its model's timeout (null here). A map or a
+ * workflow node waits on items and child runs that have timeouts of their own,
+ * so only a timeout set on the node itself bounds it (null: the run's bounds it).
+ */
+function timeoutMs(node: NodeFields, defaultTimeout: string | undefined): number | null {
+  if (node.timeout !== undefined) return durationMs(node.timeout);
+  if (node.type === "map" || node.type === "workflow") return null;
+  if (defaultTimeout !== undefined) return durationMs(defaultTimeout);
+  return node.type === "model" ? null : DEFAULT_TIMEOUT_MS;
+}
+
 function compileWhen(
   when: string | boolean | undefined,
   pointer: string,
@@ -302,22 +310,16 @@ function checkOp(
   }
   const withPointer = `${pointer}/with`;
   if (validate(args ?? {})) {
-    if (op === "validate" && args?.schema !== undefined && typeof args.schema === "object") {
-      for (const error of schemas.checkUserSchema(args.schema)) {
-        report(
-          "op-arguments",
-          `schema is not a valid JSON Schema: ${error.instancePath || "/"} ${error.message}`,
-          `${withPointer}/schema`,
-        );
-      }
-    }
+    const problem = op === "validate" ? schemas.userSchemaProblem(args?.schema) : undefined;
+    if (problem)
+      report("op-arguments", `schema is not a valid JSON Schema: ${problem}`, `${withPointer}/schema`);
     return;
   }
   const dynamic = expressionPointers(args ?? {}, "");
   const errors = (validate.errors ?? []).filter(
     (error: ErrorObject) => !dynamic.some((p) => error.instancePath.startsWith(p)),
   );
-  reportSchemaErrors(errors, undefined, schemas, (_code, message, errorPointer, target) => {
+  const onFinding: FindingSink = (_code, message, errorPointer, target) => {
     const located = errorPointer === "" ? withPointer : `${withPointer}${errorPointer}`;
     const hasWith = args !== undefined;
     report(
@@ -326,7 +328,8 @@ function checkOp(
       hasWith ? located : `${pointer}/op`,
       target,
     );
-  });
+  };
+  reportSchemaErrors(errors, undefined, schemas, onFinding, args ?? {});
 }
 
 /** Pointers (relative to `value`) of strings that are exactly one expression. */

@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from "node:fs/promises";
-import { extname, join, relative, sep } from "node:path";
+import { extname, join, relative, resolve, sep } from "node:path";
 import type { SourceFile } from "./validate.ts";
 
 /**
@@ -26,7 +26,14 @@ const LOOKS_LIKE_PFLOW =
 export async function collectDefinitionFiles(paths: readonly string[]): Promise<CollectedFiles> {
   const files: SourceFile[] = [];
   const skipped: string[] = [];
+  // A file named twice (defs and ./defs/a.yaml) is validated once.
   const seen = new Set<string>();
+  const take = (path: string, text: string) => {
+    const key = resolve(path);
+    if (seen.has(key)) return;
+    seen.add(key);
+    files.push({ path: display(path), text });
+  };
   for (const path of paths) {
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
       throw new DefinitionsNotFound(
@@ -38,26 +45,23 @@ export async function collectDefinitionFiles(paths: readonly string[]): Promise<
       if (found.length === 0) {
         throw new DefinitionsNotFound(`${path}: no definitions found (looked for *.yaml and *.yml files)`);
       }
-      let taken = 0;
+      let definitions = 0;
       for (const file of found) {
-        if (seen.has(file)) continue;
-        seen.add(file);
         const text = await readText(file);
-        if (LOOKS_LIKE_PFLOW.test(text)) {
-          files.push({ path: display(file), text });
-          taken++;
-        } else {
+        if (!LOOKS_LIKE_PFLOW.test(text)) {
           skipped.push(display(file));
+          continue;
         }
+        definitions++;
+        take(file, text);
       }
-      if (taken === 0) {
+      if (definitions === 0) {
         throw new DefinitionsNotFound(
           `${path}: no definitions found (${found.length} YAML file${found.length === 1 ? "" : "s"}, none with apiVersion: pflow/v1)`,
         );
       }
-    } else if (!seen.has(path)) {
-      seen.add(path);
-      files.push({ path: display(path), text: await readText(path) });
+    } else {
+      take(path, await readText(path));
     }
   }
   return { files, skipped };

@@ -133,6 +133,7 @@ function compileVersion(
     expressions,
     roots,
     report,
+    dependenciesListed: true,
     onNodeReference() {},
   });
   switch (version.provider) {

@@ -50,8 +50,10 @@ interface NodeCommon {
   readonly description: string | null;
   readonly when: ValueTemplate | null;
   /**
-   * Per attempt. Null only for model nodes that set no timeout (nor do the
-   * workflow defaults): the model's `spec.timeout` applies, else 5 minutes.
+   * Per attempt. Null for a model node that sets none (nor do the workflow
+   * defaults): its model's `spec.timeout` applies, else 5 minutes. Null for a
+   * map or workflow node that sets none: its items and child run have their own
+   * timeouts, and the run's timeout bounds it.
    */
   readonly timeoutMs: number | null;
   readonly retry: RetryPolicy;

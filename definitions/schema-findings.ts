@@ -32,10 +32,11 @@ export function reportSchemaErrors(
   kind: Kind | undefined,
   schemas: SchemaSet,
   report: FindingSink,
+  root: unknown,
 ): void {
   const seen = new Set<string>();
   for (const error of errors) {
-    const finding = describe(error, kind, schemas);
+    const finding = describe(error, kind, schemas, root);
     if (finding === undefined) continue;
     const key = `${finding.pointer}\u0000${finding.message}`;
     if (seen.has(key)) continue;
@@ -51,14 +52,28 @@ interface Finding {
   target: Target;
 }
 
-function describe(error: ErrorObject, kind: Kind | undefined, schemas: SchemaSet): Finding | undefined {
+function describe(
+  error: ErrorObject,
+  kind: Kind | undefined,
+  schemas: SchemaSet,
+  root: unknown,
+): Finding | undefined {
   const pointer = error.instancePath;
-  const label = labelOf(pointer);
+  const label = labelOf(pointer, root);
   const params = error.params as Record<string, unknown>;
   const description = (error.parentSchema as { description?: string } | undefined)?.description;
   // A failed `if` only says "must match then"; the errors inside `then` say why.
-  // A propertyNames sub-error is reported through its propertyNames parent.
-  if (error.keyword === "if" || error.propertyName !== undefined) return undefined;
+  // A failed propertyNames is explained by the error about the name itself.
+  if (error.keyword === "if" || error.keyword === "propertyNames") return undefined;
+  if (error.propertyName !== undefined) {
+    const what = description ? `: ${lowerFirst(description)}` : "";
+    return {
+      code: "schema",
+      message: `"${error.propertyName}" is not a valid ${nameKind(pointer)}${what}`,
+      pointer: pointer + pointerOf(error.propertyName),
+      target: "key",
+    };
+  }
   if (error.schemaPath.includes(DURATION_DEF)) {
     const shown = JSON.stringify(error.data);
     return {
@@ -88,15 +103,13 @@ function describe(error: ErrorObject, kind: Kind | undefined, schemas: SchemaSet
         pointer,
         target: "key",
       };
-    case "propertyNames": {
-      const name = String(params.propertyName);
-      const what = description ? `: ${lowerFirst(description)}` : "";
-      const nodesLike = /\/spec\/nodes$/.test(pointer) ? "node id" : "name";
+    case "uniqueItems": {
+      const repeated = (error.data as unknown[])[Number(params.j)];
       return {
         code: "schema",
-        message: `"${name}" is not a valid ${nodesLike}${what}`,
-        pointer: pointer + pointerOf(name),
-        target: "key",
+        message: `${label} lists ${JSON.stringify(repeated)} more than once`,
+        pointer,
+        target: "value",
       };
     }
     case "enum": {
@@ -160,12 +173,27 @@ function knownProperties(
 }
 
 /** `/spec/nodes/draft/retry/delay` → `"delay"`; `/spec/nodes/x/needs/0` → `needs[0]`. */
-function labelOf(pointer: string): string {
+function labelOf(pointer: string, root: unknown): string {
   if (pointer === "") return "document";
-  const tokens = pointer.split("/").slice(1);
+  const tokens = pointer
+    .split("/")
+    .slice(1)
+    .map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
   const last = tokens[tokens.length - 1] as string;
-  if (/^[0-9]+$/.test(last) && tokens.length > 1) return `${tokens[tokens.length - 2]}[${last}]`;
-  return `"${last.replaceAll("~1", "/").replaceAll("~0", "~")}"`;
+  const parent = tokens
+    .slice(0, -1)
+    .reduce<unknown>((value, token) => (value as Record<string, unknown>)?.[token], root);
+  if (Array.isArray(parent) && tokens.length > 1) return `${tokens[tokens.length - 2]}[${last}]`;
+  return `"${last}"`;
+}
+
+/** What the keys of the mapping at `pointer` name, for "is not a valid …". */
+function nameKind(pointer: string): string {
+  if (/^\/spec\/nodes$/.test(pointer)) return "node id";
+  if (/^\/spec\/versions$/.test(pointer)) return "version";
+  if (/^\/spec\/aliases$/.test(pointer)) return "alias name";
+  if (/\/labels$/.test(pointer)) return "label";
+  return "name";
 }
 
 function lowerFirst(text: string): string {

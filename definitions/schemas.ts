@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
+import { didYouMean } from "./suggest.ts";
 
 /**
  * The JSON Schemas in `schemas/`, compiled once per process. Documents are
@@ -19,8 +20,12 @@ export interface SchemaSet {
   readonly ops: ReadonlyMap<string, ValidateFunction>;
   /** Looks up a schema by its reference, relative to the root schema of `kind`. */
   resolve(kind: Kind, ref: string): Record<string, unknown> | undefined;
-  /** Meta-schema errors of a user-supplied JSON Schema ([] when it is valid). */
-  checkUserSchema(schema: unknown): ErrorObject[];
+  /**
+   * What is wrong with a user-supplied JSON Schema (`inputs`, `outputSchema`, the
+   * validate op's `schema`), as one sentence; undefined when it is valid. Template
+   * strings are left alone: only a literal schema can be checked before a run.
+   */
+  userSchemaProblem(schema: unknown): string | undefined;
 }
 
 let cached: SchemaSet | undefined;
@@ -56,7 +61,7 @@ function buildSchemaSet(): SchemaSet {
     Model: ajv.getSchema(`${ID_BASE}model.schema.json`) as ValidateFunction,
   };
   // User schemas may use formats and keywords of their own: not strict, formats known.
-  const userAjv = new Ajv2020({ allErrors: true, strict: false });
+  const userAjv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
   addFormats.default(userAjv);
   return {
     ajv,
@@ -67,9 +72,28 @@ function buildSchemaSet(): SchemaSet {
       const absolute = ref.startsWith("#") ? `${ID_BASE}${file}${ref}` : `${ID_BASE}${ref}`;
       return ajv.getSchema(absolute)?.schema as Record<string, unknown> | undefined;
     },
-    checkUserSchema(schema) {
-      if (typeof schema === "boolean") return [];
-      return userAjv.validateSchema(schema as object) ? [] : [...(userAjv.errors ?? [])];
+    userSchemaProblem(schema) {
+      if (typeof schema === "boolean" || typeof schema === "string") return undefined;
+      if (userAjv.validateSchema(schema as object)) return undefined;
+      return describeMetaSchemaError(userAjv.errors ?? []);
     },
   };
+}
+
+/**
+ * The meta-schema reports one mistake several times (a failed anyOf and each of
+ * its branches); the first error that is not a combinator says it best.
+ */
+function describeMetaSchemaError(errors: readonly ErrorObject[]): string {
+  const error =
+    errors.find((e) => !["anyOf", "oneOf", "allOf", "if", "$ref"].includes(e.keyword)) ?? errors[0];
+  if (error === undefined) return "it is not a JSON Schema";
+  const where = error.instancePath === "" ? "" : `at ${error.instancePath}, `;
+  if (error.keyword === "enum") {
+    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+    const value = typeof error.data === "string" ? error.data : undefined;
+    const hint = value === undefined ? "" : didYouMean(value, allowed.map(String));
+    return `${where}${JSON.stringify(error.data)} is not one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}${hint}`;
+  }
+  return `${where}${error.message ?? "invalid"}`;
 }

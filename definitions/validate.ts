@@ -97,7 +97,7 @@ export function validateDefinitions(
       if (validate?.(value)) {
         loaded.schemaValid = kind !== undefined;
       } else {
-        reportSchemaErrors(validate?.errors ?? [], kind, schemas, loaded.report);
+        reportSchemaErrors(validate?.errors ?? [], kind, schemas, loaded.report, value);
       }
     }
   }

@@ -18,6 +18,8 @@ export interface ExpressionScope {
    */
   readonly roots: ReadonlySet<string> | null;
   readonly report: FindingSink;
+  /** True where dependencies need not be derived (outputs; a node with needs). */
+  readonly dependenciesListed: boolean;
   onNodeReference(nodeId: string, pointer: string): void;
 }
 
@@ -134,7 +136,7 @@ function checkReferences(
   }
   if (scope.roots.has("nodes")) {
     for (const id of analysis.nodes) scope.onNodeReference(id, pointer);
-    if (analysis.dynamicNodes) {
+    if (analysis.dynamicNodes && !scope.dependenciesListed) {
       scope.report(
         "dynamic-reference",
         `expression ${JSON.stringify(source)} reads nodes without naming one, so its dependencies cannot be derived; list them in needs`,

@@ -171,3 +171,14 @@ describe("the installed bin", () => {
     });
   });
 });
+
+describe("paths named more than once", () => {
+  it("validates a file once, however it is named", async () => {
+    expect((await pflow("validate", "defs", "./defs/ok.yaml")).stdout).not.toContain("duplicate-name");
+    const result = await pflow("validate", "defs/ok.yaml", "defs", "--format", "json");
+    expect(JSON.parse(result.stdout).files.map((f: { path: string }) => f.path)).toEqual([
+      "defs/ok.yaml",
+      "defs/nested/bad.yml",
+    ]);
+  });
+});

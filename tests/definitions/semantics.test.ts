@@ -25,7 +25,7 @@ describe("schema findings read as YAML, not as JSON Schema", () => {
       "apiVersion: pflow/v2\nkind: Workflow\nmetadata: { name: My_Flow }\nspec: { nodes: { a: { type: transform, expr: '1' } } }\n";
     expect(messages(text)).toEqual([
       '"apiVersion" must be "pflow/v1", not "pflow/v2"',
-      '"name" "My_Flow" is not valid: a document name: lowercase letters, digits and \'-\', starting with a letter, at most 63 characters',
+      '"name" "My_Flow" is not valid: lowercase letters, digits and \'-\', starting with a letter, at most 63 characters',
     ]);
   });
 
@@ -219,5 +219,86 @@ describe("models and references across the set", () => {
           "10": { provider: mock, response: 10 }
     `;
     expect(check(model).models.get("m")?.defaultTarget).toEqual({ version: "10" });
+  });
+});
+
+describe("findings stay one per mistake", () => {
+  it("a node without a type gets one finding, not one per node type", () => {
+    expect(messages(flow("    a: { expr: '1' }\n"))).toEqual(['"a" is missing the required field "type"']);
+    const model = MODEL.replace('provider: mock\n      response: { text: "v2" }', 'response: { text: "v2" }');
+    expect(model).not.toBe(MODEL);
+    expect(messages(model)).toEqual(['"2" is missing the required field "provider"']);
+  });
+
+  it("an invalid node id says what a node id is", () => {
+    expect(messages(flow("    Bad-Id: { type: transform, expr: '1' }\n"))).toEqual([
+      "\"Bad-Id\" is not a valid node id: a letter, then letters, digits or '_', at most 63 characters",
+    ]);
+  });
+
+  it("an invalid JSON Schema is one finding with a suggestion", () => {
+    const text = flow("    a: { type: transform, expr: '1' }\n", "flow", "  inputs: { type: objekt }\n");
+    expect(messages(text)).toEqual([
+      'inputs is not a valid JSON Schema: at /type, "objekt" is not one of "array", "boolean", "integer", "null", "number", "object", "string" (did you mean "object"?)',
+    ]);
+  });
+
+  it("version keys that are numbers read as keys, not array indexes", () => {
+    const model = MODEL.replace('response: { text: "v2" }', 'response: { text: "v2" }\n      temperature: 1');
+    expect(messages(model)).toEqual(['unknown field "temperature" in "2"']);
+  });
+
+  it("a repeated needs entry", () => {
+    const nodes =
+      "    a: { type: transform, expr: '1' }\n    b: { type: transform, expr: '2', needs: [a, a] }\n";
+    expect(messages(flow(nodes))).toEqual(['"needs" lists "a" more than once']);
+  });
+
+  it("an absurdly long duration is invalid, not a crash", () => {
+    expect(
+      findings(flow("    a: { type: transform, expr: '1', timeout: 9999999999999999999d }\n"))[0]?.code,
+    ).toBe("invalid-duration");
+  });
+
+  it("findings about a key written twice point at the value that counts, the last", () => {
+    const text = flow(
+      "    a: { type: transform, expr: '1' }\n    a: { type: transform, expr: '2', bogus: 1 }\n",
+    );
+    expect(where(text)).toEqual(["duplicate-key 7:5", "schema 7:38"]);
+  });
+
+  it("a %YAML 1.1 directive is refused: pflow is YAML 1.2", () => {
+    const text = `%YAML 1.1\n---\n${flow("    a: { type: transform, expr: '1' }\n")}`;
+    expect(messages(text)).toEqual(["pflow definitions are YAML 1.2: remove the %YAML 1.1 directive"]);
+  });
+});
+
+describe("dynamic-reference is quiet where dependencies need no deriving", () => {
+  it("in a node that lists its needs", () => {
+    const nodes =
+      "    a: { type: transform, expr: '1' }\n    b: { type: transform, expr: '$keys(nodes)', needs: [a] }\n";
+    expect(findings(flow(nodes))).toEqual([]);
+  });
+
+  it("in outputs", () => {
+    expect(
+      findings(`${flow("    a: { type: transform, expr: '1' }\n")}  outputs: "{{ $keys(nodes) }}"\n`),
+    ).toEqual([]);
+  });
+});
+
+describe("timeouts of nodes that wait on others", () => {
+  it("map and workflow nodes have none unless they set one", () => {
+    const nodes =
+      '    m:\n      type: map\n      items: "{{ inputs.x }}"\n      node: { type: transform, expr: item }\n' +
+      "    w: { type: workflow, workflow: flow2, timeout: 1h }\n";
+    const other = flow("    x: { type: transform, expr: '1' }\n", "flow2");
+    const plan = check({
+      "a.yaml": flow(nodes, "flow", "  defaults: { timeout: 30s }\n"),
+      "b.yaml": other,
+    }).workflows.get("flow");
+    expect(plan?.nodes.m?.timeoutMs).toBeNull();
+    expect(plan?.nodes.m?.type === "map" && plan.nodes.m.node.timeoutMs).toBe(30_000);
+    expect(plan?.nodes.w?.timeoutMs).toBe(3_600_000);
   });
 });
