@@ -10,6 +10,7 @@ import { parseWorkflowReference, resolveModelReference } from "./references.ts";
 import { type FindingSink, reportSchemaErrors, sinkFor } from "./schema-findings.ts";
 import { type Kind, schemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
+import { collectExpressionSources } from "./value-templates.ts";
 import { DEFAULT_YAML_LIMITS, parseYamlFile, type SourceDocument, type YamlLimits } from "./yaml-source.ts";
 
 /**
@@ -102,6 +103,9 @@ export function validateDefinitions(
     }
   }
 
+  expressions.prefetch(
+    documents.flatMap((doc) => (doc.schemaValid ? collectExpressionSources(doc.source.value) : [])),
+  );
   const context = (doc: LoadedDocument) => ({ expressions, schemas, report: doc.report });
   for (const doc of documents) {
     if (!doc.schemaValid) continue;

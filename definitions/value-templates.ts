@@ -163,3 +163,25 @@ function hasTemplate(value: unknown): boolean {
   if (value !== null && typeof value === "object") return Object.values(value).some(hasTemplate);
   return false;
 }
+
+/**
+ * Every expression a document may hold, found without knowing its schema: the
+ * parts of every `{{ }}` template and every string under an `expr` or
+ * `response` key (bare JSONata). Over-collecting is harmless: this only feeds
+ * ExpressionCache.prefetch, which batches the parsing.
+ */
+export function collectExpressionSources(value: unknown, out: string[] = [], key = ""): string[] {
+  if (typeof value === "string") {
+    if (key === "expr" || key === "response") out.push(value);
+    const scanned = scanTemplate(value);
+    if (scanned.kind === "expression") out.push(scanned.expression.source);
+    else if (scanned.kind === "interpolation") {
+      for (const part of scanned.parts) if (typeof part !== "string") out.push(part.source);
+    }
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectExpressionSources(item, out);
+  } else if (value !== null && typeof value === "object") {
+    for (const [childKey, child] of Object.entries(value)) collectExpressionSources(child, out, childKey);
+  }
+  return out;
+}

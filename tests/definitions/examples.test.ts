@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { collectDefinitionFiles, validateDefinitions } from "../../definitions/index.ts";
 
@@ -37,6 +38,7 @@ describe("examples/", async () => {
 
   it("ships a sample input for each workflow that fits its input schema", () => {
     const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
     const inputs = readdirSync("examples/inputs").filter((f) => f.endsWith(".json"));
     for (const plan of set.workflows.values()) {
       expect(inputs).toContain(`${plan.workflow}.json`);

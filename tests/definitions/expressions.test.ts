@@ -1,6 +1,6 @@
 import jsonata from "jsonata";
 import { describe, expect, it } from "vitest";
-import { parseExpression, plainPath } from "../../definitions/expressions.ts";
+import { ExpressionCache, parseBatch, parseExpression, plainPath } from "../../definitions/expressions.ts";
 
 const analyse = (source: string) => {
   const parsed = parseExpression(source);
@@ -95,3 +95,54 @@ function parseWithParserOnly(source: string) {
   const parsed = parseExpression(`(${source})`);
   return parsed;
 }
+
+describe("batched parsing gives exactly the results of parsing one by one", () => {
+  const corpus = [
+    "nodes.a.output.text & nodes.b.status",
+    "$count(nodes.a.output) > 1 ? nodes.b.output : nodes.c.output",
+    "inputs.items[id = $$.nodes.pick.output.id]",
+    "inputs.items[id = nodes.pick.output]",
+    "{ 'a': nodes.x.output, 'b': [1, 2, 3] }",
+    "$keys(nodes)",
+    "($x := 1; $x + nodes.y.output)",
+    "function($v){ $v * 2 }(3)",
+    "inputs.x +", // a syntax error
+    "1; 2", // fine in a block, not alone
+    "1), (2", // escapes its parentheses
+    "'open string",
+    "/* open comment",
+    "a)(b",
+    "%.x", // the parent operator
+    "]",
+    "inputs.photos.{ 'url': url }",
+    '$match(inputs.t, /the "Landlord" isn\'t/)',
+  ];
+
+  it("for a batch that holds every kind of trouble", () => {
+    const cache = new ExpressionCache();
+    cache.prefetch(corpus);
+    for (const source of corpus) expect(cache.parse(source), source).toEqual(parseExpression(source));
+  });
+
+  it("for batches of valid expressions, where the batch is used", () => {
+    const valid = corpus.filter((source) => parseExpression(source).ok);
+    const cache = new ExpressionCache();
+    cache.prefetch(valid);
+    for (const source of valid) expect(cache.parse(source), source).toEqual(parseExpression(source));
+  });
+});
+
+describe("parseBatch", () => {
+  it("accepts whole expressions, one per slot", () => {
+    expect(parseBatch(["nodes.a.output", "{ 'k': [1, 2] }", "$x := 3"])).toHaveLength(3);
+  });
+
+  it("refuses text that escapes its slot or is not one expression", () => {
+    expect(parseBatch(["1), (2", "3"])).toBeUndefined();
+    expect(parseBatch(["'a", "b'"])).toBeUndefined();
+    expect(parseBatch(["1 /*", "*/ 2"])).toBeUndefined();
+    expect(parseBatch(["1; 2"])).toBeUndefined();
+    expect(parseBatch(["%.x"])).toBeUndefined();
+    expect(parseBatch(["inputs.x +"])).toBeUndefined();
+  });
+});
