@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { main } from "../../cli/main.ts";
-
-async function pflow(...argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
+import { pflow } from "../helpers/cli.ts";
 
 describe("pflow graph", () => {
   it("prints Mermaid by default", async () => {
