@@ -1,7 +1,10 @@
 import { DefinitionsNotFound } from "../definitions/index.ts";
+import { ConfigurationError } from "../engine/create.ts";
 import { graphCommand } from "./graph-command.ts";
+import { runCommand } from "./run-command.ts";
 import { EXIT, HELP, UsageError } from "./usage.ts";
 import { validateCommand } from "./validate-command.ts";
+import { workerCommand } from "./worker-command.ts";
 
 export interface Io {
   stdout(text: string): void;
@@ -17,6 +20,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await validateCommand(args, io.stdout);
       case "graph":
         return await graphCommand(args, io.stdout, io.stderr);
+      case "run":
+        return await runCommand(args, io.stdout);
+      case "worker":
+        return await workerCommand(args);
       case undefined:
       case "help":
       case "-h":
@@ -27,7 +34,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof DefinitionsNotFound || isParseArgsError(error)) {
+    if (
+      error instanceof UsageError ||
+      error instanceof DefinitionsNotFound ||
+      error instanceof ConfigurationError ||
+      isParseArgsError(error)
+    ) {
       io.stderr(`pflow: ${(error as Error).message}\n`);
       if (error instanceof UsageError || isParseArgsError(error)) io.stderr("Run pflow --help for usage.\n");
       return EXIT.usage;

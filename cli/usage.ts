@@ -13,6 +13,15 @@ Usage:
       default .) as one set. Exit 0 valid, 1 invalid, 2 usage or I/O error.
   pflow graph FILE [--format mermaid|dot] [--workflow NAME]
       Print the DAG of a workflow. Exit 0, or 2 if the file is invalid.
+  pflow run NAME [--input JSON | --input-file FILE] [--definitions DIR]
+      Run a workflow in this process and print the finished run as JSON.
+      Exit 0 succeeded, 1 failed or timed out, 2 usage or definition error.
+  pflow worker [--definitions DIR]
+      Workers only, until SIGTERM/SIGINT; resumes unfinished runs.
+
+--definitions defaults to $PFLOW_DEFINITIONS, else ./definitions if it exists,
+else the bundled examples/. The store is $PFLOW_STORE_URL (default
+sqlite:./.pflow/pflow.db), the broker $PFLOW_BROKER_URL (default memory:).
 
 Options:
   -h, --help     show this help

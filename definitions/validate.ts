@@ -51,6 +51,8 @@ export interface DefinitionSet {
   readonly workflows: ReadonlyMap<string, ExecutionPlan>;
   /** The valid models, by name. */
   readonly models: ReadonlyMap<string, CompiledModel>;
+  /** The YAML of each valid document, by `Kind/name`, as registries store it. */
+  readonly sources: ReadonlyMap<string, string>;
 }
 
 interface LoadedDocument {
@@ -141,7 +143,14 @@ export function validateDefinitions(
       warnings: all.filter((d) => d.severity === "warning"),
     };
   });
-  return { valid: reports.every((r) => r.valid), files: reports, workflows, models };
+  const sources = new Map<string, string>();
+  for (const doc of documents) {
+    const valid =
+      (doc.kind === "Workflow" && workflows.has(doc.name ?? "")) ||
+      (doc.kind === "Model" && models.has(doc.name ?? ""));
+    if (valid && !invalid.has(doc)) sources.set(`${doc.kind}/${doc.name}`, String(doc.source.doc));
+  }
+  return { valid: reports.every((r) => r.valid), files: reports, workflows, models, sources };
 }
 
 const DEFINITION_SCHEMA = "https://schemas.propertyflow.ai/pflow/v1/definition.schema.json";

@@ -1,0 +1,41 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../definitions/index.ts";
+import { createEngine } from "../engine/create.ts";
+import { formatFindings } from "./findings-format.ts";
+import { UsageError } from "./usage.ts";
+
+/**
+ * What `pflow run`, `pflow worker` and `pflow serve` share: configuration from
+ * flags over environment over defaults, the definitions loaded and validated
+ * (refusing to start on any error), and the engine built on the configured
+ * adapters with the definitions registered.
+ */
+export const BUNDLED_EXAMPLES = join(import.meta.dirname, "..", "examples");
+
+export function definitionsDir(flag: string | undefined): string {
+  return (
+    flag ?? process.env.PFLOW_DEFINITIONS ?? (existsSync("definitions") ? "definitions" : BUNDLED_EXAMPLES)
+  );
+}
+
+export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
+  const { files } = await collectDefinitionFiles([dir]);
+  const set = validateDefinitions(files);
+  if (!set.valid) {
+    throw new UsageError(
+      `the definitions in ${dir} are not valid:\n${formatFindings(set.files, "text").trimEnd()}`,
+    );
+  }
+  return set;
+}
+
+export async function startEngine(definitions: DefinitionSet, options: { workers?: boolean } = {}) {
+  const created = await createEngine({
+    storeUrl: process.env.PFLOW_STORE_URL ?? "sqlite:./.pflow/pflow.db",
+    brokerUrl: process.env.PFLOW_BROKER_URL ?? "memory:",
+  });
+  await created.engine.services.catalog.register(definitions, Date.now());
+  await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });
+  return created;
+}

@@ -1,0 +1,106 @@
+import { LRUCache } from "lru-cache";
+import type { CompiledModel, DefinitionSet, ExecutionPlan, ModelVersion } from "../definitions/index.ts";
+import { ExecutionError } from "./errors.ts";
+import type { Store } from "./store/store.ts";
+
+/**
+ * Registered definitions, read through the Store. A workflow version's plan
+ * never changes, so plans are cached for good; models are read fresh (a short
+ * cache), because aliases and versions move while runs start.
+ */
+export class Catalog {
+  readonly #store: Store;
+  readonly #plans = new LRUCache<string, ExecutionPlan>({ max: 1000 });
+  readonly #models = new LRUCache<string, CompiledModel>({ max: 1000, ttl: 2000 });
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** Registers every valid workflow and model of a set; unchanged ones keep their version. */
+  async register(
+    set: DefinitionSet,
+    now: number,
+  ): Promise<{ workflows: Map<string, number>; models: Map<string, number> }> {
+    const workflows = new Map<string, number>();
+    const models = new Map<string, number>();
+    for (const model of set.models.values()) {
+      const { record } = await this.#store.registerDefinition(
+        {
+          kind: "Model",
+          name: model.name,
+          hash: model.hash,
+          source: set.sources.get(`Model/${model.name}`) ?? "",
+          compiled: model,
+        },
+        now,
+      );
+      models.set(model.name, record.version);
+      this.#models.delete(model.name);
+    }
+    for (const plan of set.workflows.values()) {
+      const { record } = await this.#store.registerDefinition(
+        {
+          kind: "Workflow",
+          name: plan.workflow,
+          hash: plan.hash,
+          source: set.sources.get(`Workflow/${plan.workflow}`) ?? "",
+          compiled: plan,
+        },
+        now,
+      );
+      workflows.set(plan.workflow, record.version);
+    }
+    return { workflows, models };
+  }
+
+  /** A workflow's plan, at a version or the latest. */
+  async plan(name: string, version?: number): Promise<{ plan: ExecutionPlan; version: number }> {
+    if (version !== undefined) {
+      const cached = this.#plans.get(`${name}@${version}`);
+      if (cached) return { plan: cached, version };
+    }
+    const record = await this.#store.getDefinition("Workflow", name, version);
+    if (!record) {
+      const what = version === undefined ? `workflow "${name}"` : `version ${version} of workflow "${name}"`;
+      throw ExecutionError.nonRetryable("unknown-workflow", `no ${what} is registered`);
+    }
+    const plan = record.compiled as ExecutionPlan;
+    this.#plans.set(`${name}@${record.version}`, plan);
+    return { plan, version: record.version };
+  }
+
+  async model(name: string): Promise<CompiledModel> {
+    const cached = this.#models.get(name);
+    if (cached) return cached;
+    const record = await this.#store.getDefinition("Model", name);
+    if (!record) throw ExecutionError.nonRetryable("unknown-model", `no model "${name}" is registered`);
+    const model = record.compiled as CompiledModel;
+    this.#models.set(name, model);
+    return model;
+  }
+
+  /** The models a set of references names, for pinning. */
+  async models(references: readonly string[]): Promise<Map<string, CompiledModel>> {
+    const names = new Set(references.map((ref) => ref.split("@")[0] as string));
+    const found = new Map<string, CompiledModel>();
+    for (const name of names) {
+      const record = await this.#store.getDefinition("Model", name);
+      if (record) found.set(name, record.compiled as CompiledModel);
+    }
+    return found;
+  }
+
+  /** A pinned `name@version`: the model's settings and that version's. */
+  async modelVersion(pinned: string): Promise<{ model: CompiledModel; version: ModelVersion }> {
+    const at = pinned.lastIndexOf("@");
+    const model = await this.model(pinned.slice(0, at));
+    const version = model.versions[pinned.slice(at + 1)];
+    if (!version)
+      throw ExecutionError.nonRetryable(
+        "unknown-model",
+        `model "${model.name}" has no version "${pinned.slice(at + 1)}"`,
+      );
+    return { model, version };
+  }
+}

@@ -1,0 +1,104 @@
+import type { Task } from "./broker/broker.ts";
+import { type RunJson, runJson } from "./run-view.ts";
+import { Runner, type StartRequest } from "./runner.ts";
+import type { EngineServices } from "./services.ts";
+import { type RunRecord, TERMINAL_RUN } from "./store/records.ts";
+import { Sweeper } from "./sweeper.ts";
+import { Worker } from "./worker.ts";
+
+/**
+ * The engine of one process: the runner (decisions applied through the
+ * ports), workers (node tasks from the broker) and the sweeper (repairs). `pflow
+ * run` and `pflow serve` run all three; `pflow worker` too, without an API.
+ */
+export class Engine {
+  readonly services: EngineServices;
+  readonly runner: Runner;
+  readonly #worker: Worker;
+  readonly #sweeper: Sweeper;
+
+  constructor(services: EngineServices) {
+    this.services = services;
+    this.runner = new Runner(services);
+    this.#worker = new Worker(services, this.runner);
+    this.#sweeper = new Sweeper(services, this.runner);
+  }
+
+  /**
+   * Starts workers and the sweeper. With `recoverAllLeases` (the embedded
+   * store, which only this process uses) every lease still held is taken back at
+   * once: its holder died with the previous process. Then unfinished runs are
+   * reconciled, so a run interrupted by a crash goes on.
+   */
+  async start(options: { recoverAllLeases?: boolean; workers?: boolean } = {}): Promise<void> {
+    const { store, clock, logger } = this.services;
+    if (options.workers ?? true) await this.#worker.start();
+    const now = clock();
+    await this.#sweeper.sweep(
+      options.recoverAllLeases ? { leasesBefore: Number.MAX_SAFE_INTEGER, strandedBefore: now + 1 } : {},
+    );
+    const unfinished = await store.findUnfinishedRuns(10_000);
+    for (const run of unfinished) await this.runner.reconcile(run.id);
+    if (unfinished.length > 0) logger.info({ runs: unfinished.length }, "resumed unfinished runs");
+    this.#sweeper.start();
+  }
+
+  /** Stops taking work, lets work in hand finish, and stops the sweeper. */
+  async stop(): Promise<void> {
+    await this.#worker.stop();
+    await this.#sweeper.stop();
+  }
+
+  startRun(request: StartRequest): Promise<RunRecord> {
+    return this.runner.startRun(request);
+  }
+
+  /** Waits until the run has finished, or `timeoutMs` passed; returns the run as it is then. */
+  async waitForRun(runId: string, timeoutMs: number): Promise<RunRecord | null> {
+    const deadline = this.services.clock() + timeoutMs;
+    for (;;) {
+      const run = await this.services.store.getRun(runId);
+      if (!run || TERMINAL_RUN.has(run.status)) return run;
+      const left = deadline - this.services.clock();
+      if (left <= 0) return run;
+      await this.runner.events.waitFor(runId, Math.min(left, 1000));
+    }
+  }
+
+  async runJson(runId: string): Promise<RunJson | null> {
+    const run = await this.services.store.getRun(runId);
+    if (!run) return null;
+    return runJson(run, await this.services.store.getExecutions(runId));
+  }
+
+  /**
+   * A task the broker gave up on (it kept failing to be handled): kept as a dead
+   * letter, and its execution fails with the reason, so the run does not hang.
+   */
+  async deadLetter(task: Task, reason: string, deliveries: number): Promise<void> {
+    const { store, clock, catalog } = this.services;
+    await store.addDeadLetter({
+      id: `${task.key}@${clock()}`,
+      executionKey: task.key,
+      runId: task.runId,
+      nodeId: task.nodeId,
+      reason,
+      deliveries,
+      createdAt: clock(),
+    });
+    const execution = await store.getExecution(task.key);
+    const run = await store.getRun(task.runId);
+    if (!execution || !run) return;
+    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+    await this.runner.finishExecution(
+      run,
+      plan,
+      execution,
+      { status: ["pending", "queued", "running"] },
+      {
+        status: "failed",
+        error: { code: "dead-lettered", message: `delivery failed ${deliveries} times: ${reason}` },
+      },
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import type { ExecutionPlan, PlanNode, TemplateNode } from "../../definitions/index.ts";
+import type { TokenUsage } from "../providers/provider.ts";
+import type { EngineServices } from "../services.ts";
+import type { ExecutionRecord, RunRecord } from "../store/records.ts";
+
+/**
+ * One attempt at a node that does work (model, preprocess, transform): given
+ * the evaluated context, produce the output or throw an ExecutionError. It
+ * never sleeps to retry (the worker schedules retries as state) and it stops
+ * when `signal` aborts (the attempt's timeout, a cancelled run).
+ */
+export interface Attempt {
+  readonly services: EngineServices;
+  readonly run: RunRecord;
+  readonly plan: ExecutionPlan;
+  readonly node: PlanNode | TemplateNode;
+  readonly execution: ExecutionRecord;
+  readonly context: Record<string, unknown>;
+  readonly signal: AbortSignal;
+}
+
+export interface AttemptResult {
+  readonly output: unknown;
+  readonly cached: boolean;
+  /** `name@version` that answered, for model nodes. */
+  readonly model?: string;
+  readonly usage?: TokenUsage;
+}
+
+export type AttemptExecutor = (attempt: Attempt) => Promise<AttemptResult>;

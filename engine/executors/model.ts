@@ -1,0 +1,54 @@
+import { ExecutionError } from "../errors.ts";
+import { evaluateTemplate } from "../providers/template-eval.ts";
+import { describeViolations } from "../user-schemas.ts";
+import type { Attempt, AttemptResult } from "./attempt.ts";
+import { withCache } from "./with-cache.ts";
+
+/**
+ * A model node calls the model version pinned for the run: its own model
+ * reference (modelIndex 0) or, once that has used up its attempts, each of its
+ * fallbacks in turn (modelIndex 1, 2…). An output that breaks `outputSchema` is
+ * a retryable error here: asking again often fixes a model's answer.
+ */
+export async function runModel(attempt: Attempt): Promise<AttemptResult> {
+  const { node, context, services, signal, run, execution } = attempt;
+  if (node.type !== "model") throw new Error(`not a model node: ${node.id}`);
+  const reference = modelReference(node, execution.modelIndex);
+  const pinned = run.models[reference];
+  if (pinned === undefined) {
+    throw ExecutionError.nonRetryable(
+      "unknown-model",
+      `model reference "${reference}" was not pinned when the run started`,
+    );
+  }
+  const { version } = await services.catalog.modelVersion(pinned);
+  const input = await evaluateTemplate(node.input, context, services.config.expressions);
+  const params = version.provider === "openai" ? version.params : null;
+  const result = await withCache(attempt, { target: pinned, input, params }, async () => {
+    const answer = await services.providers.providerFor(version).call({
+      version,
+      model: pinned,
+      input,
+      attempt: execution.attempt,
+      outputSchema: node.outputSchema,
+      signal,
+    });
+    const violations = services.schemas.validate(node.outputSchema, answer.output);
+    if (violations.length > 0) {
+      throw ExecutionError.retryable(
+        "output-schema",
+        `${pinned} answered with an output that breaks outputSchema: ${describeViolations(violations)}`,
+      );
+    }
+    return answer;
+  });
+  return { ...result, model: pinned };
+}
+
+/** The model reference tried at `modelIndex`: the node's own, then its fallbacks. */
+export function modelReference(
+  node: { readonly model: string; readonly fallback: readonly string[] },
+  modelIndex: number,
+): string {
+  return modelIndex === 0 ? node.model : (node.fallback[modelIndex - 1] ?? node.model);
+}

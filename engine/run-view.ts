@@ -1,0 +1,73 @@
+import type { ExecutionRecord, RunRecord } from "./store/records.ts";
+
+/**
+ * A run as the interfaces spec shows it (GET /v1/runs/{id}, pflow run):
+ * times as ISO 8601, nodes by id with their latest state.
+ */
+export interface RunJson {
+  readonly id: string;
+  readonly workflow: { readonly name: string; readonly version: number };
+  readonly status: string;
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly models: Readonly<Record<string, string>>;
+  readonly usage: RunRecord["usage"];
+  readonly parent: RunRecord["parent"];
+  readonly nodes: Readonly<Record<string, NodeJson>>;
+}
+
+export interface NodeJson {
+  readonly status: string;
+  readonly attempts: number;
+  readonly cached: boolean;
+  readonly model?: string;
+  readonly items?: number;
+  readonly childRunId?: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly output: unknown;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]): RunJson {
+  const nodes: Record<string, NodeJson> = {};
+  for (const execution of executions) {
+    if (execution.item !== null) continue;
+    const terminal = ["succeeded", "failed", "skipped", "cancelled"].includes(execution.status);
+    nodes[execution.nodeId] = {
+      status: execution.status,
+      attempts: execution.attemptsTotal,
+      cached: execution.cached,
+      ...(execution.model ? { model: execution.model } : {}),
+      ...(execution.itemsTotal > 0 ? { items: execution.itemsTotal } : {}),
+      ...(execution.childRunId ? { childRunId: execution.childRunId } : {}),
+      startedAt: iso(execution.startedAt),
+      finishedAt: iso(execution.finishedAt),
+      output: terminal ? execution.output : null,
+      error: execution.status === "failed" || execution.status === "cancelled" ? execution.error : null,
+    };
+  }
+  return {
+    id: run.id,
+    workflow: run.workflow,
+    status: run.status,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    createdAt: iso(run.createdAt) as string,
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
+    models: run.models,
+    usage: run.usage,
+    parent: run.parent,
+    nodes,
+  };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

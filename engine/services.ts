@@ -1,0 +1,47 @@
+import type { Logger } from "pino";
+import type { Broker } from "./broker/broker.ts";
+import type { Catalog } from "./catalog.ts";
+import type { PreprocessRegistry } from "./preprocess/registry.ts";
+import type { Providers } from "./providers/registry.ts";
+import type { EvaluateOptions } from "./providers/template-eval.ts";
+import type { ResultCache } from "./result-cache.ts";
+import type { Store } from "./store/store.ts";
+import type { UserSchemas } from "./user-schemas.ts";
+
+/**
+ * What the engine works with, resolved once at the edge (cli/) and injected:
+ * the engine never picks an adapter or reads configuration itself.
+ */
+export interface EngineConfig {
+  /** A worker's lease on an execution; renewed while the attempt runs. */
+  readonly leaseMs: number;
+  /** Deliveries a worker process handles at once. */
+  readonly concurrency: number;
+  /** How often the sweeper looks for expired leases, lost deliveries and overdue runs. */
+  readonly sweepIntervalMs: number;
+  /** A queued execution untouched this long may have lost its delivery. */
+  readonly strandedAfterMs: number;
+  /** Limits of every expression evaluation. */
+  readonly expressions: EvaluateOptions;
+}
+
+export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
+  leaseMs: 30_000,
+  concurrency: 16,
+  sweepIntervalMs: 1_000,
+  strandedAfterMs: 30_000,
+  expressions: Object.freeze({}),
+});
+
+export interface EngineServices {
+  readonly store: Store;
+  readonly broker: Broker;
+  readonly catalog: Catalog;
+  readonly providers: Providers;
+  readonly ops: PreprocessRegistry;
+  readonly cache: ResultCache;
+  readonly schemas: UserSchemas;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly config: EngineConfig;
+}

@@ -1,0 +1,156 @@
+import type { NodeError } from "../errors.ts";
+import type { TokenUsage } from "../providers/provider.ts";
+
+/**
+ * Glossary
+ * - run: one execution of a workflow version with an input. Pins the workflow
+ *   version and every model reference when it starts.
+ * - execution: the state of one node in one run (`runId/nodeId`), or of one item
+ *   of a map node (`runId/nodeId#index`). Its own record, never an array inside
+ *   the run, so a 10,000-item map never makes one huge, contended document.
+ * - attempt: one try at running an execution; retries are new attempts of the
+ *   same execution, scheduled as state (`notBefore`), never as sleeping workers.
+ * - lease: a worker claims an execution by moving it queued → running with a
+ *   random token and a deadline. Only the holder of the token can finish or
+ *   reschedule it; when the deadline passes, the sweeper puts it back in the
+ *   queue and a late worker finds its token fenced off.
+ * - waiting: a running map or workflow node holds no lease: it waits on its
+ *   items or its child run, which finish it.
+ */
+export type RunStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+export type ExecutionStatus =
+  | "pending"
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "skipped"
+  | "cancelled";
+
+export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+  "timed_out",
+]);
+export const TERMINAL_EXECUTION: ReadonlySet<ExecutionStatus> = new Set([
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+]);
+
+export interface ParentLink {
+  readonly runId: string;
+  readonly nodeId: string;
+  /** The map item the child runs for, or null. */
+  readonly item: number | null;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly workflow: { readonly name: string; readonly version: number };
+  readonly status: RunStatus;
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly error: NodeError | null;
+  /** Every model reference of the plan, pinned: `listing-writer@production` → `listing-writer@1`. */
+  readonly models: Readonly<Record<string, string>>;
+  readonly parent: ParentLink | null;
+  /** A node failed with onError: fail; with failFast, no further node starts. */
+  readonly failing: boolean;
+  /** Top-level nodes, and how many have finished (skipped ones included). */
+  readonly nodesTotal: number;
+  readonly nodesDone: number;
+  readonly usage: TokenUsage;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** When the run's timeout ends it (epoch ms), or null. */
+  readonly deadline: number | null;
+}
+
+export interface ExecutionRecord {
+  /** `runId/nodeId` or, for a map item, `runId/nodeId#index`. */
+  readonly key: string;
+  readonly runId: string;
+  readonly nodeId: string;
+  /** The map item index, or null for a node of the plan. */
+  readonly item: number | null;
+  readonly status: ExecutionStatus;
+  /** Attempts started at the current model (1 after the first claim). */
+  readonly attempt: number;
+  /** 0: the node's model; 1…: its fallbacks in order. */
+  readonly modelIndex: number;
+  /** Attempts started in all, fallbacks included. */
+  readonly attemptsTotal: number;
+  readonly leaseToken: string | null;
+  readonly leaseExpiresAt: number | null;
+  /** Earliest time a queued execution may be claimed (retry backoff). */
+  readonly notBefore: number;
+  /** For a map node: its items; for items and other nodes: 0. */
+  readonly itemsTotal: number;
+  /** For a map item: the item's value (`item` in its context); else null. */
+  readonly input: unknown;
+  /** How many dependencies have finished; ready when it equals the plan's count. */
+  readonly depsDone: number;
+  readonly output: unknown;
+  readonly error: NodeError | null;
+  readonly cached: boolean;
+  /** `name@version` that produced the output, for model nodes. */
+  readonly model: string | null;
+  readonly usage: TokenUsage | null;
+  readonly childRunId: string | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly updatedAt: number;
+}
+
+export interface NewRun {
+  readonly id: string;
+  readonly workflow: { readonly name: string; readonly version: number };
+  readonly input: unknown;
+  readonly models: Readonly<Record<string, string>>;
+  readonly parent: ParentLink | null;
+  readonly nodesTotal: number;
+  readonly deadline: number | null;
+  readonly createdAt: number;
+}
+
+/** What ends an execution. */
+export interface Outcome {
+  readonly status: "succeeded" | "failed" | "skipped" | "cancelled";
+  readonly output?: unknown;
+  readonly error?: NodeError | null;
+  readonly cached?: boolean;
+  readonly model?: string | null;
+  readonly usage?: TokenUsage | null;
+}
+
+export interface DefinitionRecord {
+  readonly kind: "Workflow" | "Model";
+  readonly name: string;
+  readonly version: number;
+  readonly hash: string;
+  /** The YAML text it was registered from. */
+  readonly source: string;
+  /** The compiled form (an ExecutionPlan or a CompiledModel), as JSON. */
+  readonly compiled: unknown;
+  readonly createdAt: number;
+}
+
+export interface DeadLetter {
+  readonly id: string;
+  readonly executionKey: string;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly reason: string;
+  readonly deliveries: number;
+  readonly createdAt: number;
+}
+
+export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, totalTokens: 0 });
+
+export function executionKey(runId: string, nodeId: string, item: number | null = null): string {
+  return item === null ? `${runId}/${nodeId}` : `${runId}/${nodeId}#${item}`;
+}

@@ -1,0 +1,96 @@
+/**
+ * The embedded store's schema, versioned in code: migration N brings a database
+ * from user_version N to N + 1. Never edit a released migration; add one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    workflow_name TEXT NOT NULL,
+    workflow_version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    models TEXT NOT NULL,
+    parent TEXT,
+    failing INTEGER NOT NULL DEFAULT 0,
+    nodes_total INTEGER NOT NULL,
+    nodes_done INTEGER NOT NULL DEFAULT 0,
+    usage_input INTEGER NOT NULL DEFAULT 0,
+    usage_output INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    deadline INTEGER
+  );
+  CREATE INDEX runs_by_workflow ON runs (workflow_name, seq);
+  CREATE INDEX runs_by_status ON runs (status, seq);
+  CREATE INDEX runs_overdue ON runs (deadline) WHERE status = 'running' AND deadline IS NOT NULL;
+
+  CREATE TABLE executions (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    item INTEGER,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    model_index INTEGER NOT NULL DEFAULT 0,
+    attempts_total INTEGER NOT NULL DEFAULT 0,
+    lease_token TEXT,
+    lease_expires_at INTEGER,
+    not_before INTEGER NOT NULL DEFAULT 0,
+    items_total INTEGER NOT NULL DEFAULT 0,
+    items_done INTEGER NOT NULL DEFAULT 0,
+    input TEXT,
+    deps_done INTEGER NOT NULL DEFAULT 0,
+    output TEXT,
+    error TEXT,
+    cached INTEGER NOT NULL DEFAULT 0,
+    model TEXT,
+    usage TEXT,
+    child_run_id TEXT,
+    started_at INTEGER,
+    finished_at INTEGER,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX executions_by_run ON executions (run_id, node_id, item);
+  CREATE INDEX executions_leased ON executions (lease_expires_at) WHERE status = 'running' AND lease_token IS NOT NULL;
+  CREATE INDEX executions_queued ON executions (updated_at) WHERE status = 'queued';
+  CREATE INDEX executions_pending_items ON executions (run_id, node_id, item) WHERE status = 'pending' AND item IS NOT NULL;
+
+  CREATE TABLE cache (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at INTEGER
+  );
+
+  CREATE TABLE definitions (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    compiled TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, name, version)
+  );
+
+  CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE dead_letters (
+    id TEXT PRIMARY KEY,
+    execution_key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    deliveries INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,186 @@
+import type {
+  DeadLetter,
+  DefinitionRecord,
+  ExecutionRecord,
+  ExecutionStatus,
+  NewRun,
+  Outcome,
+  RunRecord,
+  RunStatus,
+} from "./records.ts";
+
+/**
+ * The Store port: durable state of runs and their executions, the result cache,
+ * registered definitions, idempotency keys and dead letters.
+ *
+ * Delivery is at least once; state changes are exactly once. Every transition is
+ * one conditional update on one record (expected status, and lease token where
+ * a worker holds one): a duplicate or stale caller matches nothing and gets
+ * false/null back, and must drop what it was doing. Propagation (a finished node
+ * counting towards its dependents and its run) is part of the transition: an
+ * adapter does both atomically, or makes the propagation idempotent and replays
+ * it (MongoDB has no multi-document transactions). Recovery after a crash does
+ * not rely on the counts: the runner reconciles a run from its executions'
+ * statuses.
+ *
+ * No driver type crosses this port (no connection, session or transaction);
+ * adapters own their connections. Lifecycle: start() before use, close() after.
+ * Times are epoch milliseconds passed in by the caller, so tests control the clock.
+ */
+export interface Store {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap round trip, for readiness checks. */
+  ping(): Promise<void>;
+
+  // Runs ------------------------------------------------------------------
+
+  /**
+   * Creates a run (status pending) and one pending execution per node of its
+   * plan. Idempotent on the run id: a second call returns the existing run and
+   * inserts what is missing.
+   */
+  createRun(run: NewRun, nodes: readonly string[]): Promise<RunRecord>;
+  getRun(id: string): Promise<RunRecord | null>;
+  /**
+   * Moves a run from one of `from` to `patch.status`, setting the other fields
+   * given (null clears one); null if the run was not in `from`.
+   */
+  transitionRun(
+    id: string,
+    from: readonly RunStatus[],
+    patch: Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>,
+  ): Promise<RunRecord | null>;
+  /** Sets `failing` (idempotent). */
+  markRunFailing(id: string): Promise<void>;
+  /** Newest first. `cursor` is the `next` of the previous page. */
+  listRuns(query: {
+    workflow?: string;
+    status?: RunStatus;
+    limit: number;
+    cursor?: string | null;
+  }): Promise<{ items: RunRecord[]; next: string | null }>;
+  /** Runs in `running` whose deadline has passed. */
+  findOverdueRuns(now: number, limit: number): Promise<RunRecord[]>;
+  /** Runs not yet finished (pending or running), for recovery at start. */
+  findUnfinishedRuns(limit: number): Promise<RunRecord[]>;
+
+  // Executions ------------------------------------------------------------
+
+  getExecution(key: string): Promise<ExecutionRecord | null>;
+  /** The executions of a run: its nodes, and with `items` also map items. */
+  getExecutions(
+    runId: string,
+    options?: { nodeIds?: readonly string[]; items?: boolean },
+  ): Promise<ExecutionRecord[]>;
+  /** The items of a map node, in item order. */
+  getItems(runId: string, nodeId: string): Promise<ExecutionRecord[]>;
+
+  /** pending → queued for each key (notBefore: now); returns the keys that moved. */
+  queueExecutions(keys: readonly string[], now: number): Promise<string[]>;
+  /**
+   * queued → running, if notBefore ≤ now: attempt and attemptsTotal + 1, the
+   * lease taken. null if the execution is not queued (a duplicate delivery) or
+   * not yet due.
+   */
+  claimExecution(
+    key: string,
+    lease: { token: string; until: number },
+    now: number,
+  ): Promise<ExecutionRecord | null>;
+  /** Extends a lease the caller still holds. */
+  renewLease(key: string, token: string, until: number): Promise<boolean>;
+  /**
+   * running (held by `token`) → queued, due at `notBefore`: the next attempt,
+   * at the same model or (with `modelIndex`) at a fallback, attempt reset to 0.
+   */
+  rescheduleExecution(
+    key: string,
+    token: string,
+    next: { notBefore: number; error: Outcome["error"]; modelIndex?: number },
+    now: number,
+  ): Promise<boolean>;
+  /**
+   * running (held by `token`) → running with no lease: a map or workflow node
+   * that now waits on its items or child run. Sets itemsTotal / childRunId.
+   */
+  startWaiting(
+    key: string,
+    token: string,
+    wait: { itemsTotal?: number; childRunId?: string },
+    now: number,
+  ): Promise<boolean>;
+  /**
+   * Ends an execution, and propagates. The transition happens only if the
+   * execution is in one of `expect.status` (and holds `expect.token` when given).
+   * Then, for a node of the plan, it counts as done for each of `dependents`
+   * and for its run; for a map item, it counts towards its map node.
+   * Returns null if the transition did not happen; else the dependents whose
+   * dependencies are now all done (`ready`, with the plan's dependency counts in
+   * `dependencyCounts`), whether every node of the run has finished
+   * (`runComplete`), and for an item how many items of its map have finished.
+   */
+  finishExecution(
+    key: string,
+    expect: { status: readonly ExecutionStatus[]; token?: string },
+    outcome: Outcome,
+    propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
+    now: number,
+  ): Promise<FinishResult | null>;
+  /** Creates the pending item executions of a map node, one per value (idempotent). */
+  createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void>;
+  /** Up to `limit` pending items of a map, lowest index first, → queued; returns their keys. */
+  queueNextItems(runId: string, nodeId: string, limit: number, now: number): Promise<string[]>;
+  /**
+   * Rerun: puts the given nodes of a finished run back to pending (and deletes
+   * their items), keeping the others; `depsDone` of each is set from
+   * `depsDoneAfterReset`, and the run's nodesDone lowered to match.
+   */
+  resetExecutions(
+    runId: string,
+    nodeIds: readonly string[],
+    depsDoneAfterReset: Readonly<Record<string, number>>,
+  ): Promise<void>;
+  /** running executions with an expired lease → queued; returns their keys. */
+  sweepExpiredLeases(now: number, limit: number): Promise<string[]>;
+  /** queued executions that are due and were last touched before `before`: their delivery may be lost. */
+  findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]>;
+  /** Non-terminal executions of a run → cancelled (or skipped); returns their keys. */
+  cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]>;
+
+  // Result cache ------------------------------------------------------------
+
+  getCached(key: string, now: number): Promise<unknown | undefined>;
+  putCached(key: string, value: unknown, expiresAt: number | null): Promise<void>;
+
+  // Definitions, idempotency, dead letters ----------------------------------
+
+  /** Registers a definition; the same hash as the latest version is not a new version. */
+  registerDefinition(
+    definition: Omit<DefinitionRecord, "version" | "createdAt">,
+    now: number,
+  ): Promise<{ record: DefinitionRecord; created: boolean }>;
+  /** A version, or the latest one. */
+  getDefinition(
+    kind: DefinitionRecord["kind"],
+    name: string,
+    version?: number,
+  ): Promise<DefinitionRecord | null>;
+  /** The latest version of each definition of a kind. */
+  listDefinitions(kind: DefinitionRecord["kind"]): Promise<DefinitionRecord[]>;
+  /** Records key → runId unless the key exists; returns the run id the key belongs to. */
+  claimIdempotencyKey(key: string, runId: string, now: number): Promise<string>;
+  addDeadLetter(letter: DeadLetter): Promise<void>;
+  listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  /** Removes and returns a dead letter (for replay), or null. */
+  takeDeadLetter(id: string): Promise<DeadLetter | null>;
+}
+
+export interface FinishResult {
+  /** Dependents now ready to be considered. */
+  readonly ready: string[];
+  /** Every node of the run has finished. */
+  readonly runComplete: boolean;
+  /** For a map item: items of its map finished, and in all. */
+  readonly items: { readonly done: number; readonly total: number } | null;
+}

@@ -1,0 +1,301 @@
+import { randomUUID } from "node:crypto";
+import pLimit, { type LimitFunction } from "p-limit";
+import type { ExecutionPlan, PlanNode, TemplateNode } from "../definitions/index.ts";
+import { retryDelayMs } from "./backoff.ts";
+import type { Consumer, Delivery, Task } from "./broker/broker.ts";
+import { expressionContext } from "./context.ts";
+import { asExecutionError, ExecutionError } from "./errors.ts";
+import type { AttemptExecutor, AttemptResult } from "./executors/attempt.ts";
+import { runModel } from "./executors/model.ts";
+import { runPreprocess } from "./executors/preprocess.ts";
+import { runTransform } from "./executors/transform.ts";
+import { evaluateTemplate } from "./providers/template-eval.ts";
+import { InputRejected, nodeOf, type Runner, taskFor } from "./runner.ts";
+import type { EngineServices } from "./services.ts";
+import { type ExecutionRecord, type RunRecord, TERMINAL_RUN } from "./store/records.ts";
+import { describeViolations } from "./user-schemas.ts";
+
+/**
+ * A worker takes node tasks from the broker and runs them: claim the execution
+ * (a lease), evaluate `when`, run the node, write the outcome, and hand the
+ * consequences to the runner. A duplicate or stale delivery fails to claim and
+ * is dropped. A failure is retried as state (the execution goes back to the
+ * queue with a due time), never by sleeping here.
+ */
+const EXECUTORS: Readonly<Record<"model" | "preprocess" | "transform", AttemptExecutor>> = {
+  model: runModel,
+  preprocess: runPreprocess,
+  transform: runTransform,
+};
+
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+interface Claimed {
+  readonly execution: ExecutionRecord;
+  readonly token: string;
+  readonly run: RunRecord;
+  readonly plan: ExecutionPlan;
+  readonly node: PlanNode | TemplateNode;
+}
+
+export class Worker {
+  readonly #services: EngineServices;
+  readonly #runner: Runner;
+  readonly #modelLimits = new Map<string, LimitFunction>();
+  #consumer: Consumer | undefined;
+
+  constructor(services: EngineServices, runner: Runner) {
+    this.#services = services;
+    this.#runner = runner;
+  }
+
+  async start(): Promise<void> {
+    this.#consumer = await this.#services.broker.consume((delivery) => this.handle(delivery), {
+      concurrency: this.#services.config.concurrency,
+    });
+  }
+
+  /** Stops taking tasks and waits for those in hand. */
+  async stop(): Promise<void> {
+    await this.#consumer?.stop();
+    this.#consumer = undefined;
+  }
+
+  /**
+   * Handles one delivery. The delivery is acked once the state is written; if
+   * the Store cannot be reached the handler throws and the broker redelivers
+   * (and, after its delivery limit, dead-letters the task).
+   */
+  async handle(delivery: Delivery): Promise<void> {
+    await this.run(delivery.task);
+    await delivery.ack();
+  }
+
+  async run(task: Task): Promise<void> {
+    const claimed = await this.#claim(task);
+    if (!claimed) return;
+    const { execution, run, plan, node, token } = claimed;
+    if (TERMINAL_RUN.has(run.status)) {
+      await this.#finish(claimed, { status: "cancelled" });
+      return;
+    }
+    if (
+      execution.item === null &&
+      run.failing &&
+      plan.failFast &&
+      (node as PlanNode).trigger !== "all_done"
+    ) {
+      await this.#finish(claimed, { status: "skipped" });
+      return;
+    }
+    const lease = this.#keepLease(execution.key, token);
+    try {
+      const context = await this.#context(claimed);
+      if (
+        node.when !== null &&
+        !truthy(await evaluateTemplate(node.when, context, this.#services.config.expressions))
+      ) {
+        await this.#finish(claimed, { status: "skipped" });
+        return;
+      }
+      if (node.type === "map") await this.#startMap(claimed, context);
+      else if (node.type === "workflow") await this.#startChild(claimed, context);
+      else await this.#attempt(claimed, context);
+    } catch (error) {
+      await this.#failed(claimed, asExecutionError(error));
+    } finally {
+      lease.stop();
+    }
+  }
+
+  async #claim(task: Task): Promise<Claimed | null> {
+    const { store, catalog, clock, config } = this.#services;
+    const token = randomUUID();
+    const now = clock();
+    const execution = await store.claimExecution(task.key, { token, until: now + config.leaseMs }, now);
+    if (!execution) return null;
+    const run = await store.getRun(execution.runId);
+    if (!run) return null;
+    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+    return { execution, token, run, plan, node: nodeOf(plan, execution) };
+  }
+
+  /** Renews the lease while an attempt runs longer than a third of it. */
+  #keepLease(key: string, token: string): { stop(): void } {
+    const { store, clock, config } = this.#services;
+    const timer = setInterval(() => {
+      store.renewLease(key, token, clock() + config.leaseMs).catch(() => {});
+    }, config.leaseMs / 3);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
+
+  async #context(claimed: Claimed): Promise<Record<string, unknown>> {
+    const { execution, run, plan } = claimed;
+    const owner = plan.nodes[execution.nodeId] as PlanNode;
+    const dependencies =
+      owner.dependencies.length === 0
+        ? []
+        : await this.#services.store.getExecutions(run.id, { nodeIds: owner.dependencies });
+    const item = execution.item === null ? undefined : { value: execution.input, index: execution.item };
+    return expressionContext(run, dependencies, item);
+  }
+
+  /** One attempt at a model, preprocess or transform node, bounded by its timeout. */
+  async #attempt(claimed: Claimed, context: Record<string, unknown>): Promise<void> {
+    const { node, run, plan, execution } = claimed;
+    const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
+    const timeoutMs = node.timeoutMs ?? (await this.#modelTimeout(claimed)) ?? DEFAULT_TIMEOUT_MS;
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#runner.runSignal(run.id)]);
+    const call = () => executor({ services: this.#services, run, plan, node, execution, context, signal });
+    const limit = await this.#limitFor(node);
+    const result = limit ? await limit(call) : await call();
+    if (node.type !== "model") this.#checkOutput(node, result);
+    await this.#finish(claimed, {
+      status: "succeeded",
+      output: result.output,
+      cached: result.cached,
+      model: result.model ?? null,
+      usage: result.usage ?? null,
+    });
+  }
+
+  /** outputSchema: for a model node a retryable error (checked in its executor); here not retryable. */
+  #checkOutput(node: PlanNode | TemplateNode, result: AttemptResult): void {
+    const violations = this.#services.schemas.validate(node.outputSchema, result.output);
+    if (violations.length > 0) {
+      throw ExecutionError.nonRetryable(
+        "output-schema",
+        `the output of node "${node.id}" breaks its outputSchema: ${describeViolations(violations)}`,
+      );
+    }
+  }
+
+  async #modelTimeout(claimed: Claimed): Promise<number | null> {
+    const { node, run, execution } = claimed;
+    if (node.type !== "model") return null;
+    const reference = execution.modelIndex === 0 ? node.model : node.fallback[execution.modelIndex - 1];
+    const pinned = reference === undefined ? undefined : run.models[reference];
+    if (pinned === undefined) return null;
+    return (await this.#services.catalog.modelVersion(pinned)).model.timeoutMs;
+  }
+
+  /** A model's `concurrency`: in-flight calls per worker process. */
+  async #limitFor(node: PlanNode | TemplateNode): Promise<LimitFunction | null> {
+    if (node.type !== "model") return null;
+    const name = node.model.split("@")[0] as string;
+    let limit = this.#modelLimits.get(name);
+    if (!limit) {
+      const model = await this.#services.catalog.model(name);
+      limit = this.#modelLimits.get(name) ?? pLimit(model.concurrency ?? Number.POSITIVE_INFINITY);
+      this.#modelLimits.set(name, limit);
+    }
+    return limit;
+  }
+
+  /**
+   * A map node evaluates its items, creates one execution per item and queues
+   * the first `concurrency` of them; it then waits, holding no lease, and the
+   * items finish it (see Runner).
+   */
+  async #startMap(claimed: Claimed, context: Record<string, unknown>): Promise<void> {
+    const { node, run, plan, execution, token } = claimed;
+    if (node.type !== "map") return;
+    const { store, broker, clock, config } = this.#services;
+    const items = await evaluateTemplate(node.items, context, config.expressions);
+    if (!Array.isArray(items)) {
+      const got = items === null ? "null" : typeof items;
+      throw ExecutionError.nonRetryable(
+        "map-items",
+        `map "${node.id}": items must be an array, but the expression gave ${got}`,
+      );
+    }
+    if (items.length === 0) {
+      await this.#finish(claimed, { status: "succeeded", output: [] });
+      return;
+    }
+    await store.createItems(run.id, node.id, items, clock());
+    if (!(await store.startWaiting(execution.key, token, { itemsTotal: items.length }, clock()))) return;
+    const queued = await store.queueNextItems(run.id, node.id, node.concurrency, clock());
+    await broker.publish(queued.map((key) => taskFor(run.id, key, plan)));
+  }
+
+  /** A workflow node starts its child run and waits for it; the child's end finishes the node. */
+  async #startChild(claimed: Claimed, context: Record<string, unknown>): Promise<void> {
+    const { node, run, execution, token } = claimed;
+    if (node.type !== "workflow") return;
+    const input = await evaluateTemplate(node.input, context, this.#services.config.expressions);
+    let child: RunRecord;
+    try {
+      child = await this.#runner.startRun({
+        workflow: node.workflow.name,
+        ...(node.workflow.version === null ? {} : { version: node.workflow.version }),
+        input,
+        parent: { runId: run.id, nodeId: execution.nodeId, item: execution.item },
+      });
+    } catch (error) {
+      if (error instanceof InputRejected) throw ExecutionError.nonRetryable("child-input", error.message);
+      throw error;
+    }
+    if (TERMINAL_RUN.has(child.status)) return; // it ended at once and has finished this node already
+    const waiting = await this.#services.store.startWaiting(
+      execution.key,
+      token,
+      { childRunId: child.id },
+      this.#services.clock(),
+    );
+    if (!waiting) {
+      const current = await this.#services.store.getExecution(execution.key);
+      if (current?.status === "running" || current?.status === "queued")
+        await this.#runner.cancelRun(child.id);
+    }
+  }
+
+  /**
+   * After a failed attempt: another attempt at the same model if the error is
+   * retryable and attempts are left (due after the backoff), else the next
+   * fallback model, else the node fails.
+   */
+  async #failed(claimed: Claimed, error: ExecutionError): Promise<void> {
+    const { node, execution, token, run, plan } = claimed;
+    const { store, broker, clock } = this.#services;
+    if (error.code === "cancelled" || TERMINAL_RUN.has((await store.getRun(run.id))?.status ?? "running")) {
+      await this.#finish(claimed, { status: "cancelled", error: error.toJSON() });
+      return;
+    }
+    const now = clock();
+    const retry = error.retryable && execution.attempt < node.retry.maxAttempts;
+    const fallback = !retry && node.type === "model" && execution.modelIndex < node.fallback.length;
+    if (retry || fallback) {
+      const delayMs = retry ? retryDelayMs(node.retry, execution.attempt) : 0;
+      const next = {
+        notBefore: now + delayMs,
+        error: error.toJSON(),
+        ...(fallback ? { modelIndex: execution.modelIndex + 1 } : {}),
+      };
+      if (await store.rescheduleExecution(execution.key, token, next, now)) {
+        await broker.publish([taskFor(run.id, execution.key, plan)], delayMs > 0 ? { delayMs } : {});
+      }
+      return;
+    }
+    this.#services.logger.debug(
+      { runId: run.id, nodeId: execution.nodeId, item: execution.item, error: error.toJSON() },
+      "node failed",
+    );
+    await this.#finish(claimed, { status: "failed", error: error.toJSON() });
+  }
+
+  async #finish(claimed: Claimed, outcome: Parameters<Runner["finishExecution"]>[4]): Promise<void> {
+    const { run, plan, execution, token } = claimed;
+    await this.#runner.finishExecution(run, plan, execution, { status: ["running"], token }, outcome);
+  }
+}
+
+/** JSONata's $boolean: false, null, 0, "", [] and {} are false; an array is true if any item is. */
+export function truthy(value: unknown): boolean {
+  if (value === null || value === undefined || value === false || value === 0 || value === "") return false;
+  if (Array.isArray(value)) return value.some(truthy);
+  if (typeof value === "object") return Object.keys(value as object).length > 0;
+  if (typeof value === "number") return !Number.isNaN(value);
+  return true;
+}
