@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { ExecutionPlan, PlanNode } from "../definitions/index.ts";
 import type { Task } from "./broker/broker.ts";
 import { leafOutputs, outputsContext } from "./context.ts";
@@ -51,6 +52,8 @@ export class Runner {
   readonly #services: EngineServices;
   /** Aborts attempts in this process when their run is cancelled or times out. */
   readonly #runAborts = new Map<string, AbortController>();
+  /** Runs this process saw end, so an attempt that starts just after is aborted at once. */
+  readonly #endedRuns = new LRUCache<string, string>({ max: 10_000 });
 
   constructor(services: EngineServices) {
     this.#services = services;
@@ -58,6 +61,8 @@ export class Runner {
 
   /** The signal that aborts every attempt of `runId` in this process. */
   runSignal(runId: string): AbortSignal {
+    const ended = this.#endedRuns.get(runId);
+    if (ended) return AbortSignal.abort(new ExecutionError("cancelled", `the run ended ${ended}`, false));
     let controller = this.#runAborts.get(runId);
     if (!controller) {
       controller = new AbortController();
@@ -256,6 +261,7 @@ export class Runner {
     });
     if (!restarted) return null;
     this.#runAborts.delete(runId);
+    this.#endedRuns.delete(runId);
     await this.reconcile(runId);
     return (await store.getRun(runId)) ?? restarted;
   }
@@ -359,6 +365,7 @@ export class Runner {
 
   /** A run ended: wake waiters, drop local aborts, and finish the parent's node if it is a child run. */
   async #ended(run: RunRecord): Promise<void> {
+    this.#endedRuns.set(run.id, run.status);
     const controller = this.#runAborts.get(run.id);
     if (controller) {
       controller.abort(new ExecutionError("cancelled", `the run ended ${run.status}`, false));

@@ -88,7 +88,7 @@ export class Worker {
       await this.#finish(claimed, { status: "skipped" });
       return;
     }
-    const lease = this.#keepLease(execution.key, token);
+    const lease = this.#keepLease(claimed);
     try {
       const context = await this.#context(claimed);
       if (
@@ -100,7 +100,7 @@ export class Worker {
       }
       if (node.type === "map") await this.#startMap(claimed, context);
       else if (node.type === "workflow") await this.#startChild(claimed, context);
-      else await this.#attempt(claimed, context);
+      else await this.#attempt(claimed, context, lease.signal);
     } catch (error) {
       await this.#failed(claimed, asExecutionError(error));
     } finally {
@@ -120,14 +120,28 @@ export class Worker {
     return { execution, token, run, plan, node: nodeOf(plan, execution) };
   }
 
-  /** Renews the lease while an attempt runs longer than a third of it. */
-  #keepLease(key: string, token: string): { stop(): void } {
+  /**
+   * Renews the lease while an attempt runs longer than a third of it, and
+   * aborts the attempt if its run ended meanwhile (cancelled or timed out by
+   * another process: this one has no other way to hear of it).
+   */
+  #keepLease(claimed: Claimed): { readonly signal: AbortSignal; stop(): void } {
     const { store, clock, config } = this.#services;
+    const { execution, token, run } = claimed;
+    const controller = new AbortController();
     const timer = setInterval(() => {
-      store.renewLease(key, token, clock() + config.leaseMs).catch(() => {});
+      store
+        .renewLease(execution.key, token, clock() + config.leaseMs)
+        .then(async (held) => {
+          const current = await store.getRun(run.id);
+          if (!held || !current || TERMINAL_RUN.has(current.status)) {
+            controller.abort(new ExecutionError("cancelled", "the run ended, or the lease was lost", false));
+          }
+        })
+        .catch(() => {});
     }, config.leaseMs / 3);
     timer.unref();
-    return { stop: () => clearInterval(timer) };
+    return { signal: controller.signal, stop: () => clearInterval(timer) };
   }
 
   async #context(claimed: Claimed): Promise<Record<string, unknown>> {
@@ -142,11 +156,19 @@ export class Worker {
   }
 
   /** One attempt at a model, preprocess or transform node, bounded by its timeout. */
-  async #attempt(claimed: Claimed, context: Record<string, unknown>): Promise<void> {
+  async #attempt(
+    claimed: Claimed,
+    context: Record<string, unknown>,
+    leaseSignal: AbortSignal,
+  ): Promise<void> {
     const { node, run, plan, execution } = claimed;
     const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
     const timeoutMs = node.timeoutMs ?? (await this.#modelTimeout(claimed)) ?? DEFAULT_TIMEOUT_MS;
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#runner.runSignal(run.id)]);
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(timeoutMs),
+      this.#runner.runSignal(run.id),
+      leaseSignal,
+    ]);
     const call = () => executor({ services: this.#services, run, plan, node, execution, context, signal });
     const limit = await this.#limitFor(node);
     const result = limit ? await limit(call) : await call();

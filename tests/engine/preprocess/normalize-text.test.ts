@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { runOp } from "./run-op.ts";
+
+const normalize = async (text: string, options: { lowercase?: boolean; stripHtml?: boolean } = {}) =>
+  ((await runOp("normalize_text", { text, ...options })) as { text: string }).text;
+
+describe("normalize_text: Unicode NFKC", () => {
+  it.each([
+    ["ﬁne ﬂow", "fine flow"],
+    ["１２３ ＡＢＣ", "123 ABC"],
+    ["x² ½", "x2 1⁄2"],
+    ["Ⅻ", "XII"],
+    ["ｶﾀｶﾅ", "カタカナ"],
+    ["e\u0301", "é"],
+  ])("%j becomes %j", async (input, output) => {
+    expect(await normalize(input)).toBe(output);
+  });
+
+  it("turns non-breaking and ideographic spaces into spaces that then collapse", async () => {
+    expect(await normalize("a\u00a0\u00a0b\u3000c\u2009d")).toBe("a b c d");
+  });
+});
+
+describe("normalize_text: white space", () => {
+  it("collapses every run of white space to one space and trims", async () => {
+    expect(await normalize("  one \n\n two\t\tthree \r\n")).toBe("one two three");
+  });
+
+  it("gives an empty string for empty or blank text", async () => {
+    expect(await normalize("")).toBe("");
+    expect(await normalize(" \n\t\u00a0 ")).toBe("");
+  });
+});
+
+describe("normalize_text: lowercase", () => {
+  it("keeps case by default", async () => {
+    expect(await normalize("Big HOUSE")).toBe("Big HOUSE");
+  });
+
+  it("lowercases when asked, after NFKC", async () => {
+    expect(await normalize("Big ＨＯＵＳＥ À", { lowercase: true })).toBe("big house à");
+  });
+});
+
+describe("normalize_text: stripHtml", () => {
+  it("leaves markup and entities alone by default", async () => {
+    expect(await normalize("<b>bold</b> &amp; more")).toBe("<b>bold</b> &amp; more");
+  });
+
+  it("removes inline tags without splitting words", async () => {
+    expect(
+      await normalize("<b>wo</b>rd <a href='x'>link</a> <span class=\"c\">x</span>", { stripHtml: true }),
+    ).toBe("word link x");
+  });
+
+  it.each([
+    ["<p>Hello</p><p>World</p>", "Hello World"],
+    ["line<br>break<br/>again<BR />end", "line break again end"],
+    ["<div>one</div><div>two</div>", "one two"],
+    ["<ul><li>a</li><li>b</li></ul>", "a b"],
+    ["<table><tr><td>1</td><td>2</td></tr></table>", "1 2"],
+    ["<h1>Title</h1>Body", "Title Body"],
+  ])("treats block-level tags as white space: %j", async (input, output) => {
+    expect(await normalize(input, { stripHtml: true })).toBe(output);
+  });
+
+  it("drops script and style elements with their contents, in any case", async () => {
+    const html =
+      "<p>a</p><script type='text/javascript'>if (x < 1) alert('<p>hi</p>');</script>" +
+      "<STYLE>p { color: red }</STYLE><p>b</p>";
+    expect(await normalize(html, { stripHtml: true })).toBe("a b");
+  });
+
+  it("drops an unclosed script to the end of the text", async () => {
+    expect(await normalize("before<script>let secret = 1;", { stripHtml: true })).toBe("before");
+  });
+
+  it("drops comments, doctypes and processing instructions", async () => {
+    const html = "<!DOCTYPE html><?xml version='1.0'?><!-- note: <b>x</b> -->text";
+    expect(await normalize(html, { stripHtml: true })).toBe("text");
+  });
+
+  it("reads a quoted > inside an attribute as part of the tag", async () => {
+    expect(await normalize('<a title="a > b" href="#">link</a>', { stripHtml: true })).toBe("link");
+  });
+
+  it("leaves a lone < that starts no tag", async () => {
+    expect(await normalize("1 < 2 and 3 > 2", { stripHtml: true })).toBe("1 < 2 and 3 > 2");
+  });
+
+  it("decodes the common named entities", async () => {
+    const text = await normalize("&amp; &lt; &gt; &quot; &apos; a&nbsp;b &copy; &euro; &hellip;", {
+      stripHtml: true,
+    });
+    expect(text).toBe("& < > \" ' a b © € ...");
+  });
+
+  it("decodes decimal and hexadecimal numeric entities", async () => {
+    expect(await normalize("&#65;&#x42;&#X43;&#233;&#x1F600;", { stripHtml: true })).toBe("ABCé😀");
+  });
+
+  it("replaces invalid numeric entities with U+FFFD", async () => {
+    expect(await normalize("&#0; &#xD800; &#x110000;", { stripHtml: true })).toBe("\ufffd \ufffd \ufffd");
+  });
+
+  it("decodes after removing tags, so escaped markup stays literal text", async () => {
+    expect(await normalize("<p>&lt;b&gt;not bold&lt;/b&gt;</p>", { stripHtml: true })).toBe(
+      "<b>not bold</b>",
+    );
+  });
+
+  it("decodes once: an escaped entity stays an entity", async () => {
+    expect(await normalize("&amp;lt; &amp;amp;", { stripHtml: true })).toBe("&lt; &amp;");
+  });
+
+  it("leaves unknown entities and entities without a semicolon as written", async () => {
+    expect(await normalize("&bogus; &amp &#;", { stripHtml: true })).toBe("&bogus; &amp &#;");
+  });
+
+  it("applies NFKC before looking for tags, so full-width brackets make tags", async () => {
+    expect(await normalize("＜b＞bold＜/b＞", { stripHtml: true })).toBe("bold");
+  });
+
+  it("applies NFKC to decoded entities too", async () => {
+    expect(await normalize("&#xFB01;ne &#xFF11;", { stripHtml: true })).toBe("fine 1");
+  });
+
+  it("lowercases decoded text and collapses the white space the tags left", async () => {
+    const html = "<div>\n  <p>ÀB&nbsp;&nbsp;CD</p>\n  <p>E</p>\n</div>";
+    expect(await normalize(html, { stripHtml: true, lowercase: true })).toBe("àb cd e");
+  });
+});
