@@ -32,11 +32,13 @@ export class Engine {
    */
   async start(options: { recoverAllLeases?: boolean; workers?: boolean } = {}): Promise<void> {
     const { store, clock, logger } = this.services;
-    if (options.workers ?? true) await this.#worker.start();
+    // Recovery first: once this process's own workers hold leases, taking back
+    // every lease would take theirs too.
     const now = clock();
     await this.#sweeper.sweep(
       options.recoverAllLeases ? { leasesBefore: Number.MAX_SAFE_INTEGER, strandedBefore: now + 1 } : {},
     );
+    if (options.workers ?? true) await this.#worker.start();
     const unfinished = await store.findUnfinishedRuns(10_000);
     for (const run of unfinished) await this.runner.reconcile(run.id);
     if (unfinished.length > 0) logger.info({ runs: unfinished.length }, "resumed unfinished runs");

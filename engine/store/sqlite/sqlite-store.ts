@@ -531,14 +531,18 @@ export class SqliteStore implements Store {
 
   // Internals ------------------------------------------------------------
 
+  /** Each step re-reads the version inside its transaction: two processes may start at once. */
   #migrate(): void {
     const db = this.#database();
-    const current = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
-    for (let version = current; version < MIGRATIONS.length; version++) {
-      this.#transaction(() => {
+    for (;;) {
+      const applied = this.#transaction(() => {
+        const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+        if (version >= MIGRATIONS.length) return false;
         db.exec(MIGRATIONS[version] as string);
         db.exec(`PRAGMA user_version = ${version + 1}`);
+        return true;
       });
+      if (!applied) return;
     }
   }
 

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import type { ExecutionPlan } from "../../definitions/index.ts";
+import { decide } from "../../engine/decide.ts";
+import { check } from "../helpers/definitions.ts";
+import { workflow } from "./harness.ts";
+
+// decide is pure: plain objects in, a decision out.
+
+function planOf(nodes: string, spec = ""): ExecutionPlan {
+  const plan = check(workflow("w", nodes, spec)).workflows.get("w");
+  if (!plan) throw new Error("invalid test workflow");
+  return plan;
+}
+
+const diamond = planOf(`    a: { type: transform, expr: "1" }
+    b: { type: transform, expr: "nodes.a.output" }
+    c: { type: transform, expr: "nodes.a.output" }
+    all: { type: transform, expr: "1", needs: [b, c] }
+    none: { type: transform, expr: "1", needs: [b, c], trigger: none_failed }
+    done: { type: transform, expr: "1", needs: [b, c], trigger: all_done }
+`);
+
+describe("decide", () => {
+  it("dispatches the roots of a new run", () => {
+    expect(decide(diamond, { failing: false, statuses: {} })).toEqual({
+      dispatch: ["a"],
+      skip: [],
+      finish: null,
+    });
+  });
+
+  it("waits until every dependency has finished", () => {
+    const view = { failing: false, statuses: { a: "succeeded", b: "succeeded", c: "running" } } as const;
+    expect(decide(diamond, view).dispatch).toEqual([]);
+  });
+
+  it("applies the trigger rules once dependencies have finished", () => {
+    const view = { failing: false, statuses: { a: "succeeded", b: "succeeded", c: "skipped" } } as const;
+    expect(decide(diamond, view)).toEqual({
+      dispatch: ["none", "done"],
+      skip: [{ nodeId: "all", reason: "a dependency did not succeed (trigger: all_succeeded)" }],
+      finish: null,
+    });
+    const failed = { failing: false, statuses: { a: "succeeded", b: "failed", c: "succeeded" } } as const;
+    expect(decide(diamond, failed).skip.map((s) => s.nodeId)).toEqual(["all", "none"]);
+  });
+
+  it("with failFast, a failing run starts only all_done nodes", () => {
+    const view = { failing: true, statuses: { a: "succeeded", b: "succeeded", c: "succeeded" } } as const;
+    const decision = decide(diamond, view);
+    expect(decision.dispatch).toEqual(["done"]);
+    expect(decision.skip.map((s) => s.reason)).toEqual([
+      "the run is failing (failFast)",
+      "the run is failing (failFast)",
+    ]);
+  });
+
+  it("without failFast, a failing run goes on", () => {
+    const plan = planOf(
+      `    a: { type: transform, expr: "1" }\n    b: { type: transform, expr: "1" }\n`,
+      "  failFast: false\n",
+    );
+    expect(decide(plan, { failing: true, statuses: { a: "failed" } }).dispatch).toEqual(["b"]);
+  });
+
+  it("finishes the run when every node has finished: failed if failing", () => {
+    const statuses = {
+      a: "succeeded",
+      b: "succeeded",
+      c: "succeeded",
+      all: "succeeded",
+      none: "skipped",
+      done: "failed",
+    } as const;
+    expect(decide(diamond, { failing: false, statuses }).finish).toEqual({ status: "succeeded" });
+    expect(decide(diamond, { failing: true, statuses }).finish).toEqual({ status: "failed" });
+  });
+
+  it("considers only the candidates it is given, and only pending ones", () => {
+    expect(decide(diamond, { failing: false, statuses: {} }, ["b"]).dispatch).toEqual([]);
+    expect(decide(diamond, { failing: false, statuses: { a: "queued" } }, ["a"]).dispatch).toEqual([]);
+  });
+});
