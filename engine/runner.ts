@@ -172,7 +172,7 @@ export class Runner {
       propagationOf(plan, execution.item === null ? execution.nodeId : null),
       this.#services.clock(),
     );
-    if (result) await this.afterFinish(await this.#fresh(run), plan, execution, result);
+    if (result) await this.afterFinish(run, plan, execution, result);
     return result;
   }
 
@@ -397,10 +397,6 @@ export class Runner {
 
   async #plan(run: RunRecord): Promise<ExecutionPlan> {
     return (await this.#services.catalog.plan(run.workflow.name, run.workflow.version)).plan;
-  }
-
-  async #fresh(run: RunRecord): Promise<RunRecord> {
-    return (await this.#services.store.getRun(run.id)) ?? run;
   }
 }
 

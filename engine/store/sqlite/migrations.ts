@@ -20,6 +20,7 @@ export const MIGRATIONS: readonly string[] = [
     nodes_done INTEGER NOT NULL DEFAULT 0,
     usage_input INTEGER NOT NULL DEFAULT 0,
     usage_output INTEGER NOT NULL DEFAULT 0,
+    usage_total INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     started_at INTEGER,
     finished_at INTEGER,

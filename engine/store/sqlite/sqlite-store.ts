@@ -29,6 +29,7 @@ export class SqliteStore implements Store {
   readonly #path: string;
   #db: DatabaseSync | undefined;
   readonly #statements = new Map<string, StatementSync>();
+  #group: PromiseWithResolvers<void> | undefined;
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
@@ -45,6 +46,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#commit();
     this.#statements.clear();
     this.#db?.close();
     this.#db = undefined;
@@ -57,7 +59,7 @@ export class SqliteStore implements Store {
   // Runs ------------------------------------------------------------------
 
   async createRun(run: NewRun, nodes: readonly string[]): Promise<RunRecord> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       this.#sql(
         `INSERT OR IGNORE INTO runs (id, seq, workflow_name, workflow_version, status, input, models, parent,
            nodes_total, created_at, deadline)
@@ -90,33 +92,37 @@ export class SqliteStore implements Store {
     from: readonly RunStatus[],
     patch: Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>,
   ): Promise<RunRecord | null> {
-    const row = this.#sql(
-      `UPDATE runs SET
-         status = coalesce(?, status),
-         output = CASE WHEN ? THEN ? ELSE output END,
-         error = CASE WHEN ? THEN ? ELSE error END,
-         started_at = CASE WHEN ? THEN ? ELSE started_at END,
-         finished_at = CASE WHEN ? THEN ? ELSE finished_at END
-       WHERE id = ? AND status IN (SELECT value FROM json_each(?))
-       RETURNING *`,
-    ).get(
-      patch.status ?? null,
-      "output" in patch ? 1 : 0,
-      json(patch.output),
-      "error" in patch ? 1 : 0,
-      json(patch.error),
-      "startedAt" in patch ? 1 : 0,
-      patch.startedAt ?? null,
-      "finishedAt" in patch ? 1 : 0,
-      patch.finishedAt ?? null,
-      id,
-      json(from),
-    );
-    return row ? toRun(row) : null;
+    return this.#write(() => {
+      const row = this.#sql(
+        `UPDATE runs SET
+           status = coalesce(?, status),
+           output = CASE WHEN ? THEN ? ELSE output END,
+           error = CASE WHEN ? THEN ? ELSE error END,
+           started_at = CASE WHEN ? THEN ? ELSE started_at END,
+           finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+         WHERE id = ? AND status IN (SELECT value FROM json_each(?))
+         RETURNING *`,
+      ).get(
+        patch.status ?? null,
+        "output" in patch ? 1 : 0,
+        json(patch.output),
+        "error" in patch ? 1 : 0,
+        json(patch.error),
+        "startedAt" in patch ? 1 : 0,
+        patch.startedAt ?? null,
+        "finishedAt" in patch ? 1 : 0,
+        patch.finishedAt ?? null,
+        id,
+        json(from),
+      );
+      return row ? toRun(row) : null;
+    });
   }
 
   async markRunFailing(id: string): Promise<void> {
-    this.#sql("UPDATE runs SET failing = 1 WHERE id = ?").run(id);
+    return this.#write(() => {
+      this.#sql("UPDATE runs SET failing = 1 WHERE id = ?").run(id);
+    });
   }
 
   async listRuns(query: {
@@ -168,19 +174,25 @@ export class SqliteStore implements Store {
     runId: string,
     options: { nodeIds?: readonly string[]; items?: boolean } = {},
   ): Promise<ExecutionRecord[]> {
-    return this.#sql(
-      `SELECT * FROM executions
-       WHERE run_id = ? AND (? OR item IS NULL)
-         AND (? IS NULL OR node_id IN (SELECT value FROM json_each(?)))
-       ORDER BY node_id, item`,
-    )
-      .all(
-        runId,
-        options.items ? 1 : 0,
-        options.nodeIds ? 1 : null,
-        options.nodeIds ? json(options.nodeIds) : null,
+    // Separate statements, so each can use its index (an OR of optional filters cannot).
+    if (options.nodeIds && !options.items) {
+      const keys = options.nodeIds.map((nodeId) => executionKey(runId, nodeId));
+      return this.#sql("SELECT * FROM executions WHERE key IN (SELECT value FROM json_each(?))")
+        .all(json(keys))
+        .map(toExecution);
+    }
+    if (options.nodeIds) {
+      return this.#sql(
+        `SELECT * FROM executions WHERE run_id = ? AND node_id IN (SELECT value FROM json_each(?))
+         ORDER BY node_id, item`,
       )
-      .map(toExecution);
+        .all(runId, json(options.nodeIds))
+        .map(toExecution);
+    }
+    const text = options.items
+      ? "SELECT * FROM executions WHERE run_id = ? ORDER BY node_id, item"
+      : "SELECT * FROM executions WHERE run_id = ? AND item IS NULL ORDER BY node_id";
+    return this.#sql(text).all(runId).map(toExecution);
   }
 
   async getItems(runId: string, nodeId: string): Promise<ExecutionRecord[]> {
@@ -192,12 +204,13 @@ export class SqliteStore implements Store {
   }
 
   async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
-    return this.#transaction(() => {
+    const queue = () => {
       const update = this.#sql(
         "UPDATE executions SET status = 'queued', not_before = ?, updated_at = ? WHERE key = ? AND status = 'pending'",
       );
       return keys.filter((key) => Number(update.run(now, now, key).changes) === 1);
-    });
+    };
+    return this.#write(queue);
   }
 
   async claimExecution(
@@ -205,20 +218,24 @@ export class SqliteStore implements Store {
     lease: { token: string; until: number },
     now: number,
   ): Promise<ExecutionRecord | null> {
-    const row = this.#sql(
-      `UPDATE executions SET status = 'running', attempt = attempt + 1, attempts_total = attempts_total + 1,
-         lease_token = ?, lease_expires_at = ?, started_at = coalesce(started_at, ?), updated_at = ?
-       WHERE key = ? AND status = 'queued' AND not_before <= ?
-       RETURNING *`,
-    ).get(lease.token, lease.until, now, now, key, now);
-    return row ? toExecution(row) : null;
+    return this.#write(() => {
+      const row = this.#sql(
+        `UPDATE executions SET status = 'running', attempt = attempt + 1, attempts_total = attempts_total + 1,
+           lease_token = ?, lease_expires_at = ?, started_at = coalesce(started_at, ?), updated_at = ?
+         WHERE key = ? AND status = 'queued' AND not_before <= ?
+         RETURNING *`,
+      ).get(lease.token, lease.until, now, now, key, now);
+      return row ? toExecution(row) : null;
+    });
   }
 
   async renewLease(key: string, token: string, until: number): Promise<boolean> {
-    const result = this.#sql(
-      "UPDATE executions SET lease_expires_at = ? WHERE key = ? AND status = 'running' AND lease_token = ?",
-    ).run(until, key, token);
-    return Number(result.changes) === 1;
+    return this.#write(() => {
+      const result = this.#sql(
+        "UPDATE executions SET lease_expires_at = ? WHERE key = ? AND status = 'running' AND lease_token = ?",
+      ).run(until, key, token);
+      return Number(result.changes) === 1;
+    });
   }
 
   async rescheduleExecution(
@@ -227,22 +244,24 @@ export class SqliteStore implements Store {
     next: { notBefore: number; error: Outcome["error"]; modelIndex?: number },
     now: number,
   ): Promise<boolean> {
-    const result = this.#sql(
-      `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
-         not_before = ?, error = ?, updated_at = ?,
-         model_index = coalesce(?, model_index),
-         attempt = CASE WHEN ? IS NULL THEN attempt ELSE 0 END
-       WHERE key = ? AND status = 'running' AND lease_token = ?`,
-    ).run(
-      next.notBefore,
-      json(next.error ?? null),
-      now,
-      next.modelIndex ?? null,
-      next.modelIndex ?? null,
-      key,
-      token,
-    );
-    return Number(result.changes) === 1;
+    return this.#write(() => {
+      const result = this.#sql(
+        `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
+           not_before = ?, error = ?, updated_at = ?,
+           model_index = coalesce(?, model_index),
+           attempt = CASE WHEN ? IS NULL THEN attempt ELSE 0 END
+         WHERE key = ? AND status = 'running' AND lease_token = ?`,
+      ).run(
+        next.notBefore,
+        json(next.error ?? null),
+        now,
+        next.modelIndex ?? null,
+        next.modelIndex ?? null,
+        key,
+        token,
+      );
+      return Number(result.changes) === 1;
+    });
   }
 
   async startWaiting(
@@ -251,12 +270,14 @@ export class SqliteStore implements Store {
     wait: { itemsTotal?: number; childRunId?: string },
     now: number,
   ): Promise<boolean> {
-    const result = this.#sql(
-      `UPDATE executions SET lease_token = NULL, lease_expires_at = NULL,
-         items_total = coalesce(?, items_total), child_run_id = coalesce(?, child_run_id), updated_at = ?
-       WHERE key = ? AND status = 'running' AND lease_token = ?`,
-    ).run(wait.itemsTotal ?? null, wait.childRunId ?? null, now, key, token);
-    return Number(result.changes) === 1;
+    return this.#write(() => {
+      const result = this.#sql(
+        `UPDATE executions SET lease_token = NULL, lease_expires_at = NULL,
+           items_total = coalesce(?, items_total), child_run_id = coalesce(?, child_run_id), updated_at = ?
+         WHERE key = ? AND status = 'running' AND lease_token = ?`,
+      ).run(wait.itemsTotal ?? null, wait.childRunId ?? null, now, key, token);
+      return Number(result.changes) === 1;
+    });
   }
 
   async finishExecution(
@@ -266,7 +287,7 @@ export class SqliteStore implements Store {
     propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
     now: number,
   ): Promise<FinishResult | null> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const row = this.#sql(
         `UPDATE executions SET status = ?, output = ?, error = ?, cached = ?, model = coalesce(?, model), usage = ?,
            lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
@@ -291,8 +312,9 @@ export class SqliteStore implements Store {
       const nodeId = row.node_id as string;
       if (outcome.usage) {
         this.#sql(
-          "UPDATE runs SET usage_input = usage_input + ?, usage_output = usage_output + ? WHERE id = ?",
-        ).run(outcome.usage.inputTokens, outcome.usage.outputTokens, runId);
+          `UPDATE runs SET usage_input = usage_input + ?, usage_output = usage_output + ?,
+             usage_total = usage_total + ? WHERE id = ?`,
+        ).run(outcome.usage.inputTokens, outcome.usage.outputTokens, outcome.usage.totalTokens, runId);
       }
       if (row.item !== null) {
         const parent = this.#sql(
@@ -326,7 +348,7 @@ export class SqliteStore implements Store {
   }
 
   async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
-    this.#transaction(() => {
+    return this.#write(() => {
       const insert = this.#sql(
         `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at)
          VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
@@ -338,15 +360,17 @@ export class SqliteStore implements Store {
   }
 
   async queueNextItems(runId: string, nodeId: string, limit: number, now: number): Promise<string[]> {
-    if (limit <= 0) return [];
-    const rows = this.#sql(
-      `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ?
-       WHERE key IN (SELECT key FROM executions
-                     WHERE run_id = ? AND node_id = ? AND item IS NOT NULL AND status = 'pending'
-                     ORDER BY item LIMIT ?)
-       RETURNING key, item`,
-    ).all(now, now, runId, nodeId, limit);
-    return rows.sort((a, b) => Number(a.item) - Number(b.item)).map((row) => row.key as string);
+    return this.#write(() => {
+      if (limit <= 0) return [];
+      const rows = this.#sql(
+        `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ?
+         WHERE key IN (SELECT key FROM executions
+                       WHERE run_id = ? AND node_id = ? AND item IS NOT NULL AND status = 'pending'
+                       ORDER BY item LIMIT ?)
+         RETURNING key, item`,
+      ).all(now, now, runId, nodeId, limit);
+      return rows.sort((a, b) => Number(a.item) - Number(b.item)).map((row) => row.key as string);
+    });
   }
 
   async resetExecutions(
@@ -354,7 +378,7 @@ export class SqliteStore implements Store {
     nodeIds: readonly string[],
     depsDoneAfterReset: Readonly<Record<string, number>>,
   ): Promise<void> {
-    this.#transaction(() => {
+    return this.#write(() => {
       const reset = this.#sql(
         `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0,
            lease_token = NULL, lease_expires_at = NULL, not_before = 0, items_total = 0, items_done = 0,
@@ -382,30 +406,34 @@ export class SqliteStore implements Store {
   }
 
   async sweepExpiredLeases(now: number, limit: number): Promise<string[]> {
-    return this.#sql(
-      `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, updated_at = ?
-       WHERE key IN (SELECT key FROM executions
-                     WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ? LIMIT ?)
-       RETURNING key`,
-    )
-      .all(now, now, limit)
-      .map((row) => row.key as string);
+    return this.#write(() => {
+      return this.#sql(
+        `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, updated_at = ?
+         WHERE key IN (SELECT key FROM executions
+                       WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ? LIMIT ?)
+         RETURNING key`,
+      )
+        .all(now, now, limit)
+        .map((row) => row.key as string);
+    });
   }
 
   async findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]> {
-    // Marked as touched now, so the next sweep waits a full grace period again.
-    return this.#sql(
-      `UPDATE executions SET updated_at = ?
-       WHERE key IN (SELECT key FROM executions
-                     WHERE status = 'queued' AND updated_at < ? AND not_before <= ? LIMIT ?)
-       RETURNING key`,
-    )
-      .all(now, before, now, limit)
-      .map((row) => row.key as string);
+    return this.#write(() => {
+      // Marked as touched now, so the next sweep waits a full grace period again.
+      return this.#sql(
+        `UPDATE executions SET updated_at = ?
+         WHERE key IN (SELECT key FROM executions
+                       WHERE status = 'queued' AND updated_at < ? AND not_before <= ? LIMIT ?)
+         RETURNING key`,
+      )
+        .all(now, before, now, limit)
+        .map((row) => row.key as string);
+    });
   }
 
   async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const keys = this.#sql(
         `UPDATE executions SET status = ?, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
          WHERE run_id = ? AND status IN ('pending', 'queued', 'running')
@@ -435,11 +463,13 @@ export class SqliteStore implements Store {
   }
 
   async putCached(key: string, value: unknown, expiresAt: number | null): Promise<void> {
-    this.#sql("INSERT OR REPLACE INTO cache (key, value, expires_at) VALUES (?, ?, ?)").run(
-      key,
-      json(value),
-      expiresAt,
-    );
+    return this.#write(() => {
+      this.#sql("INSERT OR REPLACE INTO cache (key, value, expires_at) VALUES (?, ?, ?)").run(
+        key,
+        json(value),
+        expiresAt,
+      );
+    });
   }
 
   // Definitions, idempotency, dead letters ----------------------------------
@@ -448,7 +478,7 @@ export class SqliteStore implements Store {
     definition: Omit<DefinitionRecord, "version" | "createdAt">,
     now: number,
   ): Promise<{ record: DefinitionRecord; created: boolean }> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       const latest = this.#latestDefinition(definition.kind, definition.name);
       if (latest?.hash === definition.hash) return { record: latest, created: false };
       const version = (latest?.version ?? 0) + 1;
@@ -493,7 +523,7 @@ export class SqliteStore implements Store {
   }
 
   async claimIdempotencyKey(key: string, runId: string, now: number): Promise<string> {
-    return this.#transaction(() => {
+    return this.#write(() => {
       this.#sql("INSERT OR IGNORE INTO idempotency_keys (key, run_id, created_at) VALUES (?, ?, ?)").run(
         key,
         runId,
@@ -504,18 +534,20 @@ export class SqliteStore implements Store {
   }
 
   async addDeadLetter(letter: DeadLetter): Promise<void> {
-    this.#sql(
-      `INSERT OR REPLACE INTO dead_letters (id, execution_key, run_id, node_id, reason, deliveries, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      letter.id,
-      letter.executionKey,
-      letter.runId,
-      letter.nodeId,
-      letter.reason,
-      letter.deliveries,
-      letter.createdAt,
-    );
+    return this.#write(() => {
+      this.#sql(
+        `INSERT OR REPLACE INTO dead_letters (id, execution_key, run_id, node_id, reason, deliveries, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        letter.id,
+        letter.executionKey,
+        letter.runId,
+        letter.nodeId,
+        letter.reason,
+        letter.deliveries,
+        letter.createdAt,
+      );
+    });
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
@@ -525,8 +557,10 @@ export class SqliteStore implements Store {
   }
 
   async takeDeadLetter(id: string): Promise<DeadLetter | null> {
-    const row = this.#sql("DELETE FROM dead_letters WHERE id = ? RETURNING *").get(id);
-    return row ? toDeadLetter(row) : null;
+    return this.#write(() => {
+      const row = this.#sql("DELETE FROM dead_letters WHERE id = ? RETURNING *").get(id);
+      return row ? toDeadLetter(row) : null;
+    });
   }
 
   // Internals ------------------------------------------------------------
@@ -535,7 +569,7 @@ export class SqliteStore implements Store {
   #migrate(): void {
     const db = this.#database();
     for (;;) {
-      const applied = this.#transaction(() => {
+      const applied = this.#transactionNow(() => {
         const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
         if (version >= MIGRATIONS.length) return false;
         db.exec(MIGRATIONS[version] as string);
@@ -560,7 +594,51 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  #transaction<T>(work: () => T): T {
+  /**
+   * Group commit. Writes join one transaction that stays open until the event
+   * loop turns (setImmediate), so the transitions a burst of work makes share
+   * one WAL write instead of paying a commit each. Each call is atomic on its
+   * own (a savepoint) and its promise resolves only once the group has
+   * committed: a caller that acks a delivery after awaiting a write acks durable
+   * state, as the port promises. A failed commit rejects every write of the group.
+   */
+  #write<T>(work: () => T): Promise<T> {
+    const db = this.#database();
+    if (this.#group === undefined) {
+      db.exec("BEGIN IMMEDIATE");
+      const group = Promise.withResolvers<void>();
+      this.#group = group;
+      setImmediate(() => this.#commit());
+    }
+    const committed = this.#group.promise;
+    db.exec("SAVEPOINT write");
+    let result: T;
+    try {
+      result = work();
+      db.exec("RELEASE write");
+    } catch (error) {
+      db.exec("ROLLBACK TO write");
+      db.exec("RELEASE write");
+      return Promise.reject(error);
+    }
+    return committed.then(() => result);
+  }
+
+  #commit(): void {
+    const group = this.#group;
+    if (group === undefined || !this.#db) return;
+    this.#group = undefined;
+    try {
+      this.#db.exec("COMMIT");
+      group.resolve();
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      group.reject(error);
+    }
+  }
+
+  /** A transaction committed before it returns, for schema migrations at start. */
+  #transactionNow<T>(work: () => T): T {
     const db = this.#database();
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -603,6 +681,7 @@ function nullableNumber(value: SQLInputValue | undefined): number | null {
 function toRun(row: Row): RunRecord {
   const inputTokens = Number(row.usage_input);
   const outputTokens = Number(row.usage_output);
+  const totalTokens = Number(row.usage_total);
   return {
     id: row.id as string,
     workflow: { name: row.workflow_name as string, version: Number(row.workflow_version) },
@@ -615,7 +694,7 @@ function toRun(row: Row): RunRecord {
     failing: Number(row.failing) === 1,
     nodesTotal: Number(row.nodes_total),
     nodesDone: Number(row.nodes_done),
-    usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens },
+    usage: { inputTokens, outputTokens, totalTokens },
     createdAt: Number(row.created_at),
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
