@@ -26,6 +26,11 @@ import type {
  * No driver type crosses this port (no connection, session or transaction);
  * adapters own their connections. Lifecycle: start() before use, close() after.
  * Times are epoch milliseconds passed in by the caller, so tests control the clock.
+ *
+ * A method's promise resolves once its change is durable, except
+ * queueExecutions, queueNextItems, claimExecution and renewLease, which may
+ * resolve as soon as the change is visible to this process: a crash that loses
+ * one only means the execution is delivered again, which recovery does anyway.
  */
 export interface Store {
   start(): Promise<void>;

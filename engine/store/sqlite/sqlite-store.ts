@@ -210,7 +210,7 @@ export class SqliteStore implements Store {
       );
       return keys.filter((key) => Number(update.run(now, now, key).changes) === 1);
     };
-    return this.#write(queue);
+    return this.#write(queue, NOT_DURABLE);
   }
 
   async claimExecution(
@@ -226,7 +226,7 @@ export class SqliteStore implements Store {
          RETURNING *`,
       ).get(lease.token, lease.until, now, now, key, now);
       return row ? toExecution(row) : null;
-    });
+    }, NOT_DURABLE);
   }
 
   async renewLease(key: string, token: string, until: number): Promise<boolean> {
@@ -235,7 +235,7 @@ export class SqliteStore implements Store {
         "UPDATE executions SET lease_expires_at = ? WHERE key = ? AND status = 'running' AND lease_token = ?",
       ).run(until, key, token);
       return Number(result.changes) === 1;
-    });
+    }, NOT_DURABLE);
   }
 
   async rescheduleExecution(
@@ -370,7 +370,7 @@ export class SqliteStore implements Store {
          RETURNING key, item`,
       ).all(now, now, runId, nodeId, limit);
       return rows.sort((a, b) => Number(a.item) - Number(b.item)).map((row) => row.key as string);
-    });
+    }, NOT_DURABLE);
   }
 
   async resetExecutions(
@@ -601,8 +601,11 @@ export class SqliteStore implements Store {
    * own (a savepoint) and its promise resolves only once the group has
    * committed: a caller that acks a delivery after awaiting a write acks durable
    * state, as the port promises. A failed commit rejects every write of the group.
+   * Claims and queueing resolve at once (`durable: false`): losing one in a crash
+   * only means the execution is delivered again, as recovery does anyway; the
+   * port says so.
    */
-  #write<T>(work: () => T): Promise<T> {
+  #write<T>(work: () => T, options: { durable: boolean } = { durable: true }): Promise<T> {
     const db = this.#database();
     if (this.#group === undefined) {
       db.exec("BEGIN IMMEDIATE");
@@ -621,7 +624,7 @@ export class SqliteStore implements Store {
       db.exec("RELEASE write");
       return Promise.reject(error);
     }
-    return committed.then(() => result);
+    return options.durable ? committed.then(() => result) : Promise.resolve(result);
   }
 
   #commit(): void {
@@ -665,6 +668,8 @@ export class SqliteStore implements Store {
 }
 
 type Row = Record<string, SQLInputValue>;
+
+const NOT_DURABLE = { durable: false } as const;
 
 function json(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
