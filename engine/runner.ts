@@ -232,6 +232,22 @@ export class Runner {
     return ended;
   }
 
+  /** A map or workflow node waited past its own timeout: it fails, and its child run is cancelled. */
+  async timeOutWaiting(execution: ExecutionRecord): Promise<void> {
+    const run = await this.#services.store.getRun(execution.runId);
+    if (!run || TERMINAL_RUN.has(run.status)) return;
+    const plan = await this.#plan(run);
+    const error = { code: "timeout", message: `node "${execution.nodeId}" reached its timeout` };
+    const result = await this.finishExecution(
+      run,
+      plan,
+      execution,
+      { status: ["running"] },
+      { status: "failed", error },
+    );
+    if (result && execution.childRunId) await this.cancelRun(execution.childRunId, "timed_out");
+  }
+
   /**
    * Reruns a run that failed, was cancelled or timed out, from its failed
    * nodes: what succeeded is kept, everything else runs again.
@@ -339,16 +355,15 @@ export class Runner {
     const { store, broker, clock } = this.#services;
     const node = plan.nodes[item.nodeId];
     if (node?.type !== "map" || !result.items) return;
-    const mapKey = executionKey(run.id, item.nodeId);
+    const map = await store.getExecution(executionKey(run.id, item.nodeId));
+    if (map?.status !== "running") return; // the map ended already: an item failed, or its timeout
     const finished = await store.getExecution(item.key);
     if (finished?.status === "failed" && node.node.onError === "fail") {
       const error = {
         code: "item-failed",
         message: `item ${item.item} failed: ${finished.error?.message ?? "unknown error"}`,
       };
-      const map = await store.getExecution(mapKey);
-      if (map)
-        await this.finishExecution(run, plan, map, { status: ["running"] }, { status: "failed", error });
+      await this.finishExecution(run, plan, map, { status: ["running"] }, { status: "failed", error });
       return;
     }
     if (result.items.done < result.items.total) {
@@ -358,9 +373,7 @@ export class Runner {
     }
     const items = await store.getItems(run.id, item.nodeId);
     const output = items.map((i) => (i.status === "succeeded" ? i.output : null));
-    const map = await store.getExecution(mapKey);
-    if (map)
-      await this.finishExecution(run, plan, map, { status: ["running"] }, { status: "succeeded", output });
+    await this.finishExecution(run, plan, map, { status: ["running"] }, { status: "succeeded", output });
   }
 
   /** A run ended: wake waiters, drop local aborts, and finish the parent's node if it is a child run. */

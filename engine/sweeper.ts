@@ -8,7 +8,8 @@ import type { EngineServices } from "./services.ts";
  * - executions whose lease expired (a worker died) go back to the queue;
  * - queued executions untouched for a while (a lost or never-sent delivery,
  *   a retry whose timer died with its process) are published again;
- * - runs past their timeout end timed_out.
+ * - runs past their timeout end timed_out;
+ * - map and workflow nodes past their own timeout fail (their child run is cancelled).
  */
 export class Sweeper {
   readonly #services: EngineServices;
@@ -52,6 +53,8 @@ export class Sweeper {
     await this.#republish([...expired, ...stranded]);
     for (const run of await store.findOverdueRuns(now, 100))
       await this.#runner.cancelRun(run.id, "timed_out");
+    for (const waiting of await store.findOverdueWaiting(now, 100))
+      await this.#runner.timeOutWaiting(waiting);
   }
 
   async #republish(keys: readonly string[]): Promise<void> {

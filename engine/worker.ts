@@ -237,7 +237,9 @@ export class Worker {
       return;
     }
     await store.createItems(run.id, node.id, items, clock());
-    if (!(await store.startWaiting(execution.key, token, { itemsTotal: items.length }, clock()))) return;
+    const until = node.timeoutMs === null ? null : clock() + node.timeoutMs;
+    if (!(await store.startWaiting(execution.key, token, { itemsTotal: items.length, until }, clock())))
+      return;
     const queued = await store.queueNextItems(run.id, node.id, node.concurrency, clock());
     await broker.publish(queued.map((key) => taskFor(run.id, key, plan)));
   }
@@ -263,7 +265,10 @@ export class Worker {
     const waiting = await this.#services.store.startWaiting(
       execution.key,
       token,
-      { childRunId: child.id },
+      {
+        childRunId: child.id,
+        until: node.timeoutMs === null ? null : this.#services.clock() + node.timeoutMs,
+      },
       this.#services.clock(),
     );
     if (!waiting) {

@@ -107,14 +107,17 @@ export interface Store {
   ): Promise<boolean>;
   /**
    * running (held by `token`) → running with no lease: a map or workflow node
-   * that now waits on its items or child run. Sets itemsTotal / childRunId.
+   * that now waits on its items or child run. Sets itemsTotal / childRunId, and
+   * `until`, the node's own timeout (null: none).
    */
   startWaiting(
     key: string,
     token: string,
-    wait: { itemsTotal?: number; childRunId?: string },
+    wait: { itemsTotal?: number; childRunId?: string; until?: number | null },
     now: number,
   ): Promise<boolean>;
+  /** Waiting executions whose `until` has passed. */
+  findOverdueWaiting(now: number, limit: number): Promise<ExecutionRecord[]>;
   /**
    * Ends an execution, and propagates. The transition happens only if the
    * execution is in one of `expect.status` (and holds `expect.token` when given).

@@ -428,3 +428,32 @@ describe("result cache", () => {
     server.reset();
   });
 });
+
+describe("timeouts of nodes that wait", () => {
+  it("a map node's own timeout fails it; no further items start", async () => {
+    h = await harness([
+      workflow(
+        "slowmap",
+        `    each: { type: map, timeout: 150ms, concurrency: 1, items: "{{ [1, 2, 3, 4, 5] }}", node: { type: model, model: glacial } }\n`,
+      ),
+      mockModel("glacial", { "1": "latency: 100ms, response: 1" }),
+    ]);
+    const run = await h.run("slowmap");
+    expect(run.status).toBe("failed");
+    expect(run.nodes.each?.error).toEqual({ code: "timeout", message: 'node "each" reached its timeout' });
+    const items = await h.engine.services.store.getItems(run.id, "each");
+    expect(items.filter((i) => i.status === "pending").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a workflow node's own timeout fails it and cancels its child run", async () => {
+    h = await harness([
+      workflow("impatient", `    call: { type: workflow, workflow: sleepy, timeout: 150ms }\n`),
+      workflow("sleepy", `    nap: { type: model, model: glacial }\n`),
+      mockModel("glacial", { "1": "latency: 5s, response: 1" }),
+    ]);
+    const run = await h.run("impatient");
+    expect(run.nodes.call?.error?.code).toBe("timeout");
+    const child = await h.engine.waitForRun(run.nodes.call?.childRunId as string, 5_000);
+    expect(child?.status).toBe("timed_out");
+  });
+});

@@ -267,15 +267,16 @@ export class SqliteStore implements Store {
   async startWaiting(
     key: string,
     token: string,
-    wait: { itemsTotal?: number; childRunId?: string },
+    wait: { itemsTotal?: number; childRunId?: string; until?: number | null },
     now: number,
   ): Promise<boolean> {
     return this.#write(() => {
+      // A waiting execution holds no lease; lease_expires_at then keeps its own deadline, if any.
       const result = this.#sql(
-        `UPDATE executions SET lease_token = NULL, lease_expires_at = NULL,
+        `UPDATE executions SET lease_token = NULL, lease_expires_at = ?,
            items_total = coalesce(?, items_total), child_run_id = coalesce(?, child_run_id), updated_at = ?
          WHERE key = ? AND status = 'running' AND lease_token = ?`,
-      ).run(wait.itemsTotal ?? null, wait.childRunId ?? null, now, key, token);
+      ).run(wait.until ?? null, wait.itemsTotal ?? null, wait.childRunId ?? null, now, key, token);
       return Number(result.changes) === 1;
     });
   }
@@ -416,6 +417,16 @@ export class SqliteStore implements Store {
         .all(now, now, limit)
         .map((row) => row.key as string);
     });
+  }
+
+  async findOverdueWaiting(now: number, limit: number): Promise<ExecutionRecord[]> {
+    return this.#sql(
+      `SELECT * FROM executions
+       WHERE status = 'running' AND lease_token IS NULL AND lease_expires_at IS NOT NULL AND lease_expires_at < ?
+       LIMIT ?`,
+    )
+      .all(now, limit)
+      .map(toExecution);
   }
 
   async findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]> {
