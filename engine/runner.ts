@@ -51,7 +51,7 @@ export class Runner {
   readonly events = new RunEvents();
   readonly #services: EngineServices;
   /** Aborts attempts in this process when their run is cancelled or times out. */
-  readonly #runAborts = new Map<string, AbortController>();
+  readonly #runAborts = new LRUCache<string, AbortController>({ max: 10_000 });
   /** Runs this process saw end, so an attempt that starts just after is aborted at once. */
   readonly #endedRuns = new LRUCache<string, string>({ max: 10_000 });
 

@@ -164,14 +164,21 @@ export class Worker {
     const { node, run, plan, execution } = claimed;
     const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
     const timeoutMs = node.timeoutMs ?? (await this.#modelTimeout(claimed)) ?? DEFAULT_TIMEOUT_MS;
-    const signal = AbortSignal.any([
-      AbortSignal.timeout(timeoutMs),
-      this.#runner.runSignal(run.id),
-      leaseSignal,
-    ]);
+    // A timer of our own, cleared when the attempt ends: AbortSignal.timeout's
+    // timer would live on (and hold the signal) for the whole timeout.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => {
+      timeout.abort(new DOMException(`the attempt took longer than ${timeoutMs} ms`, "TimeoutError"));
+    }, timeoutMs);
+    const signal = AbortSignal.any([timeout.signal, this.#runner.runSignal(run.id), leaseSignal]);
     const call = () => executor({ services: this.#services, run, plan, node, execution, context, signal });
     const limit = await this.#limitFor(node);
-    const result = limit ? await limit(call) : await call();
+    let result: AttemptResult;
+    try {
+      result = limit ? await limit(call) : await call();
+    } finally {
+      clearTimeout(timer);
+    }
     if (node.type !== "model") this.#checkOutput(node, result);
     await this.#finish(claimed, {
       status: "succeeded",
