@@ -74,7 +74,7 @@ export class Worker {
   async run(task: Task): Promise<void> {
     const claimed = await this.#claim(task);
     if (!claimed) return;
-    const { execution, run, plan, node, token } = claimed;
+    const { execution, run, plan, node } = claimed;
     if (TERMINAL_RUN.has(run.status)) {
       await this.#finish(claimed, { status: "cancelled" });
       return;

@@ -1,0 +1,158 @@
+import { randomUUID } from "node:crypto";
+import { expect, it } from "vitest";
+import type { DeadLetter, DefinitionRecord } from "../../../engine/store/records.ts";
+import { type StoreContext, T0 } from "./seed.ts";
+
+function definition(kind: DefinitionRecord["kind"], name: string, hash: string) {
+  return {
+    kind,
+    name,
+    hash,
+    source: `apiVersion: pflow/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n# ${hash}\n`,
+    compiled: { name, hash, nodes: [{ id: "a" }] },
+  };
+}
+
+function letter(createdAt: number): DeadLetter {
+  const runId = randomUUID();
+  return {
+    id: randomUUID(),
+    executionKey: `${runId}/draft`,
+    runId,
+    nodeId: "draft",
+    reason: "handler threw: boom",
+    deliveries: 5,
+    createdAt,
+  };
+}
+
+/** What the store keeps besides runs: the result cache, definitions, idempotency keys, dead letters. */
+export function keepingContract(context: StoreContext): void {
+  it("ping answers", async () => {
+    await expect(context.store.ping()).resolves.toBeUndefined();
+  });
+
+  it("the cache misses, serves what was put, and serves the latest value put", async () => {
+    const { store } = context;
+    const key = `cache-${randomUUID()}`;
+    expect(await store.getCached(key, T0)).toBeUndefined();
+    await store.putCached(key, { text: "A bright flat", tags: ["sunny", 2] }, null);
+    expect(await store.getCached(key, T0)).toEqual({ text: "A bright flat", tags: ["sunny", 2] });
+    await store.putCached(key, { text: "Another" }, T0 + 1_000);
+    expect(await store.getCached(key, T0)).toEqual({ text: "Another" });
+    expect(await store.getCached(`cache-${randomUUID()}`, T0)).toBeUndefined();
+  });
+
+  it("a cached value is not served at or after its expiry", async () => {
+    const { store } = context;
+    const key = `cache-${randomUUID()}`;
+    await store.putCached(key, "value", T0 + 1_000);
+    expect(await store.getCached(key, T0 + 999)).toBe("value");
+    expect(await store.getCached(key, T0 + 1_000)).toBeUndefined();
+    expect(await store.getCached(key, T0 + 5_000)).toBeUndefined();
+    // Put again with a later expiry, it is served again.
+    await store.putCached(key, "fresh", T0 + 10_000);
+    expect(await store.getCached(key, T0 + 5_000)).toBe("fresh");
+  });
+
+  it("a cached value with no expiry never expires", async () => {
+    const { store } = context;
+    const key = `cache-${randomUUID()}`;
+    await store.putCached(key, [1, 2, 3], null);
+    expect(await store.getCached(key, Number.MAX_SAFE_INTEGER)).toEqual([1, 2, 3]);
+  });
+
+  it("falsy cached values are hits, not misses", async () => {
+    const { store } = context;
+    for (const value of [0, false, "", null, []]) {
+      const key = `cache-${randomUUID()}`;
+      await store.putCached(key, value, null);
+      expect(await store.getCached(key, T0)).toEqual(value);
+    }
+  });
+
+  it("registerDefinition versions a definition by its hash", async () => {
+    const { store } = context;
+    const name = `listing-${randomUUID()}`;
+    const v1 = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0);
+    expect(v1).toEqual({
+      record: { ...definition("Workflow", name, "hash-1"), version: 1, createdAt: T0 },
+      created: true,
+    });
+
+    const same = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0 + 10);
+    expect(same).toEqual({ record: v1.record, created: false });
+
+    const v2 = await store.registerDefinition(definition("Workflow", name, "hash-2"), T0 + 20);
+    expect(v2).toEqual({
+      record: { ...definition("Workflow", name, "hash-2"), version: 2, createdAt: T0 + 20 },
+      created: true,
+    });
+
+    // Only the latest version's hash counts: going back to hash-1 is a new version.
+    const v3 = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0 + 30);
+    expect(v3.created).toBe(true);
+    expect(v3.record.version).toBe(3);
+
+    // The same name of another kind is another definition.
+    const model = await store.registerDefinition(definition("Model", name, "hash-9"), T0 + 40);
+    expect(model).toMatchObject({ record: { kind: "Model", version: 1 }, created: true });
+  });
+
+  it("getDefinition returns the latest version, or the one asked for", async () => {
+    const { store } = context;
+    const name = `listing-${randomUUID()}`;
+    const v1 = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0);
+    const v2 = await store.registerDefinition(definition("Workflow", name, "hash-2"), T0 + 1);
+    expect(await store.getDefinition("Workflow", name)).toEqual(v2.record);
+    expect(await store.getDefinition("Workflow", name, 1)).toEqual(v1.record);
+    expect(await store.getDefinition("Workflow", name, 2)).toEqual(v2.record);
+    expect(await store.getDefinition("Workflow", name, 3)).toBeNull();
+    expect(await store.getDefinition("Model", name)).toBeNull();
+    expect(await store.getDefinition("Workflow", `missing-${randomUUID()}`)).toBeNull();
+  });
+
+  it("listDefinitions returns the latest version of each definition of a kind", async () => {
+    const { store } = context;
+    const [a, b] = [`a-${randomUUID()}`, `b-${randomUUID()}`];
+    await store.registerDefinition(definition("Workflow", a, "1"), T0);
+    const a2 = await store.registerDefinition(definition("Workflow", a, "2"), T0 + 1);
+    const b1 = await store.registerDefinition(definition("Workflow", b, "1"), T0 + 2);
+    const model = await store.registerDefinition(definition("Model", a, "1"), T0 + 3);
+
+    const byName = (records: DefinitionRecord[]) =>
+      records
+        .filter((record) => record.name === a || record.name === b)
+        .sort((x, y) => (x.name < y.name ? -1 : 1));
+    expect(byName(await store.listDefinitions("Workflow"))).toEqual([a2.record, b1.record]);
+    expect(byName(await store.listDefinitions("Model"))).toEqual([model.record]);
+  });
+
+  it("an idempotency key belongs to the first run that claimed it", async () => {
+    const { store } = context;
+    const key = `idem-${randomUUID()}`;
+    const [first, second] = [randomUUID(), randomUUID()];
+    expect(await store.claimIdempotencyKey(key, first, T0)).toBe(first);
+    expect(await store.claimIdempotencyKey(key, second, T0 + 1)).toBe(first);
+    expect(await store.claimIdempotencyKey(key, first, T0 + 2)).toBe(first);
+    const other = `idem-${randomUUID()}`;
+    expect(await store.claimIdempotencyKey(other, second, T0 + 3)).toBe(second);
+  });
+
+  it("dead letters are listed newest first, and taken once", async () => {
+    const { store } = context;
+    const letters = [letter(T0 + 10), letter(T0 + 30), letter(T0 + 20)];
+    for (const each of letters) await store.addDeadLetter(each);
+    const [oldest, newest, middle] = letters as [DeadLetter, DeadLetter, DeadLetter];
+
+    const ours = (listed: DeadLetter[]) =>
+      listed.filter((each) => letters.some((candidate) => candidate.id === each.id));
+    expect(ours(await store.listDeadLetters(100))).toEqual([newest, middle, oldest]);
+    expect(await store.listDeadLetters(2)).toHaveLength(2);
+
+    expect(await store.takeDeadLetter(middle.id)).toEqual(middle);
+    expect(await store.takeDeadLetter(middle.id)).toBeNull();
+    expect(await store.takeDeadLetter(randomUUID())).toBeNull();
+    expect(ours(await store.listDeadLetters(100))).toEqual([newest, oldest]);
+  });
+}

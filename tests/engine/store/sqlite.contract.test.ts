@@ -1,0 +1,211 @@
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { pathToFileURL } from "node:url";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { executionKey } from "../../../engine/store/records.ts";
+import { MIGRATIONS } from "../../../engine/store/sqlite/migrations.ts";
+import { SqliteStore } from "../../../engine/store/sqlite/sqlite-store.ts";
+import { describeStoreContract } from "../../contract/store-contract.ts";
+
+const directory = mkdtempSync(join(tmpdir(), "pflow-sqlite-store-"));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+/** A new database file per call, in this file's temporary directory. */
+function freshFile(): string {
+  return join(directory, `${randomUUID()}.db`);
+}
+
+describeStoreContract("SQLite in memory", () => new SqliteStore(":memory:"));
+describeStoreContract("SQLite file", () => new SqliteStore(freshFile()));
+
+describe("SqliteStore (SQLite only)", () => {
+  const open: SqliteStore[] = [];
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+  });
+  async function started(path: string): Promise<SqliteStore> {
+    const store = new SqliteStore(path);
+    await store.start();
+    open.push(store);
+    return store;
+  }
+  function readPragma(path: string, pragma: string): unknown {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      return Object.values(db.prepare(`PRAGMA ${pragma}`).get() ?? {})[0];
+    } finally {
+      db.close();
+    }
+  }
+
+  // Not in the contract: "closing and reopening" means reopening the same file,
+  // which only an embedded store has; a server-backed store is durable by its server.
+  it("a committed transition survives closing and reopening the same file", async () => {
+    const path = freshFile();
+    const first = new SqliteStore(path);
+    await first.start();
+    const runId = randomUUID();
+    await first.createRun(
+      {
+        id: runId,
+        workflow: { name: "durable", version: 1 },
+        input: { n: 1 },
+        models: {},
+        parent: null,
+        nodesTotal: 1,
+        deadline: null,
+        createdAt: 1,
+      },
+      ["a"],
+    );
+    await first.transitionRun(runId, ["pending"], { status: "running", startedAt: 2 });
+    const key = executionKey(runId, "a");
+    await first.queueExecutions([key], 2);
+    await first.claimExecution(key, { token: "t", until: 100 }, 3);
+    await first.finishExecution(
+      key,
+      { status: ["running"], token: "t" },
+      { status: "succeeded", output: { kept: true } },
+      { dependents: [], dependencyCounts: {} },
+      4,
+    );
+    await first.close();
+
+    const second = await started(path);
+    expect(await second.getRun(runId)).toMatchObject({ status: "running", startedAt: 2, nodesDone: 1 });
+    expect(await second.getExecution(key)).toMatchObject({
+      status: "succeeded",
+      output: { kept: true },
+      attempt: 1,
+    });
+  });
+
+  // Not in the contract: killing the process that holds the store, and opening its file
+  // again, is what "the embedded default is durable" means; a server store survives by its server.
+  it("a committed transition survives the process being killed without closing the store", async () => {
+    const path = freshFile();
+    const runId = randomUUID();
+    const key = executionKey(runId, "a");
+    const module = pathToFileURL(
+      join(import.meta.dirname, "../../../engine/store/sqlite/sqlite-store.ts"),
+    ).href;
+    const script = `
+      const { SqliteStore } = await import(${JSON.stringify(module)});
+      const store = new SqliteStore(${JSON.stringify(path)});
+      await store.start();
+      await store.createRun({ id: ${JSON.stringify(runId)}, workflow: { name: "killed", version: 1 }, input: null,
+        models: {}, parent: null, nodesTotal: 1, deadline: null, createdAt: 1 }, ["a"]);
+      await store.queueExecutions([${JSON.stringify(key)}], 2);
+      await store.claimExecution(${JSON.stringify(key)}, { token: "t", until: 100 }, 3);
+      await store.finishExecution(${JSON.stringify(key)}, { status: ["running"], token: "t" },
+        { status: "succeeded", output: "kept" }, { dependents: [], dependencyCounts: {} }, 4);
+      process.kill(process.pid, "SIGKILL");
+    `;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(child.signal, child.stderr).toBe("SIGKILL");
+
+    const store = await started(path);
+    expect(await store.getExecution(key)).toMatchObject({ status: "succeeded", output: "kept" });
+    expect(await store.getRun(runId)).toMatchObject({ nodesDone: 1 });
+  });
+
+  // Not in the contract: writes share a transaction (group commit), which is this adapter's own;
+  // another connection to the same file is how "committed when the promise resolves" shows.
+  it("a write has committed by the time its promise resolves: another connection sees it", async () => {
+    const path = freshFile();
+    const store = await started(path);
+    const key = `cache-${randomUUID()}`;
+    const runId = randomUUID();
+    await Promise.all([
+      store.putCached(key, { v: 1 }, null),
+      store.createRun(
+        {
+          id: runId,
+          workflow: { name: "seen", version: 1 },
+          input: null,
+          models: {},
+          parent: null,
+          nodesTotal: 1,
+          deadline: null,
+          createdAt: 1,
+        },
+        ["a"],
+      ),
+    ]);
+    const reader = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(reader.prepare("SELECT value FROM cache WHERE key = ?").get(key)).toEqual({ value: '{"v":1}' });
+      expect(reader.prepare("SELECT status FROM runs WHERE id = ?").get(runId)).toEqual({
+        status: "pending",
+      });
+    } finally {
+      reader.close();
+    }
+  });
+
+  // Not in the contract: making one write fail on demand needs an input only this adapter
+  // rejects (a BigInt cannot be stored as JSON), and group commit is this adapter's own.
+  it("a write that fails leaves nothing behind, and the other writes of its group still commit", async () => {
+    const store = await started(freshFile());
+    const runId = randomUUID();
+    const run = store.createRun(
+      {
+        id: runId,
+        workflow: { name: "group", version: 1 },
+        input: null,
+        models: {},
+        parent: null,
+        nodesTotal: 1,
+        deadline: null,
+        createdAt: 1,
+      },
+      ["m"],
+    );
+    const failing = store.createItems(runId, "m", ["fine", 10n], 2);
+    const after = store.putCached("after", true, null);
+    await expect(failing).rejects.toThrow();
+    await run;
+    await after;
+    expect(await store.getItems(runId, "m")).toEqual([]);
+    expect(await store.getRun(runId)).toMatchObject({ status: "pending" });
+    expect(await store.getCached("after", 0)).toBe(true);
+  });
+
+  // Not in the contract: schema migrations and PRAGMA user_version are SQLite's own.
+  it("migrates a new file to the latest version, and does not re-run migrations on an existing one", async () => {
+    const path = freshFile();
+    const first = await started(path);
+    await first.putCached("kept", 42, null);
+    await first.close();
+    open.splice(0);
+    expect(readPragma(path, "user_version")).toBe(MIGRATIONS.length);
+
+    const second = await started(path);
+    expect(await second.getCached("kept", 0)).toBe(42);
+    await second.close();
+    open.splice(0);
+    expect(readPragma(path, "user_version")).toBe(MIGRATIONS.length);
+  });
+
+  // Not in the contract: proves migrations are chosen by user_version alone — a file
+  // already at the latest version gets no migration run against it, even with no tables.
+  it("runs no migration on a file already at the latest version", async () => {
+    const path = freshFile();
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    db.close();
+    const store = await started(path);
+    await expect(store.getRun(randomUUID())).rejects.toThrow(/no such table/);
+  });
+
+  // Not in the contract: the journal mode is SQLite's own (readers never wait for the writer).
+  it("uses the WAL journal mode", async () => {
+    const path = freshFile();
+    await started(path);
+    expect(readPragma(path, "journal_mode")).toBe("wal");
+  });
+});
