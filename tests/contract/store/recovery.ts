@@ -31,6 +31,25 @@ async function drain(find: (limit: number) => Promise<string[]>): Promise<string
 
 /** Rerun, the sweeper's queries, and cancellation. */
 export function recoveryContract(context: StoreContext): void {
+  it("findOverdueWaiting finds waiting executions past their own deadline, and no others", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["late", "patient", "unbounded", "working"]);
+    const wait = async (nodeId: string, until: number | null) => {
+      const key = executionKey(run.id, nodeId);
+      const token = await claim(store, key);
+      expect(await store.startWaiting(key, token, { childRunId: `child-${nodeId}`, until }, T0)).toBe(true);
+      return key;
+    };
+    const late = await wait("late", T0 + 10);
+    await wait("patient", T0 + 1_000);
+    await wait("unbounded", null);
+    await claim(store, executionKey(run.id, "working"));
+    const overdue = await store.findOverdueWaiting(T0 + 100, 10);
+    expect(overdue.map((execution) => execution.key)).toEqual([late]);
+    expect(overdue[0]).toMatchObject({ status: "running", leaseToken: null, childRunId: "child-late" });
+    expect(await store.sweepExpiredLeases(T0 + 100, 10)).not.toContain(late);
+  });
+
   it("resetExecutions puts the chosen nodes back to pending and keeps the others", async () => {
     const { store } = context;
     const seeded = await seedEveryState(store);
