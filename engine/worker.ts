@@ -1,18 +1,21 @@
 import { randomUUID } from "node:crypto";
 import pLimit, { type LimitFunction } from "p-limit";
-import type { ExecutionPlan, PlanNode, TemplateNode } from "../definitions/index.ts";
+import type { PlanNode, TemplateNode } from "../definitions/index.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { Consumer, Delivery, Task } from "./broker/broker.ts";
 import { expressionContext } from "./context.ts";
 import { asExecutionError, ExecutionError } from "./errors.ts";
 import type { AttemptExecutor, AttemptResult } from "./executors/attempt.ts";
+import { startMap } from "./executors/map.ts";
 import { runModel } from "./executors/model.ts";
 import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
+import type { Claimed } from "./executors/waiting.ts";
+import { startChild } from "./executors/workflow.ts";
 import { evaluateTemplate } from "./providers/template-eval.ts";
-import { InputRejected, nodeOf, type Runner, taskFor } from "./runner.ts";
+import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
-import { type ExecutionRecord, type RunRecord, TERMINAL_RUN } from "./store/records.ts";
+import { type Outcome, TERMINAL_RUN } from "./store/records.ts";
 import { describeViolations } from "./user-schemas.ts";
 
 /**
@@ -29,14 +32,6 @@ const EXECUTORS: Readonly<Record<"model" | "preprocess" | "transform", AttemptEx
 };
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
-
-interface Claimed {
-  readonly execution: ExecutionRecord;
-  readonly token: string;
-  readonly run: RunRecord;
-  readonly plan: ExecutionPlan;
-  readonly node: PlanNode | TemplateNode;
-}
 
 export class Worker {
   readonly #services: EngineServices;
@@ -98,8 +93,10 @@ export class Worker {
         await this.#finish(claimed, { status: "skipped" });
         return;
       }
-      if (node.type === "map") await this.#startMap(claimed, context);
-      else if (node.type === "workflow") await this.#startChild(claimed, context);
+      const finish = (outcome: Outcome) => this.#finish(claimed, outcome);
+      const wait = { services: this.#services, runner: this.#runner, claimed, context, finish };
+      if (node.type === "map") await startMap(wait);
+      else if (node.type === "workflow") await startChild(wait);
       else await this.#attempt(claimed, context, lease.signal);
     } catch (error) {
       await this.#failed(claimed, asExecutionError(error));
@@ -223,69 +220,6 @@ export class Worker {
   }
 
   /**
-   * A map node evaluates its items, creates one execution per item and queues
-   * the first `concurrency` of them; it then waits, holding no lease, and the
-   * items finish it (see Runner).
-   */
-  async #startMap(claimed: Claimed, context: Record<string, unknown>): Promise<void> {
-    const { node, run, plan, execution, token } = claimed;
-    if (node.type !== "map") return;
-    const { store, broker, clock, config } = this.#services;
-    const items = await evaluateTemplate(node.items, context, config.expressions);
-    if (!Array.isArray(items)) {
-      const got = items === null ? "null" : typeof items;
-      throw ExecutionError.nonRetryable(
-        "map-items",
-        `map "${node.id}": items must be an array, but the expression gave ${got}`,
-      );
-    }
-    if (items.length === 0) {
-      await this.#finish(claimed, { status: "succeeded", output: [] });
-      return;
-    }
-    await store.createItems(run.id, node.id, items, clock());
-    const until = node.timeoutMs === null ? null : clock() + node.timeoutMs;
-    if (!(await store.startWaiting(execution.key, token, { itemsTotal: items.length, until }, clock())))
-      return;
-    const queued = await store.queueNextItems(run.id, node.id, node.concurrency, clock());
-    await broker.publish(queued.map((key) => taskFor(run.id, key, plan)));
-  }
-
-  /** A workflow node starts its child run and waits for it; the child's end finishes the node. */
-  async #startChild(claimed: Claimed, context: Record<string, unknown>): Promise<void> {
-    const { node, run, execution, token } = claimed;
-    if (node.type !== "workflow") return;
-    const input = await evaluateTemplate(node.input, context, this.#services.config.expressions);
-    let child: RunRecord;
-    try {
-      child = await this.#runner.startRun({
-        workflow: node.workflow.name,
-        ...(node.workflow.version === null ? {} : { version: node.workflow.version }),
-        input,
-        parent: { runId: run.id, nodeId: execution.nodeId, item: execution.item },
-      });
-    } catch (error) {
-      if (error instanceof InputRejected) throw ExecutionError.nonRetryable("child-input", error.message);
-      throw error;
-    }
-    if (TERMINAL_RUN.has(child.status)) return; // it ended at once and has finished this node already
-    const waiting = await this.#services.store.startWaiting(
-      execution.key,
-      token,
-      {
-        childRunId: child.id,
-        until: node.timeoutMs === null ? null : this.#services.clock() + node.timeoutMs,
-      },
-      this.#services.clock(),
-    );
-    if (!waiting) {
-      const current = await this.#services.store.getExecution(execution.key);
-      if (current?.status === "running" || current?.status === "queued")
-        await this.#runner.cancelRun(child.id);
-    }
-  }
-
-  /**
    * After a failed attempt: another attempt at the same model if the error is
    * retryable and attempts are left (due after the backoff), else the next
    * fallback model, else the node fails.
@@ -319,7 +253,7 @@ export class Worker {
     await this.#finish(claimed, { status: "failed", error: error.toJSON() });
   }
 
-  async #finish(claimed: Claimed, outcome: Parameters<Runner["finishExecution"]>[4]): Promise<void> {
+  async #finish(claimed: Claimed, outcome: Outcome): Promise<void> {
     const { run, plan, execution, token } = claimed;
     await this.#runner.finishExecution(run, plan, execution, { status: ["running"], token }, outcome);
   }
