@@ -1,4 +1,4 @@
-import type { Diagnostic, FileReport } from "../definitions/index.ts";
+import { type Diagnostic, type FileReport, validationJson } from "../definitions/index.ts";
 
 /**
  * `pflow validate` output formats. text: one line per finding, as compilers
@@ -20,28 +20,6 @@ export function formatFindings(
     case "text":
       return lines(files, textLine);
   }
-}
-
-export function validationJson(files: readonly FileReport[], skipped: readonly string[] = []) {
-  const finding = (d: Diagnostic) => ({
-    line: d.line,
-    column: d.column,
-    code: d.code,
-    message: d.message,
-    pointer: d.pointer,
-    document: d.document,
-  });
-  return {
-    valid: files.every((file) => file.valid),
-    files: files.map((file) => ({
-      path: file.path,
-      valid: file.valid,
-      documents: file.documents,
-      errors: file.errors.map(finding),
-      warnings: file.warnings.map(finding),
-    })),
-    ...(skipped.length > 0 ? { skipped } : {}),
-  };
 }
 
 function lines(files: readonly FileReport[], render: (d: Diagnostic) => string): string {

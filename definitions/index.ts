@@ -5,6 +5,7 @@ export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
 export type { CompiledModel, ModelAlias, ModelVersion } from "./model.ts";
 export type * from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
+export { validationJson } from "./report.ts";
 export { scanTemplate } from "./templates.ts";
 export {
   type DefinitionSet,

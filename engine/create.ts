@@ -3,6 +3,7 @@ import type { Broker, DeadLetterHandler } from "./broker/broker.ts";
 import { MemoryBroker } from "./broker/memory/memory-broker.ts";
 import { Catalog } from "./catalog.ts";
 import { Engine } from "./engine.ts";
+import { type EngineObserver, NO_OBSERVER } from "./observer.ts";
 import { builtInOps } from "./preprocess/registry.ts";
 import { EgressPolicy } from "./providers/egress.ts";
 import { environmentSecrets } from "./providers/provider.ts";
@@ -27,6 +28,7 @@ export interface EngineOptions {
   readonly clock?: () => number;
   readonly egress?: EgressPolicy;
   readonly fetch?: typeof fetch;
+  readonly observer?: EngineObserver;
 }
 
 export class ConfigurationError extends Error {
@@ -62,6 +64,7 @@ export async function createEngine(
     logger,
     clock: options.clock ?? Date.now,
     config,
+    observer: options.observer ?? NO_OBSERVER,
   });
   const close = async () => {
     await engine?.stop();

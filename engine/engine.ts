@@ -78,7 +78,8 @@ export class Engine {
    * letter, and its execution fails with the reason, so the run does not hang.
    */
   async deadLetter(task: Task, reason: string, deliveries: number): Promise<void> {
-    const { store, clock, catalog } = this.services;
+    const { store, clock, catalog, observer } = this.services;
+    observer.deadLettered(task);
     await store.addDeadLetter({
       id: `${task.key}@${clock()}`,
       executionKey: task.key,

@@ -99,6 +99,7 @@ export class Runner {
       plan.order,
     );
     const started = await store.transitionRun(id, ["pending"], { status: "running", startedAt: now });
+    if (started) this.#services.observer.runStarted(started);
     await this.advance(id, plan.roots);
     return started ?? ((await store.getRun(id)) as RunRecord);
   }
@@ -172,7 +173,18 @@ export class Runner {
       propagationOf(plan, execution.item === null ? execution.nodeId : null),
       this.#services.clock(),
     );
-    if (result) await this.afterFinish(run, plan, execution, result);
+    if (result) {
+      const startedAt = execution.startedAt;
+      this.#services.observer.nodeFinished({
+        run,
+        execution,
+        nodeType: node.type,
+        cacheable: "cache" in node && node.cache !== null,
+        outcome,
+        durationMs: startedAt === null ? null : this.#services.clock() - startedAt,
+      });
+      await this.afterFinish(run, plan, execution, result);
+    }
     return result;
   }
 
@@ -379,6 +391,7 @@ export class Runner {
   /** A run ended: wake waiters, drop local aborts, and finish the parent's node if it is a child run. */
   async #ended(run: RunRecord): Promise<void> {
     this.#endedRuns.set(run.id, run.status);
+    this.#services.observer.runFinished(run);
     const controller = this.#runAborts.get(run.id);
     if (controller) {
       controller.abort(new ExecutionError("cancelled", `the run ended ${run.status}`, false));

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Broker } from "./broker/broker.ts";
 import type { Catalog } from "./catalog.ts";
+import type { EngineObserver } from "./observer.ts";
 import type { PreprocessRegistry } from "./preprocess/registry.ts";
 import type { Providers } from "./providers/registry.ts";
 import type { EvaluateOptions } from "./providers/template-eval.ts";
@@ -44,4 +45,5 @@ export interface EngineServices {
   readonly logger: Logger;
   readonly clock: () => number;
   readonly config: EngineConfig;
+  readonly observer: EngineObserver;
 }

@@ -242,6 +242,7 @@ export class Worker {
         ...(fallback ? { modelIndex: execution.modelIndex + 1 } : {}),
       };
       if (await store.rescheduleExecution(execution.key, token, next, now)) {
+        this.#services.observer.retryScheduled({ run, execution, nodeType: node.type, code: error.code });
         await broker.publish([taskFor(run.id, execution.key, plan)], delayMs > 0 ? { delayMs } : {});
       }
       return;

@@ -1,0 +1,38 @@
+import type { Task } from "./broker/broker.ts";
+import type { ExecutionRecord, Outcome, RunRecord } from "./store/records.ts";
+
+/**
+ * What the engine tells whoever watches it (metrics, tracing). Called after the
+ * fact, synchronously; an observer must be cheap and must not throw.
+ */
+export interface EngineObserver {
+  runStarted(run: RunRecord): void;
+  runFinished(run: RunRecord): void;
+  nodeFinished(event: NodeFinished): void;
+  retryScheduled(event: {
+    readonly run: RunRecord;
+    readonly execution: ExecutionRecord;
+    readonly nodeType: string;
+    readonly code: string;
+  }): void;
+  deadLettered(task: Task): void;
+}
+
+export interface NodeFinished {
+  readonly run: RunRecord;
+  readonly execution: ExecutionRecord;
+  readonly nodeType: string;
+  /** The node has `cache`: with outcome.cached false, that was a miss. */
+  readonly cacheable: boolean;
+  readonly outcome: Outcome;
+  /** From the execution's first claim to now; null if it never started (skipped). */
+  readonly durationMs: number | null;
+}
+
+export const NO_OBSERVER: EngineObserver = Object.freeze({
+  runStarted() {},
+  runFinished() {},
+  nodeFinished() {},
+  retryScheduled() {},
+  deadLettered() {},
+});

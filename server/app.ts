@@ -1,0 +1,190 @@
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import type { Logger } from "pino";
+import type { Engine } from "../engine/engine.ts";
+import { InputRejected } from "../engine/runner.ts";
+import { type ApiKey, allows, findApiKey, type Scope } from "./auth.ts";
+import { Problem } from "./problems.ts";
+
+/**
+ * The Fastify app: every route of the interfaces spec under /v1, bodies
+ * declared as JSON Schemas (Fastify validates and serialises them; the OpenAPI
+ * document at /openapi.json comes from the same schemas), API keys with scopes,
+ * a rate limit per key, problem+json errors from one table, and body limits per
+ * route.
+ *
+ * Routes live in server/routes/, one file per resource; each declares its scope
+ * in `config.scope` ("public" for health and documentation).
+ */
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The scope a caller's key needs; "public": none. */
+    scope?: Scope | "public";
+  }
+  interface FastifyRequest {
+    apiKey?: ApiKey;
+  }
+}
+
+export interface ServerDeps {
+  readonly engine: Engine;
+  readonly logger: Logger;
+  /** Empty: no authentication (the server then listens on loopback only; see cli/serve). */
+  readonly apiKeys: readonly ApiKey[];
+}
+
+export type RoutePlugin = (app: FastifyInstance, deps: ServerDeps) => Promise<void>;
+
+export interface ServerOptions extends ServerDeps {
+  readonly routes: readonly RoutePlugin[];
+  /** Requests per key (or per address, without keys) per window. */
+  readonly rateLimit?: { readonly max: number; readonly windowMs: number };
+  /** Default JSON body limit; routes may set their own. */
+  readonly bodyLimit?: number;
+}
+
+export const JSON_BODY_LIMIT = 1024 * 1024;
+export const YAML_BODY_LIMIT = 8 * 1024 * 1024;
+const YAML_TYPES = ["application/yaml", "application/x-yaml", "text/yaml"];
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? JSON_BODY_LIMIT,
+    ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
+    disableRequestLogging: false,
+  });
+
+  app.addContentTypeParser(YAML_TYPES, { parseAs: "string" }, (_request, body, done) => done(null, body));
+
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "pflow API",
+        description: "Start and follow workflow runs, and manage workflow and model definitions.",
+        version: "1",
+      },
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+
+  app.addHook("onRequest", async (request) => authenticate(request, options.apiKeys));
+  await app.register(rateLimit, {
+    global: true,
+    hook: "preHandler",
+    max: options.rateLimit?.max ?? 600,
+    timeWindow: options.rateLimit?.windowMs ?? 60_000,
+    keyGenerator: (request) => request.apiKey?.id ?? request.ip,
+    allowList: (request) => request.routeOptions.config.scope === "public",
+    errorResponseBuilder: (_request, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new Problem(
+        "rate-limited",
+        `more than ${context.max} requests in ${context.after}; try again in ${seconds} s`,
+        {
+          headers: { "retry-after": String(seconds) },
+        },
+      );
+    },
+  });
+
+  app.setErrorHandler((error, request, reply) => sendProblem(toProblem(error, request), reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(new Problem("not-found", `no route ${request.method} ${request.url}`), reply),
+  );
+
+  app.get("/openapi.json", { config: { scope: "public" }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+  for (const routes of options.routes) await app.register(async (scope) => routes(scope, options));
+  return app;
+}
+
+async function authenticate(request: FastifyRequest, keys: readonly ApiKey[]): Promise<void> {
+  const scope = request.routeOptions.config?.scope;
+  if (scope === "public" || request.url.startsWith("/docs")) return;
+  if (keys.length === 0) return; // no keys configured: the listener is loopback only
+  const header = request.headers.authorization;
+  const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
+  if (!token)
+    throw new Problem("unauthorized", "send an API key as Authorization: Bearer <key>", {
+      headers: { "www-authenticate": "Bearer" },
+    });
+  const key = findApiKey(keys, token);
+  if (!key)
+    throw new Problem("unauthorized", "the API key is not valid", {
+      headers: { "www-authenticate": "Bearer" },
+    });
+  request.apiKey = key;
+  if (scope !== undefined && !allows(key, scope)) {
+    throw new Problem("forbidden", `this needs the ${scope} scope, which the API key does not have`);
+  }
+}
+
+/** Any error as a problem: ours as they are, Fastify's by its code, the rest as internal. */
+export function toProblem(error: unknown, request: FastifyRequest): Problem {
+  if (error instanceof Problem) return error;
+  if (error instanceof InputRejected) {
+    return new Problem("invalid-input", error.message, { errors: error.violations });
+  }
+  const fastifyError = error as FastifyError & { validation?: { instancePath: string; message?: string }[] };
+  if (fastifyError.validation) {
+    const errors = fastifyError.validation.map((v) => ({
+      path: v.instancePath || "/",
+      message: v.message ?? "is invalid",
+    }));
+    return new Problem("bad-request", fastifyError.message, { errors });
+  }
+  switch (fastifyError.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new Problem(
+        "payload-too-large",
+        `the body is larger than this route accepts (${request.routeOptions.bodyLimit ?? JSON_BODY_LIMIT} bytes)`,
+      );
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new Problem(
+        "unsupported-media-type",
+        `${request.headers["content-type"] ?? "no content type"} is not accepted here`,
+      );
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new Problem("bad-request", "the body is empty; send a JSON object");
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case undefined:
+      if (error instanceof SyntaxError || fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+        return new Problem("bad-request", `the body is not valid JSON: ${fastifyError.message}`);
+      }
+  }
+  if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode === 429) {
+    return new Problem("rate-limited", fastifyError.message);
+  }
+  if (
+    typeof fastifyError.statusCode === "number" &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
+    return new Problem("bad-request", fastifyError.message);
+  }
+  request.log.error({ err: error }, "request failed");
+  return new Problem("internal", "the request failed; the server log has the details");
+}
+
+export function sendProblem(problem: Problem, reply: FastifyReply): FastifyReply {
+  return reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type("application/problem+json")
+    .send(problem.body());
+}
