@@ -2,6 +2,7 @@ import { DefinitionsNotFound } from "../definitions/index.ts";
 import { ConfigurationError } from "../engine/create.ts";
 import { graphCommand } from "./graph-command.ts";
 import { runCommand } from "./run-command.ts";
+import { serveCommand } from "./serve-command.ts";
 import { EXIT, HELP, UsageError } from "./usage.ts";
 import { validateCommand } from "./validate-command.ts";
 import { workerCommand } from "./worker-command.ts";
@@ -24,6 +25,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await runCommand(args, io.stdout);
       case "worker":
         return await workerCommand(args);
+      case "serve":
+        return await serveCommand(args);
       case undefined:
       case "help":
       case "-h":

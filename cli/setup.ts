@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Logger } from "pino";
 import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../definitions/index.ts";
 import { createEngine } from "../engine/create.ts";
+import type { EngineObserver } from "../engine/observer.ts";
 import { formatFindings } from "./findings-format.ts";
 import { UsageError } from "./usage.ts";
 
@@ -30,10 +32,15 @@ export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
   return set;
 }
 
-export async function startEngine(definitions: DefinitionSet, options: { workers?: boolean } = {}) {
+export async function startEngine(
+  definitions: DefinitionSet,
+  options: { workers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
+) {
   const created = await createEngine({
     storeUrl: process.env.PFLOW_STORE_URL ?? "sqlite:./.pflow/pflow.db",
     brokerUrl: process.env.PFLOW_BROKER_URL ?? "memory:",
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   await created.engine.services.catalog.register(definitions, Date.now());
   await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });

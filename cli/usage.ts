@@ -16,6 +16,8 @@ Usage:
   pflow run NAME [--input JSON | --input-file FILE] [--definitions DIR]
       Run a workflow in this process and print the finished run as JSON.
       Exit 0 succeeded, 1 failed or timed out, 2 usage or definition error.
+  pflow serve [--definitions DIR] [--port N] [--host H]
+      The HTTP API and workers in one process (default 127.0.0.1:8080).
   pflow worker [--definitions DIR]
       Workers only, until SIGTERM/SIGINT; resumes unfinished runs.
 

@@ -91,16 +91,23 @@ export class Catalog {
     return found;
   }
 
-  /** A pinned `name@version`: the model's settings and that version's. */
+  /**
+   * A pinned `name@version`: the model's settings and that version's. A version
+   * missing from the cached model is looked up in the store again: it may have
+   * been registered a moment ago, in another process.
+   */
   async modelVersion(pinned: string): Promise<{ model: CompiledModel; version: ModelVersion }> {
     const at = pinned.lastIndexOf("@");
-    const model = await this.model(pinned.slice(0, at));
-    const version = model.versions[pinned.slice(at + 1)];
+    const name = pinned.slice(0, at);
+    const key = pinned.slice(at + 1);
+    let model = await this.model(name);
+    if (!model.versions[key]) {
+      this.#models.delete(name);
+      model = await this.model(name);
+    }
+    const version = model.versions[key];
     if (!version)
-      throw ExecutionError.nonRetryable(
-        "unknown-model",
-        `model "${model.name}" has no version "${pinned.slice(at + 1)}"`,
-      );
+      throw ExecutionError.nonRetryable("unknown-model", `model "${model.name}" has no version "${key}"`);
     return { model, version };
   }
 }

@@ -8,12 +8,14 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerOptions,
 } from "fastify";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/engine.ts";
 import { InputRejected } from "../engine/runner.ts";
 import { type ApiKey, allows, findApiKey, type Scope } from "./auth.ts";
 import { Problem } from "./problems.ts";
+import { partAwareValidator } from "./validation.ts";
 
 /**
  * The Fastify app: every route of the interfaces spec under /v1, bodies
@@ -60,8 +62,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? JSON_BODY_LIMIT,
-    ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
-    disableRequestLogging: false,
+    // Shared schemas (app.addSchema) reach the validator through the schema controller.
+    schemaController: {
+      compilersFactory: {
+        // Fastify's typings for this hook name Ajv's compile signature; ours takes the same route definitions.
+        buildValidator: ((externalSchemas: Record<string, object>) =>
+          partAwareValidator(Object.values(externalSchemas ?? {}))) as unknown as NonNullable<
+          NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]
+        >["buildValidator"],
+      },
+    },
   });
 
   app.addContentTypeParser(YAML_TYPES, { parseAs: "string" }, (_request, body, done) => done(null, body));
@@ -78,6 +88,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },
+    // Shared schemas appear under their own $id in components, not as def-0, def-1…
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => componentName(json.$id, i) },
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 
@@ -88,7 +100,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     max: options.rateLimit?.max ?? 600,
     timeWindow: options.rateLimit?.windowMs ?? 60_000,
     keyGenerator: (request) => request.apiKey?.id ?? request.ip,
-    allowList: (request) => request.routeOptions.config.scope === "public",
+    allowList: (request) => request.routeOptions.config.scope === "public" || request.url.startsWith("/docs"),
     errorResponseBuilder: (_request, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new Problem(
@@ -115,7 +127,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
 async function authenticate(request: FastifyRequest, keys: readonly ApiKey[]): Promise<void> {
   const scope = request.routeOptions.config?.scope;
-  if (scope === "public" || request.url.startsWith("/docs")) return;
+  if (scope === "public" || request.url === "/docs" || request.url.startsWith("/docs/")) return;
   if (keys.length === 0) return; // no keys configured: the listener is loopback only
   const header = request.headers.authorization;
   const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
@@ -187,4 +199,11 @@ export function sendProblem(problem: Problem, reply: FastifyReply): FastifyReply
     .headers(problem.headers)
     .type("application/problem+json")
     .send(problem.body());
+}
+
+/** `https://…/api/runs.schema.json` → `runs`: OpenAPI component names allow only [A-Za-z0-9._-]. */
+function componentName(id: unknown, index: number): string {
+  if (typeof id !== "string") return `schema-${index}`;
+  const base = id.split(/[/#]/).filter(Boolean).pop() ?? `schema-${index}`;
+  return base.replace(/\.schema\.json$|\.json$/, "").replace(/[^A-Za-z0-9._-]/g, "-");
 }

@@ -26,7 +26,8 @@ export function parseApiKeys(text: string | undefined): ApiKey[] {
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "")
     .map((entry) => {
-      const at = entry.lastIndexOf(":");
+      // The key ends at the first colon: scopes themselves contain colons (runs:read).
+      const at = entry.indexOf(":");
       if (at <= 0)
         throw new ApiKeyError(`an API key entry must be key:scope[,scope…]; got one without scopes`);
       const key = entry.slice(0, at);

@@ -176,6 +176,8 @@ export interface Store {
   ): Promise<DefinitionRecord | null>;
   /** The latest version of each definition of a kind. */
   listDefinitions(kind: DefinitionRecord["kind"]): Promise<DefinitionRecord[]>;
+  /** Every version of one definition, oldest first (none: empty). */
+  listDefinitionVersions(kind: DefinitionRecord["kind"], name: string): Promise<DefinitionRecord[]>;
   /** Records key → runId unless the key exists; returns the run id the key belongs to. */
   claimIdempotencyKey(key: string, runId: string, now: number): Promise<string>;
   addDeadLetter(letter: DeadLetter): Promise<void>;

@@ -547,6 +547,13 @@ export class SqliteStore implements Store {
       .map(toDefinition);
   }
 
+  async listDefinitionVersions(kind: DefinitionRecord["kind"], name: string): Promise<DefinitionRecord[]> {
+    return this.#db
+      .sql("SELECT * FROM definitions WHERE kind = ? AND name = ? ORDER BY version")
+      .all(kind, name)
+      .map(toDefinition);
+  }
+
   async claimIdempotencyKey(key: string, runId: string, now: number): Promise<string> {
     return this.#db.write(() => {
       this.#db

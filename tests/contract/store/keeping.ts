@@ -128,6 +128,22 @@ export function keepingContract(context: StoreContext): void {
     expect(byName(await store.listDefinitions("Model"))).toEqual([model.record]);
   });
 
+  it("listDefinitionVersions returns every version of one definition, oldest first", async () => {
+    const { store } = context;
+    const name = `listing-${randomUUID()}`;
+    const v1 = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0);
+    await store.registerDefinition(definition("Workflow", name, "hash-1"), T0 + 1); // not a new version
+    const v2 = await store.registerDefinition(definition("Workflow", name, "hash-2"), T0 + 2);
+    const v3 = await store.registerDefinition(definition("Workflow", name, "hash-3"), T0 + 3);
+    // Another kind of the same name and another name are other definitions.
+    await store.registerDefinition(definition("Model", name, "hash-9"), T0 + 4);
+    await store.registerDefinition(definition("Workflow", `other-${randomUUID()}`, "hash-1"), T0 + 5);
+
+    expect(await store.listDefinitionVersions("Workflow", name)).toEqual([v1.record, v2.record, v3.record]);
+    expect(await store.listDefinitionVersions("Model", name)).toHaveLength(1);
+    expect(await store.listDefinitionVersions("Workflow", `missing-${randomUUID()}`)).toEqual([]);
+  });
+
   it("an idempotency key belongs to the first run that claimed it", async () => {
     const { store } = context;
     const key = `idem-${randomUUID()}`;

@@ -1,0 +1,67 @@
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { buildServer } from "../server/app.ts";
+import { ApiKeyError, parseApiKeys } from "../server/auth.ts";
+import { createMetrics } from "../server/metrics.ts";
+import { allRoutes } from "../server/routes/index.ts";
+import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
+import { EXIT, UsageError } from "./usage.ts";
+
+/**
+ * `pflow serve`: the API and workers in one process, on the configured store
+ * and broker (the embedded ones by default). Without API keys it listens on
+ * loopback only; asked to listen elsewhere without keys, it refuses to start
+ * and says how to configure them. SIGTERM/SIGINT stop it gracefully: no new
+ * requests, requests and node work in hand finish, then the ports close.
+ */
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { definitions: { type: "string" }, port: { type: "string" }, host: { type: "string" } },
+  });
+  const host = values.host ?? process.env.PFLOW_HOST ?? "127.0.0.1";
+  const port = Number(values.port ?? process.env.PFLOW_PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number, not "${values.port}"`);
+  let apiKeys: ReturnType<typeof parseApiKeys>;
+  try {
+    apiKeys = parseApiKeys(process.env.PFLOW_API_KEYS);
+  } catch (error) {
+    if (error instanceof ApiKeyError) throw new UsageError(`PFLOW_API_KEYS: ${error.message}`);
+    throw error;
+  }
+  if (apiKeys.length === 0 && !isLoopback(host)) {
+    throw new UsageError(
+      `refusing to serve on ${host} without API keys: anyone who can reach it could run workflows.\n` +
+        "Set PFLOW_API_KEYS='<key of 16+ characters>:runs:write,runs:read;<admin key>:admin' (see docs/api.md), " +
+        "or listen on 127.0.0.1.",
+    );
+  }
+  const logger = pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" });
+  const definitions = await loadDefinitions(definitionsDir(values.definitions));
+  const metrics = createMetrics();
+  const { engine, close } = await startEngine(definitions, { observer: metrics.observer, logger });
+  const app = await buildServer({ engine, logger, apiKeys, routes: allRoutes(metrics) });
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await close();
+    throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  }
+  if (apiKeys.length === 0) logger.warn(`no API keys configured: serving on ${host} (loopback) only`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  logger.info("shutting down: finishing requests and node work in hand");
+  await app.close();
+  await close();
+  return EXIT.ok;
+}
+
+/** Loopback addresses, and localhost. */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}

@@ -1,0 +1,169 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { EngineObserver, NodeFinished } from "../engine/observer.ts";
+import type { RunRecord } from "../engine/store/records.ts";
+
+/**
+ * Prometheus metrics of one process: its own registry (so tests and several
+ * servers in one process never share counters), Node's default metrics, and the
+ * engine's, fed by an EngineObserver.
+ *
+ * Labels are bounded on purpose: workflow names, node types, statuses, error
+ * codes and `name@version` of models, which all come from registered
+ * definitions; never run ids, inputs or messages, whose cardinality grows
+ * with traffic.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly observer: EngineObserver;
+  /** Where `pflow_queue_depth` comes from, read at each scrape (the broker's depth). */
+  setQueueDepthSource(source: () => Promise<number>): void;
+}
+
+/** Seconds. From a cache hit or a transform (milliseconds) to a slow model answer (minutes). */
+const NODE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120];
+/** Seconds. A run is a few nodes in a row, or a long fan-out: up to ten minutes. */
+const RUN_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "pflow_" });
+  const registers = [registry];
+
+  const runsStarted = new Counter({
+    name: "pflow_runs_started_total",
+    help: "Runs started, by workflow",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  const runsFinished = new Counter({
+    name: "pflow_runs_finished_total",
+    help: "Runs finished, by workflow and final status",
+    labelNames: ["workflow", "status"] as const,
+    registers,
+  });
+  const runDuration = new Histogram({
+    name: "pflow_run_duration_seconds",
+    help: "From a run's start to its end, by workflow and final status",
+    labelNames: ["workflow", "status"] as const,
+    buckets: RUN_BUCKETS,
+    registers,
+  });
+  const nodeDuration = new Histogram({
+    name: "pflow_node_duration_seconds",
+    help: 'From a node execution\'s first claim to its end, by node type, model (name@version; "" for other nodes) and status',
+    labelNames: ["type", "model", "status"] as const,
+    buckets: NODE_BUCKETS,
+    registers,
+  });
+  const nodeExecutions = new Counter({
+    name: "pflow_node_executions_total",
+    help: "Node executions finished (map items included), by node type and status",
+    labelNames: ["type", "status"] as const,
+    registers,
+  });
+  const cacheHits = new Counter({
+    name: "pflow_cache_hits_total",
+    help: "Finished executions of cacheable nodes answered from the result cache, by node type",
+    labelNames: ["type"] as const,
+    registers,
+  });
+  const cacheMisses = new Counter({
+    name: "pflow_cache_misses_total",
+    help: "Finished executions of cacheable nodes that were computed, by node type",
+    labelNames: ["type"] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: "pflow_retries_total",
+    help: "Retries scheduled after a failed attempt, by node type and error code",
+    labelNames: ["type", "code"] as const,
+    registers,
+  });
+  const deadLetters = new Counter({
+    name: "pflow_dead_letters_total",
+    help: "Node tasks whose delivery was given up on and kept as dead letters",
+    registers,
+  });
+  const tokens = new Counter({
+    name: "pflow_tokens_total",
+    help: "Model tokens used, by model (name@version) and kind (input or output); cache hits use none",
+    labelNames: ["model", "kind"] as const,
+    registers,
+  });
+
+  let depthSource: (() => Promise<number>) | undefined;
+  new Gauge({
+    name: "pflow_queue_depth",
+    help: "Node tasks waiting for delivery, read from the broker at each scrape (NaN when it cannot be read)",
+    registers,
+    async collect() {
+      if (!depthSource) return;
+      try {
+        this.set(await depthSource());
+      } catch {
+        // A broker that cannot answer must not fail the whole scrape; NaN says "unknown",
+        // where the last value would say something false. /readyz reports the cause.
+        this.set(Number.NaN);
+      }
+    },
+  });
+
+  const observer: EngineObserver = {
+    runStarted: safely((run: RunRecord) => {
+      runsStarted.inc({ workflow: run.workflow.name });
+    }),
+    runFinished: safely((run: RunRecord) => {
+      const labels = { workflow: run.workflow.name, status: run.status };
+      runsFinished.inc(labels);
+      const from = run.startedAt ?? run.createdAt;
+      if (run.finishedAt !== null) runDuration.observe(labels, Math.max(0, run.finishedAt - from) / 1000);
+    }),
+    nodeFinished: safely((event: NodeFinished) => {
+      const { nodeType: type, outcome } = event;
+      const model = outcome.model ?? "";
+      nodeExecutions.inc({ type, status: outcome.status });
+      // A skipped node never ran: it has no duration to count.
+      if (event.durationMs !== null) {
+        nodeDuration.observe({ type, model, status: outcome.status }, event.durationMs / 1000);
+      }
+      // Skipped and cancelled nodes never looked in the cache; a failed one looked, missed and computed.
+      if (event.cacheable && (outcome.status === "succeeded" || outcome.status === "failed")) {
+        (outcome.cached ? cacheHits : cacheMisses).inc({ type });
+      }
+      const usage = outcome.usage;
+      if (usage) {
+        tokens.inc({ model, kind: "input" }, usage.inputTokens);
+        tokens.inc({ model, kind: "output" }, usage.outputTokens);
+      }
+    }),
+    retryScheduled: safely((event: { nodeType: string; code: string }) => {
+      retries.inc({ type: event.nodeType, code: event.code });
+    }),
+    deadLettered: safely(() => {
+      deadLetters.inc();
+    }),
+  };
+
+  return {
+    registry,
+    observer,
+    setQueueDepthSource(source) {
+      depthSource = source;
+    },
+  };
+}
+
+/**
+ * The engine calls its observer in the middle of state transitions: a metric
+ * that throws (a bad label value, a negative count) must cost a sample, never
+ * a node or a run.
+ */
+function safely<A extends unknown[]>(record: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    try {
+      record(...args);
+    } catch {
+      // Deliberately dropped: see above.
+    }
+  };
+}

@@ -1,0 +1,145 @@
+import type { FastifyRequest } from "fastify";
+import {
+  type DefinitionSet,
+  type FileReport,
+  validateDefinitions,
+  validationJson,
+} from "../definitions/index.ts";
+import type { EngineServices } from "../engine/services.ts";
+import type { DefinitionRecord } from "../engine/store/records.ts";
+import { Problem } from "./problems.ts";
+
+/**
+ * Definitions sent over the API (PUT /v1/workflows/{name}, PUT /v1/models/{name},
+ * an alias moved, POST /v1/validate) are validated together with what is
+ * registered, so a workflow's model and sub-workflow references resolve against
+ * the registry as `pflow validate` resolves them against a directory. Only the
+ * uploaded file's findings count: the registry is context, not the subject.
+ */
+export const UPLOAD_PATH = "request.yaml";
+
+const YAML_TYPES: ReadonlySet<string> = new Set(["application/yaml", "application/x-yaml", "text/yaml"]);
+
+/** The request body of a route that takes YAML, as OpenAPI and Fastify read it. */
+export const YAML_BODY = {
+  content: Object.fromEntries(
+    [...YAML_TYPES].map((type) => [
+      type,
+      { schema: { type: "string", description: "One YAML file, as `pflow validate` reads it." } },
+    ]),
+  ),
+};
+
+/**
+ * A route hook: anything but YAML is refused before its body is read, so a JSON
+ * body (which Fastify would otherwise parse) is a 415, not a confusing finding.
+ */
+export async function requireYaml(request: FastifyRequest): Promise<void> {
+  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (type === undefined || !YAML_TYPES.has(type)) {
+    throw new Problem(
+      "unsupported-media-type",
+      `send the definition as YAML (Content-Type: application/yaml), not ${type ?? "no content type"}`,
+    );
+  }
+}
+
+export interface CheckedUpload {
+  /** The uploaded file's own report: its documents and findings. */
+  readonly report: FileReport;
+  /** The upload and the registry, validated as one set. */
+  readonly set: DefinitionSet;
+}
+
+/** Validates YAML text as one file, resolving its references against the registry. */
+export async function validateUpload(services: EngineServices, text: string): Promise<CheckedUpload> {
+  // The upload alone first, for the names it defines: their registered versions
+  // are what it replaces, so they leave the set (or every new version of a
+  // definition would be a duplicate-name of the old one).
+  const alone = validateDefinitions([{ path: UPLOAD_PATH, text }], { resolve: false });
+  const replaced = new Set((alone.files[0]?.documents ?? []).map((doc) => `${doc.kind}/${doc.name}`));
+  // All of the registry, not only what the upload names: a sub-workflow cycle
+  // may run through any registered workflow. Validation is cheap next to a request.
+  const registered = [];
+  for (const kind of ["Model", "Workflow"] as const) {
+    for (const record of await services.store.listDefinitions(kind)) {
+      if (replaced.has(`${kind}/${record.name}`)) continue;
+      registered.push({ path: `registry/${kind}/${record.name}.yaml`, text: record.source });
+    }
+  }
+  const set = validateDefinitions([{ path: UPLOAD_PATH, text }, ...registered]);
+  return { report: set.files[0] as FileReport, set };
+}
+
+/** The findings of a file as the API reports them: the `errors` of POST /v1/validate. */
+function findingsOf(report: FileReport) {
+  return validationJson([report]).files[0]?.errors ?? [];
+}
+
+/**
+ * Registers the one document of a checked upload as the next version of
+ * `kind/name`: the upload must be valid and hold exactly that document.
+ * Registering goes through the Catalog, which also drops its cached copy of a
+ * model, so a run started right after pins from the new version.
+ */
+export async function registerUpload(
+  services: EngineServices,
+  checked: CheckedUpload,
+  kind: DefinitionRecord["kind"],
+  name: string,
+): Promise<{ readonly version: number; readonly created: boolean }> {
+  const { report, set } = checked;
+  if (!report.valid) {
+    const errors = findingsOf(report);
+    const first = errors[0];
+    const where = first ? `; the first, at line ${first.line} column ${first.column}: ${first.message}` : "";
+    throw new Problem(
+      "invalid-definition",
+      `the ${kind.toLowerCase()} is not valid: ${errors.length} error${errors.length === 1 ? "" : "s"}${where}`,
+      { errors },
+    );
+  }
+  const [document, ...others] = report.documents;
+  if (document === undefined || others.length > 0) {
+    const held = report.documents.map((doc) => `${doc.kind} "${doc.name}"`).join(", ") || "none";
+    throw new Problem(
+      "invalid-definition",
+      `the body must hold exactly one ${kind} document; it holds ${report.documents.length} (${held})`,
+    );
+  }
+  if (document.kind !== kind) {
+    const route = document.kind === "Model" ? "PUT /v1/models/{name}" : "PUT /v1/workflows/{name}";
+    throw new Problem(
+      "invalid-definition",
+      `the body holds a ${document.kind}, not a ${kind}; register it with ${route}`,
+    );
+  }
+  if (document.name !== name) {
+    throw new Problem(
+      "invalid-definition",
+      `metadata.name is "${document.name}" but the path names "${name}"; they must be the same`,
+    );
+  }
+
+  const plan = kind === "Workflow" ? set.workflows.get(name) : undefined;
+  const model = kind === "Model" ? set.models.get(name) : undefined;
+  const hash = (plan ?? model)?.hash;
+  // Only this document: registering the rest of the set again would, if the
+  // registry moved meanwhile, bring back the older versions read above.
+  const only: DefinitionSet = {
+    ...set,
+    workflows: new Map(plan ? [[name, plan]] : []),
+    models: new Map(model ? [[name, model]] : []),
+  };
+  // Same content as the latest version is not a new version (the store decides
+  // by hash, as here); two identical uploads at once may both say created.
+  const before = await services.store.getDefinition(kind, name);
+  const versions = await services.catalog.register(only, services.clock());
+  const version = (kind === "Workflow" ? versions.workflows : versions.models).get(name) as number;
+  return { version, created: before?.hash !== hash };
+}
+
+/** Epoch milliseconds as the API shows times. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

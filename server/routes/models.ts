@@ -1,0 +1,209 @@
+import { parseDocument } from "yaml";
+import type { CompiledModel } from "../../definitions/index.ts";
+import definitionsApi from "../../schemas/api/definitions.json" with { type: "json" };
+import api from "../../schemas/api/models.json" with { type: "json" };
+import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
+import { Problem } from "../problems.ts";
+import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+
+/**
+ * The model registry: list, read, register new versions of a Model document,
+ * and move an alias. Moving an alias edits the latest Model document and
+ * registers the result as its next version, so the registry keeps one history
+ * for both kinds of change, and the YAML served is always what is in effect.
+ * Runs pin their models when they start: a move affects new runs only.
+ */
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: definitionsApi.problem } },
+});
+/** What any authenticated route may answer. */
+const COMMON_PROBLEMS = {
+  401: problem("No API key, or not a valid one"),
+  403: problem("The API key lacks the scope this needs"),
+  429: problem("Too many requests; Retry-After says when to try again"),
+  500: problem("Internal error; the server log has the details"),
+};
+const NAME_PARAMS = {
+  type: "object",
+  required: ["name"],
+  properties: { name: definitionsApi.name },
+};
+
+interface AliasBody {
+  readonly version: string;
+  readonly canary?: { readonly version: string; readonly percent: number } | null;
+}
+
+export const modelRoutes: RoutePlugin = async (app, { engine }) => {
+  const services = engine.services;
+  const { store } = services;
+
+  app.get(
+    "/v1/models",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "List the registered models",
+        description: "The latest Model document of each registered model.",
+        tags: ["models"],
+        operationId: "listModels",
+        response: { 200: api.modelList, ...COMMON_PROBLEMS },
+      },
+    },
+    async () => {
+      const records = await store.listDefinitions("Model");
+      return {
+        items: records.map((record) => {
+          const model = record.compiled as CompiledModel;
+          return {
+            name: record.name,
+            version: record.version,
+            description: model.description,
+            hash: record.hash,
+            createdAt: iso(record.createdAt),
+            versions: Object.keys(model.versions),
+            defaultTarget: model.defaultTarget,
+          };
+        }),
+      };
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    "/v1/models/:name",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "Get a model",
+        description:
+          "A model's versions and aliases as new runs resolve them now, what its bare name means, the YAML of its latest Model document, and that document's history.",
+        tags: ["models"],
+        operationId: "getModel",
+        params: NAME_PARAMS,
+        response: {
+          200: api.modelDetail,
+          400: problem("The name is not valid"),
+          404: problem("No model of that name is registered"),
+          ...COMMON_PROBLEMS,
+        },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      const history = await store.listDefinitionVersions("Model", name);
+      const latest = history.at(-1);
+      if (!latest) throw new Problem("not-found", `no model "${name}" is registered`);
+      const model = latest.compiled as CompiledModel;
+      return {
+        name,
+        description: model.description,
+        latest: latest.version,
+        history: history.map((record) => ({
+          version: record.version,
+          hash: record.hash,
+          createdAt: iso(record.createdAt),
+        })),
+        versions: Object.entries(model.versions).map(([version, fields]) => ({
+          version,
+          provider: fields.provider,
+        })),
+        aliases: model.aliases,
+        defaultTarget: model.defaultTarget,
+        definition: latest.source,
+      };
+    },
+  );
+
+  app.put<{ Params: { name: string }; Body: string }>(
+    "/v1/models/:name",
+    {
+      config: { scope: "definitions:write" },
+      bodyLimit: YAML_BODY_LIMIT,
+      onRequest: requireYaml,
+      schema: {
+        summary: "Register a model version",
+        description:
+          "Registers the Model document of the YAML body as the next version of the model's document. The body must hold exactly that one document, named as the path names it. The same content as the latest version is not a new version (200). New runs resolve references through the new document; runs in flight keep the versions they pinned.",
+        tags: ["models"],
+        operationId: "putModel",
+        params: NAME_PARAMS,
+        body: YAML_BODY,
+        response: {
+          200: {
+            ...definitionsApi.registered,
+            description: "The same content is the latest version already",
+          },
+          201: { ...definitionsApi.registered, description: "A new version" },
+          400: problem(
+            "invalid-definition: the findings are in `errors`; or the body is not one Model of this name; or the name is not valid",
+          ),
+          413: problem("The body is larger than 8 MiB"),
+          415: problem("The body is not YAML"),
+          ...COMMON_PROBLEMS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name } = request.params;
+      const checked = await validateUpload(services, request.body);
+      const { version, created } = await registerUpload(services, checked, "Model", name);
+      return reply.code(created ? 201 : 200).send({ name, version, created });
+    },
+  );
+
+  app.put<{ Params: { name: string; alias: string }; Body: AliasBody }>(
+    "/v1/models/:name/aliases/:alias",
+    {
+      config: { scope: "definitions:write" },
+      schema: {
+        summary: "Point a model alias",
+        description:
+          "Promotes, rolls back, or sets or clears the canary of an alias (creating the alias if the model has none of that name). The alias is replaced as a whole: no canary in the body means none. The change is registered as a new version of the Model document; new runs resolve the alias through it, runs in flight keep the versions they pinned.",
+        tags: ["models"],
+        operationId: "putModelAlias",
+        params: {
+          type: "object",
+          required: ["name", "alias"],
+          properties: { name: definitionsApi.name, alias: api.aliasName },
+        },
+        body: api.aliasBody,
+        response: {
+          200: api.aliasesChanged,
+          400: problem("The model has no such version, or the alias does not fit the model"),
+          404: problem("No model of that name is registered"),
+          ...COMMON_PROBLEMS,
+        },
+      },
+    },
+    async (request) => {
+      const { name, alias } = request.params;
+      const { version, canary } = request.body;
+      const record = await store.getDefinition("Model", name);
+      if (!record) throw new Problem("not-found", `no model "${name}" is registered`);
+      const model = record.compiled as CompiledModel;
+      const known = Object.keys(model.versions);
+      for (const [role, wanted] of [
+        ["the alias", version],
+        ["the canary", canary?.version],
+      ] as const) {
+        if (wanted !== undefined && !(wanted in model.versions)) {
+          throw new Problem(
+            "bad-request",
+            `${role} cannot point to version "${wanted}": model "${name}" has versions ${known.join(", ")}`,
+          );
+        }
+      }
+      // Edited through the YAML document, so its comments and layout survive.
+      const document = parseDocument(record.source);
+      document.setIn(
+        ["spec", "aliases", alias],
+        canary ? { version, canary: { version: canary.version, percent: canary.percent } } : version,
+      );
+      const checked = await validateUpload(services, String(document));
+      const registered = await registerUpload(services, checked, "Model", name);
+      const updated = checked.set.models.get(name) as CompiledModel;
+      return { name, version: registered.version, aliases: updated.aliases };
+    },
+  );
+};

@@ -1,0 +1,419 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import type { Engine } from "../../engine/engine.ts";
+import { ExecutionError } from "../../engine/errors.ts";
+import { InputRejected, type StartRequest } from "../../engine/runner.ts";
+import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store/records.ts";
+import runsSchema from "../../schemas/api/runs.schema.json" with { type: "json" };
+import type { RoutePlugin } from "../app.ts";
+import { PROBLEMS, Problem, type ProblemType } from "../problems.ts";
+import { streamRunEvents } from "./run-events.ts";
+
+/**
+ * The runs routes: start a run (idempotently with an Idempotency-Key, and
+ * optionally waiting for its end), read one, list them, cancel, retry, and
+ * follow one as server-sent events. Bodies and replies are declared in
+ * schemas/api/runs.schema.json, which the OpenAPI document is built from.
+ */
+const SCHEMA_ID = runsSchema.$id;
+const ref = (name: keyof typeof runsSchema.$defs) => ({ $ref: `${SCHEMA_ID}#/$defs/${name}` });
+
+/** A concurrent request holding the same Idempotency-Key has this long to create its run. */
+const IDEMPOTENT_CREATE_WAIT_MS = 5_000;
+const IDEMPOTENT_POLL_MS = 50;
+const MAX_WAIT_S = 60;
+
+/** schemas/common.schema.json#/$defs/name */
+const workflowName = {
+  description: "A workflow name.",
+  type: "string",
+  pattern: "^[a-z][a-z0-9-]{0,62}$",
+} as const;
+
+const workflowNameParams = {
+  type: "object",
+  required: ["name"],
+  properties: { name: workflowName },
+} as const;
+
+const runIdParams = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { description: "A run id.", type: "string", minLength: 1, maxLength: 200 } },
+} as const;
+
+export const runRoutes: RoutePlugin = async (app, { engine }) => {
+  app.addSchema(runsSchema);
+  acceptJsonBodiesOnly(app);
+  // Event streams last as long as their run; end them when the server closes instead.
+  const shutdown = new AbortController();
+  app.addHook("preClose", async () => shutdown.abort());
+
+  app.post<{
+    Params: { name: string };
+    Querystring: { wait?: number };
+    Headers: { "idempotency-key"?: string };
+    Body: { input?: Record<string, unknown>; version?: number };
+  }>(
+    "/v1/workflows/:name/runs",
+    {
+      config: { scope: "runs:write" },
+      // No body at all is a start without input, as `{}` is.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        summary: "Start a run",
+        description:
+          "Starts a run of the workflow (its latest version, or `version`). With an `Idempotency-Key` " +
+          "header, a repeated request answers with the run the key started instead of starting another. " +
+          `With \`?wait=S\` (at most ${MAX_WAIT_S}) it waits up to S seconds: 200 with the finished run, ` +
+          "or 202 if it is still going.",
+        tags: ["runs"],
+        operationId: "startRun",
+        params: workflowNameParams,
+        querystring: {
+          type: "object",
+          properties: {
+            wait: {
+              description: "Seconds to wait for the run to finish.",
+              type: "number",
+              minimum: 0,
+              maximum: MAX_WAIT_S,
+            },
+          },
+          additionalProperties: false,
+        },
+        headers: {
+          type: "object",
+          properties: {
+            "idempotency-key": {
+              description: "Printable characters; the same key answers with the same run.",
+              type: "string",
+              minLength: 1,
+              maxLength: 200,
+              pattern: "^[\\x20-\\x7E]+$",
+            },
+          },
+        },
+        body: ref("startRun"),
+        response: {
+          200: jsonReply("The run finished within `wait`.", "run"),
+          202: jsonReply(
+            "The run started (or the key's run, for a repeated Idempotency-Key).",
+            "runAccepted",
+          ),
+          ...problemReplies(
+            "bad-request",
+            "invalid-input",
+            "not-found",
+            "conflict",
+            "payload-too-large",
+            "unsupported-media-type",
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const start: StartRequest = {
+        workflow: request.params.name,
+        input: request.body.input ?? {},
+        ...(request.body.version === undefined ? {} : { version: request.body.version }),
+      };
+      const key = request.headers["idempotency-key"];
+      const started = await startRunOrNotFound(() =>
+        key === undefined ? engine.startRun(start) : startRunOnce(engine, key, start),
+      );
+      const waitS = request.query.wait;
+      if (waitS !== undefined) {
+        const run = await engine.waitForRun(started.id, waitS * 1000);
+        if (run && TERMINAL_RUN.has(run.status)) return reply.code(200).send(await engine.runJson(run.id));
+      }
+      return reply.code(202).send({ id: started.id, status: started.status, workflow: started.workflow });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/v1/runs/:id",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "Get a run",
+        description: "The run with its input, output, pinned models, usage and every node.",
+        tags: ["runs"],
+        operationId: "getRun",
+        params: runIdParams,
+        response: { 200: jsonReply("The run.", "run"), ...problemReplies("bad-request", "not-found") },
+      },
+    },
+    async (request) => {
+      const run = await engine.runJson(request.params.id);
+      if (!run) throw runNotFound(request.params.id);
+      return run;
+    },
+  );
+
+  app.get<{ Querystring: { workflow?: string; status?: RunStatus; limit: number; cursor?: string } }>(
+    "/v1/runs",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "List runs",
+        description:
+          "Runs, newest first, as summaries (no input, output, models or nodes: GET /v1/runs/{id} has " +
+          "those). Pass `next` as `cursor` for the following page.",
+        tags: ["runs"],
+        operationId: "listRuns",
+        querystring: {
+          type: "object",
+          properties: {
+            workflow: { ...workflowName, description: "Only runs of this workflow." },
+            status: { ...runsSchema.$defs.runStatus, description: "Only runs in this status." },
+            limit: { description: "Runs per page.", type: "integer", minimum: 1, maximum: 100, default: 20 },
+            cursor: { description: "The `next` of the previous page.", type: "string", maxLength: 500 },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: jsonReply("A page of runs.", "runPage"), ...problemReplies("bad-request") },
+      },
+    },
+    async (request) => {
+      const { workflow, status, limit, cursor } = request.query;
+      const page = await engine.services.store.listRuns({
+        limit,
+        cursor: cursor === undefined ? null : storeCursorOf(cursor),
+        ...(workflow === undefined ? {} : { workflow }),
+        ...(status === undefined ? {} : { status }),
+      });
+      return { items: page.items.map(runSummary), next: page.next === null ? null : apiCursorOf(page.next) };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    "/v1/runs/:id/cancel",
+    {
+      config: { scope: "runs:write" },
+      schema: {
+        summary: "Cancel a run",
+        description:
+          "Ends a run that has not finished: its unfinished nodes end cancelled and attempts in flight are aborted.",
+        tags: ["runs"],
+        operationId: "cancelRun",
+        params: runIdParams,
+        response: {
+          202: jsonReply("The run is cancelled.", "runState"),
+          ...problemReplies("bad-request", "not-found", "conflict"),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      await existingRun(engine, id);
+      const cancelled = await engine.runner.cancelRun(id);
+      if (!cancelled) {
+        const run = await existingRun(engine, id);
+        throw new Problem("conflict", `run ${id} already finished: ${run.status}`);
+      }
+      return reply.code(202).send({ id, status: cancelled.status });
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    "/v1/runs/:id/retry",
+    {
+      config: { scope: "runs:write" },
+      schema: {
+        summary: "Retry a run",
+        description:
+          "Reruns a failed, cancelled or timed-out run from its failed nodes under the same id: what " +
+          "succeeded is kept, every other node runs again, with the same pinned models.",
+        tags: ["runs"],
+        operationId: "retryRun",
+        params: runIdParams,
+        response: {
+          202: jsonReply("The run is running again.", "runState"),
+          ...problemReplies("bad-request", "not-found", "conflict"),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      await existingRun(engine, id);
+      const restarted = await engine.runner.retryRun(id);
+      if (!restarted) {
+        const run = await existingRun(engine, id);
+        throw new Problem(
+          "conflict",
+          `run ${id} is ${run.status}; only failed, cancelled or timed-out runs can be retried`,
+        );
+      }
+      return reply.code(202).send({ id, status: restarted.status });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/v1/runs/:id/events",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "Follow a run",
+        description:
+          "Server-sent events, one per run and node state change, from the start of the run, then live; " +
+          "the stream closes after the run's final event. Events: `run.running`, `run.succeeded`, " +
+          "`run.failed`, `run.cancelled`, `run.timed_out`, `node.queued`, `node.running`, " +
+          "`node.succeeded`, `node.failed`, `node.skipped`, `node.cancelled`; each with an `id` " +
+          "(increasing within the stream) and JSON `data` in the shape of the runEvent schema. " +
+          "A `: keep-alive` comment comes every 15 s.",
+        tags: ["runs"],
+        operationId: "followRun",
+        params: runIdParams,
+        response: {
+          200: {
+            description: "The event stream.",
+            content: { "text/event-stream": { schema: { type: "string" } } },
+          },
+          ...problemReplies("bad-request", "not-found"),
+        },
+      },
+    },
+    async (request, reply) => {
+      await existingRun(engine, request.params.id);
+      await streamRunEvents(engine, request.params.id, reply, shutdown.signal);
+    },
+  );
+};
+
+function jsonReply(description: string, schema: keyof typeof runsSchema.$defs) {
+  return { description, content: { "application/json": { schema: ref(schema) } } };
+}
+
+/**
+ * The problem replies of a route: those given, and those every authenticated
+ * route can answer with. Types sharing a status share one entry.
+ */
+function problemReplies(...types: ProblemType[]) {
+  const all: ProblemType[] = [...types, "unauthorized", "forbidden", "rate-limited", "internal"];
+  const replies: Record<number, { description: string; content: Record<string, { schema: object }> }> = {};
+  for (const type of all) {
+    const { status, title } = PROBLEMS[type];
+    const previous = replies[status]?.description;
+    replies[status] = {
+      description: previous === undefined ? title : `${previous}; or: ${title}`,
+      content: { "application/problem+json": { schema: ref("problem") } },
+    };
+  }
+  return replies;
+}
+
+async function existingRun(engine: Engine, id: string): Promise<RunRecord> {
+  const run = await engine.services.store.getRun(id);
+  if (!run) throw runNotFound(id);
+  return run;
+}
+
+function runNotFound(id: string): Problem {
+  return new Problem("not-found", `no run "${id}"`);
+}
+
+/** An unknown workflow or version is the caller's 404, not an engine failure. */
+async function startRunOrNotFound(start: () => Promise<RunRecord>): Promise<RunRecord> {
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof ExecutionError && error.code === "unknown-workflow") {
+      throw new Problem("not-found", error.message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Starts a run for an Idempotency-Key once. The key is claimed for a fresh run
+ * id before the run exists, so of concurrent requests exactly one creates it;
+ * the others answer with that run, once it is visible. What startRun would
+ * refuse (an unknown workflow, an input that breaks the inputs schema) is
+ * refused before the claim: a key claimed for a refused run would point at
+ * nothing. If the claimer never created its run (it died in between), the run
+ * is created now, under the id the key names.
+ */
+async function startRunOnce(engine: Engine, key: string, start: StartRequest): Promise<RunRecord> {
+  const { store, clock } = engine.services;
+  await checkStartable(engine, start);
+  const freshId = randomUUID();
+  const ownerId = await store.claimIdempotencyKey(key, freshId, clock());
+  if (ownerId === freshId) return engine.startRun({ ...start, runId: freshId });
+  const existing = await awaitRunCreated(engine, ownerId);
+  if (!existing) return engine.startRun({ ...start, runId: ownerId });
+  if (existing.workflow.name !== start.workflow) {
+    throw new Problem(
+      "conflict",
+      `the Idempotency-Key belongs to run ${existing.id} of workflow "${existing.workflow.name}"`,
+    );
+  }
+  return existing;
+}
+
+async function checkStartable(engine: Engine, start: StartRequest): Promise<void> {
+  const { catalog, schemas } = engine.services;
+  const { plan } = await catalog.plan(start.workflow, start.version);
+  const violations = schemas.applyDefaultsAndValidate(plan.inputs, structuredClone(start.input));
+  if (violations.length > 0) throw new InputRejected(plan.workflow, violations);
+}
+
+async function awaitRunCreated(engine: Engine, runId: string): Promise<RunRecord | null> {
+  const deadline = engine.services.clock() + IDEMPOTENT_CREATE_WAIT_MS;
+  for (;;) {
+    const run = await engine.services.store.getRun(runId);
+    if (run || engine.services.clock() >= deadline) return run;
+    await new Promise((resolve) => setTimeout(resolve, IDEMPOTENT_POLL_MS));
+  }
+}
+
+function runSummary(run: RunRecord) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: run.id,
+    workflow: run.workflow,
+    status: run.status,
+    error: run.error,
+    createdAt: iso(run.createdAt),
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
+    usage: run.usage,
+    parent: run.parent,
+  };
+}
+
+/**
+ * The API's cursor wraps the store's (whose form depends on the adapter) so
+ * that one this API did not hand out is told apart and refused, rather than
+ * read by the store as something else.
+ */
+function apiCursorOf(storeCursor: string): string {
+  return Buffer.from(JSON.stringify({ after: storeCursor }), "utf8").toString("base64url");
+}
+
+function storeCursorOf(apiCursor: string): string {
+  try {
+    const decoded: unknown = JSON.parse(Buffer.from(apiCursor, "base64url").toString("utf8"));
+    const after = (decoded as { after?: unknown } | null)?.after;
+    if (typeof after === "string") return after;
+  } catch {
+    // Not one of ours: refused below.
+  }
+  throw new Problem("bad-request", "the cursor is not one this API handed out; pass the `next` of a page");
+}
+
+/**
+ * The text/plain parser Fastify has by default (and the app's YAML parsers)
+ * would hand a string to a route that wants a JSON object, which would then
+ * fail as a 400; a body of another type is a 415 here.
+ */
+function acceptJsonBodiesOnly(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "string" },
+    app.getDefaultJsonParser("error", "error"),
+  );
+}

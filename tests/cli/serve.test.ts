@@ -1,0 +1,66 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { pflow } from "../helpers/cli.ts";
+
+// `pflow serve` as a process: it refuses a public listener without keys, serves
+// the bundled examples on loopback, and stops gracefully on SIGTERM.
+
+const BIN = join(import.meta.dirname, "../../cli/pflow.js");
+const INPUT = join(import.meta.dirname, "../../examples/inputs/lead-scoring.json");
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+  delete process.env.PFLOW_API_KEYS;
+});
+
+describe("pflow serve", () => {
+  it("refuses to listen on a non-loopback address without API keys, saying how to configure them", async () => {
+    const result = await pflow("serve", "--host", "0.0.0.0", "--port", "0");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("refusing to serve on 0.0.0.0 without API keys");
+    expect(result.stderr).toContain("PFLOW_API_KEYS=");
+  });
+
+  it("refuses keys it cannot use", async () => {
+    process.env.PFLOW_API_KEYS = "short:admin";
+    expect((await pflow("serve", "--port", "0")).stderr).toContain("at least 16 characters");
+    process.env.PFLOW_API_KEYS = "a-long-enough-key-1234:root";
+    expect((await pflow("serve", "--port", "0")).stderr).toContain('unknown scope "root"');
+  });
+
+  it("serves the examples on loopback, runs one, and stops gracefully on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pflow-serve-"));
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, [BIN, "serve", "--port", String(port)], {
+      cwd: dir,
+      env: { ...process.env, PFLOW_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    children.push(child);
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const ready = await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error("pflow serve did not become ready");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const started = await fetch(`${base}/v1/workflows/lead-scoring/runs?wait=20`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: JSON.parse(readFileSync(INPUT, "utf8")) }),
+    });
+    const run = (await started.json()) as { status: string; nodes: Record<string, unknown> };
+    expect(started.status, JSON.stringify(run)).toBe(200);
+    expect(run.status).toBe("succeeded");
+    child.kill("SIGTERM");
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code).toBe(0);
+  }, 40_000);
+});
