@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../definitions/index.ts";
@@ -15,10 +15,24 @@ import { UsageError } from "./usage.ts";
  */
 export const BUNDLED_EXAMPLES = join(import.meta.dirname, "..", "examples");
 
+/**
+ * --definitions, else PFLOW_DEFINITIONS, else ./definitions if it holds YAML
+ * files, else the bundled examples. "Holds YAML" and not just "exists": in a
+ * checkout of pflow itself, definitions/ is the source folder of the compiler.
+ */
 export function definitionsDir(flag: string | undefined): string {
   return (
-    flag ?? process.env.PFLOW_DEFINITIONS ?? (existsSync("definitions") ? "definitions" : BUNDLED_EXAMPLES)
+    flag ?? process.env.PFLOW_DEFINITIONS ?? (holdsYaml("definitions") ? "definitions" : BUNDLED_EXAMPLES)
   );
+}
+
+function holdsYaml(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  try {
+    return readdirSync(dir, { recursive: true }).some((name) => /\.ya?ml$/.test(String(name)));
+  } catch {
+    return false;
+  }
 }
 
 export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
