@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -63,4 +63,19 @@ describe("pflow serve", () => {
     const code = await new Promise((resolve) => child.once("exit", resolve));
     expect(code).toBe(0);
   }, 40_000);
+});
+
+describe("pflow serve with definitions that are not valid", () => {
+  it("refuses to start, listing every finding", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pflow-bad-defs-"));
+    writeFileSync(
+      join(dir, "broken.yaml"),
+      "apiVersion: pflow/v1\nkind: Workflow\nmetadata: { name: broken }\nspec:\n  nodes:\n    a: { type: transform, expr: 'inputs.x +' }\n    b: { type: model, model: nowhere }\n",
+    );
+    const result = await pflow("serve", "--definitions", dir, "--port", "0");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("are not valid");
+    expect(result.stderr).toContain("error expression-syntax");
+    expect(result.stderr).toContain("error unknown-model");
+  });
 });

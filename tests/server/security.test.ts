@@ -69,3 +69,16 @@ describe("security", () => {
     expect(response.headers.get("content-type")).toContain("application/problem+json");
   });
 });
+
+describe("body limits", () => {
+  it("a 50 MB body is refused with 413 before it is read", async () => {
+    server = await testServer({ routes: [runRoutes] });
+    const huge = new Uint8Array(50 * 1024 * 1024).fill(32);
+    const response = await server.request("POST", "/v1/workflows/x/runs", { raw: huge });
+    expect(response.status).toBe(413);
+    expect(response.json).toMatchObject({
+      status: 413,
+      type: expect.stringContaining("/problems/payload-too-large"),
+    });
+  });
+});
