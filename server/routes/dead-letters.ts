@@ -1,24 +1,13 @@
-import definitionsApi from "../../schemas/api/definitions.json" with { type: "json" };
 import type { RoutePlugin } from "../app.ts";
 import { Problem } from "../problems.ts";
 import { iso } from "../registry.ts";
+import { COMMON_PROBLEMS, problemResponse } from "../route-schemas.ts";
 
 /**
  * Dead letters: node executions whose delivery the broker gave up on. Each
  * failed its execution with "dead-lettered", so its run failed too; replaying
  * one reruns that run from its failed nodes, keeping what succeeded.
  */
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: definitionsApi.problem } },
-});
-/** What any authenticated route may answer. */
-const COMMON_PROBLEMS = {
-  401: problem("No API key, or not a valid one"),
-  403: problem("The API key lacks the scope this needs"),
-  429: problem("Too many requests; Retry-After says when to try again"),
-  500: problem("Internal error; the server log has the details"),
-};
 
 const DEAD_LETTER = {
   type: "object",
@@ -63,7 +52,7 @@ export const deadLetterRoutes: RoutePlugin = async (app, { engine }) => {
             required: ["items"],
             properties: { items: { type: "array", items: DEAD_LETTER } },
           },
-          400: problem("The query is not valid"),
+          400: problemResponse("The query is not valid"),
           ...COMMON_PROBLEMS,
         },
       },
@@ -101,8 +90,8 @@ export const deadLetterRoutes: RoutePlugin = async (app, { engine }) => {
               status: { type: "string", description: "The run's status now." },
             },
           },
-          404: problem("No dead letter of that id"),
-          409: problem("The run has not ended, or succeeded since: there is nothing to replay"),
+          404: problemResponse("No dead letter of that id"),
+          409: problemResponse("The run has not ended, or succeeded since: there is nothing to replay"),
           ...COMMON_PROBLEMS,
         },
       },

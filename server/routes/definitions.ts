@@ -4,6 +4,7 @@ import api from "../../schemas/api/definitions.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";
 import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
 
 /**
  * The workflow registry: list, read, and register new versions from YAML, plus
@@ -11,22 +12,6 @@ import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../
  * its references resolve as they will when it runs; a run pins the version it
  * started on, so registering never changes a run in flight.
  */
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: api.problem } },
-});
-/** What any authenticated route may answer. */
-const COMMON_PROBLEMS = {
-  401: problem("No API key, or not a valid one"),
-  403: problem("The API key lacks the scope this needs"),
-  429: problem("Too many requests; Retry-After says when to try again"),
-  500: problem("Internal error; the server log has the details"),
-};
-const NAME_PARAMS = {
-  type: "object",
-  required: ["name"],
-  properties: { name: api.name },
-};
 
 export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
   const services = engine.services;
@@ -85,8 +70,8 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
         },
         response: {
           200: api.workflowDetail,
-          400: problem("The name or query is not valid"),
-          404: problem("No workflow of that name is registered"),
+          400: problemResponse("The name or query is not valid"),
+          404: problemResponse("No workflow of that name is registered"),
           ...COMMON_PROBLEMS,
         },
       },
@@ -130,11 +115,11 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
         response: {
           200: { ...api.registered, description: "The same content is the latest version already" },
           201: { ...api.registered, description: "A new version" },
-          400: problem(
+          400: problemResponse(
             "invalid-definition: the findings are in `errors`; or the body is not one Workflow of this name; or the name is not valid",
           ),
-          413: problem("The body is larger than 8 MiB"),
-          415: problem("The body is not YAML"),
+          413: problemResponse("The body is larger than 8 MiB"),
+          415: problemResponse("The body is not YAML"),
           ...COMMON_PROBLEMS,
         },
       },
@@ -163,8 +148,8 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
         body: YAML_BODY,
         response: {
           200: api.validation,
-          413: problem("The body is larger than 8 MiB"),
-          415: problem("The body is not YAML"),
+          413: problemResponse("The body is larger than 8 MiB"),
+          415: problemResponse("The body is not YAML"),
           ...COMMON_PROBLEMS,
         },
       },

@@ -5,6 +5,7 @@ import api from "../../schemas/api/models.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";
 import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
 
 /**
  * The model registry: list, read, register new versions of a Model document,
@@ -13,22 +14,6 @@ import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../
  * for both kinds of change, and the YAML served is always what is in effect.
  * Runs pin their models when they start: a move affects new runs only.
  */
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: definitionsApi.problem } },
-});
-/** What any authenticated route may answer. */
-const COMMON_PROBLEMS = {
-  401: problem("No API key, or not a valid one"),
-  403: problem("The API key lacks the scope this needs"),
-  429: problem("Too many requests; Retry-After says when to try again"),
-  500: problem("Internal error; the server log has the details"),
-};
-const NAME_PARAMS = {
-  type: "object",
-  required: ["name"],
-  properties: { name: definitionsApi.name },
-};
 
 interface AliasBody {
   readonly version: string;
@@ -83,8 +68,8 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
         params: NAME_PARAMS,
         response: {
           200: api.modelDetail,
-          400: problem("The name is not valid"),
-          404: problem("No model of that name is registered"),
+          400: problemResponse("The name is not valid"),
+          404: problemResponse("No model of that name is registered"),
           ...COMMON_PROBLEMS,
         },
       },
@@ -135,11 +120,11 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
             description: "The same content is the latest version already",
           },
           201: { ...definitionsApi.registered, description: "A new version" },
-          400: problem(
+          400: problemResponse(
             "invalid-definition: the findings are in `errors`; or the body is not one Model of this name; or the name is not valid",
           ),
-          413: problem("The body is larger than 8 MiB"),
-          415: problem("The body is not YAML"),
+          413: problemResponse("The body is larger than 8 MiB"),
+          415: problemResponse("The body is not YAML"),
           ...COMMON_PROBLEMS,
         },
       },
@@ -170,8 +155,8 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
         body: api.aliasBody,
         response: {
           200: api.aliasesChanged,
-          400: problem("The model has no such version, or the alias does not fit the model"),
-          404: problem("No model of that name is registered"),
+          400: problemResponse("The model has no such version, or the alias does not fit the model"),
+          404: problemResponse("No model of that name is registered"),
           ...COMMON_PROBLEMS,
         },
       },
