@@ -1,12 +1,12 @@
-import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { Engine } from "../../engine/engine.ts";
-import { ExecutionError } from "../../engine/errors.ts";
-import { InputRejected, type StartRequest } from "../../engine/runner.ts";
+import type { StartRequest } from "../../engine/runner.ts";
 import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store/records.ts";
 import runsSchema from "../../schemas/api/runs.schema.json" with { type: "json" };
 import type { RoutePlugin } from "../app.ts";
+import { apiCursorOf, storeCursorOf } from "../cursors.ts";
 import { PROBLEMS, Problem, type ProblemType } from "../problems.ts";
+import { startRunOnce, startRunOrNotFound } from "../run-starts.ts";
 import { streamRunEvents } from "./run-events.ts";
 
 /**
@@ -19,8 +19,6 @@ const SCHEMA_ID = runsSchema.$id;
 const ref = (name: keyof typeof runsSchema.$defs) => ({ $ref: `${SCHEMA_ID}#/$defs/${name}` });
 
 /** A concurrent request holding the same Idempotency-Key has this long to create its run. */
-const IDEMPOTENT_CREATE_WAIT_MS = 5_000;
-const IDEMPOTENT_POLL_MS = 50;
 const MAX_WAIT_S = 60;
 
 /** schemas/common.schema.json#/$defs/name */
@@ -315,60 +313,6 @@ function runNotFound(id: string): Problem {
   return new Problem("not-found", `no run "${id}"`);
 }
 
-/** An unknown workflow or version is the caller's 404, not an engine failure. */
-async function startRunOrNotFound(start: () => Promise<RunRecord>): Promise<RunRecord> {
-  try {
-    return await start();
-  } catch (error) {
-    if (error instanceof ExecutionError && error.code === "unknown-workflow") {
-      throw new Problem("not-found", error.message);
-    }
-    throw error;
-  }
-}
-
-/**
- * Starts a run for an Idempotency-Key once. The key is claimed for a fresh run
- * id before the run exists, so of concurrent requests exactly one creates it;
- * the others answer with that run, once it is visible. What startRun would
- * refuse (an unknown workflow, an input that breaks the inputs schema) is
- * refused before the claim: a key claimed for a refused run would point at
- * nothing. If the claimer never created its run (it died in between), the run
- * is created now, under the id the key names.
- */
-async function startRunOnce(engine: Engine, key: string, start: StartRequest): Promise<RunRecord> {
-  const { store, clock } = engine.services;
-  await checkStartable(engine, start);
-  const freshId = randomUUID();
-  const ownerId = await store.claimIdempotencyKey(key, freshId, clock());
-  if (ownerId === freshId) return engine.startRun({ ...start, runId: freshId });
-  const existing = await awaitRunCreated(engine, ownerId);
-  if (!existing) return engine.startRun({ ...start, runId: ownerId });
-  if (existing.workflow.name !== start.workflow) {
-    throw new Problem(
-      "conflict",
-      `the Idempotency-Key belongs to run ${existing.id} of workflow "${existing.workflow.name}"`,
-    );
-  }
-  return existing;
-}
-
-async function checkStartable(engine: Engine, start: StartRequest): Promise<void> {
-  const { catalog, schemas } = engine.services;
-  const { plan } = await catalog.plan(start.workflow, start.version);
-  const violations = schemas.applyDefaultsAndValidate(plan.inputs, structuredClone(start.input));
-  if (violations.length > 0) throw new InputRejected(plan.workflow, violations);
-}
-
-async function awaitRunCreated(engine: Engine, runId: string): Promise<RunRecord | null> {
-  const deadline = engine.services.clock() + IDEMPOTENT_CREATE_WAIT_MS;
-  for (;;) {
-    const run = await engine.services.store.getRun(runId);
-    if (run || engine.services.clock() >= deadline) return run;
-    await new Promise((resolve) => setTimeout(resolve, IDEMPOTENT_POLL_MS));
-  }
-}
-
 function runSummary(run: RunRecord) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
@@ -382,26 +326,6 @@ function runSummary(run: RunRecord) {
     usage: run.usage,
     parent: run.parent,
   };
-}
-
-/**
- * The API's cursor wraps the store's (whose form depends on the adapter) so
- * that one this API did not hand out is told apart and refused, rather than
- * read by the store as something else.
- */
-function apiCursorOf(storeCursor: string): string {
-  return Buffer.from(JSON.stringify({ after: storeCursor }), "utf8").toString("base64url");
-}
-
-function storeCursorOf(apiCursor: string): string {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(apiCursor, "base64url").toString("utf8"));
-    const after = (decoded as { after?: unknown } | null)?.after;
-    if (typeof after === "string") return after;
-  } catch {
-    // Not one of ours: refused below.
-  }
-  throw new Problem("bad-request", "the cursor is not one this API handed out; pass the `next` of a page");
 }
 
 /**
