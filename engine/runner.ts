@@ -153,8 +153,10 @@ export class Runner {
   }
 
   /**
-   * Ends a node execution and propagates. A failure with onError: fail marks the
-   * run failing first, so the nodes it makes ready see it.
+   * Ends a node execution and propagates. A node of the plan that fails with
+   * onError: fail makes the run failing in the same transition (a stale worker
+   * whose finish is refused changes nothing); a map item's failure fails its
+   * map instead, whose own onError then decides.
    */
   async finishExecution(
     run: RunRecord,
@@ -164,12 +166,11 @@ export class Runner {
     outcome: Outcome,
   ): Promise<FinishResult | null> {
     const node = nodeOf(plan, execution);
-    if (outcome.status === "failed" && node.onError === "fail")
-      await this.#services.store.markRunFailing(run.id);
+    const failsRun = outcome.status === "failed" && execution.item === null && node.onError === "fail";
     const result = await this.#services.store.finishExecution(
       execution.key,
       expect,
-      outcome,
+      failsRun ? { ...outcome, failsRun } : outcome,
       propagationOf(plan, execution.item === null ? execution.nodeId : null),
       this.#services.clock(),
     );

@@ -125,6 +125,8 @@ export interface Outcome {
   readonly cached?: boolean;
   readonly model?: string | null;
   readonly usage?: TokenUsage | null;
+  /** Marks the run failing in the same transition (a node failed with onError: fail). */
+  readonly failsRun?: boolean;
 }
 
 export interface DefinitionRecord {

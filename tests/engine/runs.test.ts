@@ -457,3 +457,20 @@ describe("timeouts of nodes that wait", () => {
     expect(child?.status).toBe("timed_out");
   });
 });
+
+describe("map items and the run's failure", () => {
+  it("an item failing under a map with onError: continue fails the map, not the run", async () => {
+    h = await harness(
+      workflow(
+        "tolerantmap",
+        `    each: { type: map, onError: continue, items: "{{ [1, 2] }}", node: { type: transform, expr: "item = 2 ? $error('two') : item" } }
+    after: { type: transform, expr: "'went on'", needs: [each], trigger: all_done }
+`,
+      ),
+    );
+    const run = await h.run("tolerantmap");
+    expect(run.status).toBe("succeeded");
+    expect(run.nodes.each).toMatchObject({ status: "failed", output: null, error: { code: "item-failed" } });
+    expect(run.nodes.after?.output).toBe("went on");
+  });
+});

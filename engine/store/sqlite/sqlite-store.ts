@@ -310,6 +310,7 @@ export class SqliteStore implements Store {
       if (!row) return null;
       const runId = row.run_id as string;
       const nodeId = row.node_id as string;
+      if (outcome.failsRun) this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
       if (outcome.usage) {
         this.#db
           .sql(

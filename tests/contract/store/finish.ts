@@ -22,6 +22,32 @@ function usage(inputTokens: number, outputTokens: number): TokenUsage {
 
 /** finishExecution: the conditional end of an execution, and its propagation to dependents and the run. */
 export function finishContract(context: StoreContext): void {
+  it("a finish with failsRun marks the run failing in the same transition; a refused one does not", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["a", "b"]);
+    const a = executionKey(run.id, "a");
+    await claim(store, a);
+    const stale = await store.finishExecution(
+      a,
+      { status: ["running"], token: "not-the-holder" },
+      { status: "failed", error: BOOM, failsRun: true },
+      NO_PROPAGATION,
+      T0 + 1,
+    );
+    expect(stale).toBeNull();
+    expect((await store.getRun(run.id))?.failing).toBe(false);
+    const b = executionKey(run.id, "b");
+    const token = await claim(store, b);
+    await store.finishExecution(
+      b,
+      { status: ["running"], token },
+      { status: "failed", error: BOOM, failsRun: true },
+      NO_PROPAGATION,
+      T0 + 1,
+    );
+    expect((await store.getRun(run.id))?.failing).toBe(true);
+  });
+
   it("finishExecution records the outcome: output, error, cached, model, usage", async () => {
     const { store } = context;
     const seeded = await seedEveryState(store);
