@@ -62,6 +62,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? JSON_BODY_LIMIT,
+    // Path parameters longer than the router takes get its 414 (as a problem, below); up to
+    // this length the route schemas answer with a 400 that says which parameter is wrong.
+    routerOptions: { maxParamLength: 1000 },
+    // Errors the router raises before a route is chosen (a malformed URL) answer as problems too.
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(new Problem("bad-request", `${error.message}`), reply);
+      request.log.debug({ err: error }, "rejected by the router");
+    },
     // Shared schemas (app.addSchema) reach the validator through the schema controller.
     schemaController: {
       compilersFactory: {
