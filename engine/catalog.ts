@@ -8,6 +8,12 @@ import type { Store } from "./store/store.ts";
  * never changes, so plans are cached for good; models are read fresh (a short
  * cache), because aliases and versions move while runs start.
  */
+export interface Registered {
+  readonly version: number;
+  /** A new version (false: the same content as the latest). */
+  readonly created: boolean;
+}
+
 export class Catalog {
   readonly #store: Store;
   readonly #plans = new LRUCache<string, ExecutionPlan>({ max: 1000 });
@@ -17,15 +23,18 @@ export class Catalog {
     this.#store = store;
   }
 
-  /** Registers every valid workflow and model of a set; unchanged ones keep their version. */
+  /**
+   * Registers every valid workflow and model of a set; unchanged ones keep their
+   * version (`created: false`, as the store decided it, atomically).
+   */
   async register(
     set: DefinitionSet,
     now: number,
-  ): Promise<{ workflows: Map<string, number>; models: Map<string, number> }> {
-    const workflows = new Map<string, number>();
-    const models = new Map<string, number>();
+  ): Promise<{ workflows: Map<string, Registered>; models: Map<string, Registered> }> {
+    const workflows = new Map<string, Registered>();
+    const models = new Map<string, Registered>();
     for (const model of set.models.values()) {
-      const { record } = await this.#store.registerDefinition(
+      const { record, created } = await this.#store.registerDefinition(
         {
           kind: "Model",
           name: model.name,
@@ -35,11 +44,11 @@ export class Catalog {
         },
         now,
       );
-      models.set(model.name, record.version);
+      models.set(model.name, { version: record.version, created });
       this.#models.delete(model.name);
     }
     for (const plan of set.workflows.values()) {
-      const { record } = await this.#store.registerDefinition(
+      const { record, created } = await this.#store.registerDefinition(
         {
           kind: "Workflow",
           name: plan.workflow,
@@ -49,7 +58,7 @@ export class Catalog {
         },
         now,
       );
-      workflows.set(plan.workflow, record.version);
+      workflows.set(plan.workflow, { version: record.version, created });
     }
     return { workflows, models };
   }

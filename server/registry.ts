@@ -123,7 +123,6 @@ export async function registerUpload(
 
   const plan = kind === "Workflow" ? set.workflows.get(name) : undefined;
   const model = kind === "Model" ? set.models.get(name) : undefined;
-  const hash = (plan ?? model)?.hash;
   // Only this document: registering the rest of the set again would, if the
   // registry moved meanwhile, bring back the older versions read above.
   const only: DefinitionSet = {
@@ -131,12 +130,11 @@ export async function registerUpload(
     workflows: new Map(plan ? [[name, plan]] : []),
     models: new Map(model ? [[name, model]] : []),
   };
-  // Same content as the latest version is not a new version (the store decides
-  // by hash, as here); two identical uploads at once may both say created.
-  const before = await services.store.getDefinition(kind, name);
-  const versions = await services.catalog.register(only, services.clock());
-  const version = (kind === "Workflow" ? versions.workflows : versions.models).get(name) as number;
-  return { version, created: before?.hash !== hash };
+  // Same content as the latest version is not a new version: the store decides, atomically.
+  const registered = await services.catalog.register(only, services.clock());
+  const result = (kind === "Workflow" ? registered.workflows : registered.models).get(name);
+  if (result === undefined) throw new Error(`${kind} "${name}" was valid but not registered`);
+  return result;
 }
 
 /** Epoch milliseconds as the API shows times. */
