@@ -99,7 +99,13 @@ export class Runner {
       plan.order,
     );
     const started = await store.transitionRun(id, ["pending"], { status: "running", startedAt: now });
-    if (started) this.#services.observer.runStarted(started);
+    if (started) {
+      this.#services.observer.runStarted(started);
+      this.#services.logger.info(
+        { runId: id, workflow: plan.workflow, version, parentRunId: request.parent?.runId },
+        "run started",
+      );
+    }
     await this.advance(id, plan.roots);
     return started ?? ((await store.getRun(id)) as RunRecord);
   }
@@ -393,6 +399,15 @@ export class Runner {
   async #ended(run: RunRecord): Promise<void> {
     this.#endedRuns.set(run.id, run.status);
     this.#services.observer.runFinished(run);
+    this.#services.logger.info(
+      {
+        runId: run.id,
+        workflow: run.workflow.name,
+        status: run.status,
+        ...(run.error ? { error: run.error } : {}),
+      },
+      "run ended",
+    );
     const controller = this.#runAborts.get(run.id);
     if (controller) {
       controller.abort(new ExecutionError("cancelled", `the run ended ${run.status}`, false));

@@ -247,7 +247,7 @@ export class Worker {
       }
       return;
     }
-    this.#services.logger.debug(
+    this.#services.logger.info(
       { runId: run.id, nodeId: execution.nodeId, item: execution.item, error: error.toJSON() },
       "node failed",
     );
