@@ -1,5 +1,6 @@
 import jsonata from "jsonata";
 import { LRUCache } from "lru-cache";
+import pLimit from "p-limit";
 import type { ValueTemplate } from "../../definitions/index.ts";
 import { ExecutionError } from "../errors.ts";
 
@@ -117,9 +118,17 @@ function asText(value: unknown, source: string): string {
   return JSON.stringify(toJson(value, source));
 }
 
+/**
+ * One evaluation at a time in the process. JSONata's timeout is wall-clock and
+ * evaluations interleave at every step, so side by side each would be charged
+ * for the others' time and time out spuriously under load. Evaluation is CPU
+ * work with no I/O, so running one at a time costs no throughput.
+ */
+const oneAtATime = pLimit(1);
+
 async function run(source: string, context: unknown, limits: ExpressionLimits): Promise<unknown> {
   try {
-    return await compile(source, limits).evaluate(context);
+    return await oneAtATime(() => compile(source, limits).evaluate(context));
   } catch (error) {
     throw expressionFailed(source, messageOf(error), error);
   }

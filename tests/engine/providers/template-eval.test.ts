@@ -145,3 +145,13 @@ describe("evaluateExpression", () => {
     expect(await evaluateExpression("nothing", { result: 1 })).toBeNull();
   });
 });
+
+describe("evaluations side by side", () => {
+  it("each is charged for its own time only: concurrent slow expressions do not time out each other", async () => {
+    // About 300 ms of work each; five at once would take 1.5 s of wall clock if interleaved.
+    const slow = "$count([1..200000].($ * 2))";
+    const limits = { maxSequence: 1_000_000, timeoutMs: 1_000 };
+    const results = await Promise.all(Array.from({ length: 5 }, () => evaluateExpression(slow, {}, limits)));
+    expect(results).toEqual([200000, 200000, 200000, 200000, 200000]);
+  }, 20_000);
+});
