@@ -56,9 +56,10 @@ const ALWAYS_DENIED: readonly (readonly [string, string])[] = [
   // AWS's IPv6 metadata endpoint, inside fc00::/7 (private, allowed).
   ["fd00:ec2::254/128", "a cloud metadata address"],
 ];
+const LOOPBACK_REASON = "loopback (for a model server on this machine, set PFLOW_EGRESS_ALLOW_LOOPBACK=1)";
 const LOOPBACK: readonly (readonly [string, string])[] = [
-  ["127.0.0.0/8", "loopback"],
-  ["::1/128", "loopback"],
+  ["127.0.0.0/8", LOOPBACK_REASON],
+  ["::1/128", LOOPBACK_REASON],
 ];
 
 export class EgressPolicy {
