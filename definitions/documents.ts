@@ -72,6 +72,11 @@ export type AliasField =
 export interface ModelVersionFields {
   readonly provider: "mock" | "openai" | "http";
   readonly description?: string;
+  readonly cost?: {
+    readonly inputPerMillion: number;
+    readonly outputPerMillion: number;
+    readonly currency: string;
+  };
   // mock
   readonly response?: unknown;
   readonly latency?: string;

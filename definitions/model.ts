@@ -14,7 +14,17 @@ import { checkBareExpression, compileValue, type ExpressionScope } from "./value
  * target of a bare reference (`name`) decided: the `production` alias if there is
  * one, else the highest version.
  */
-export type ModelVersion =
+/** What a version's calls cost, per million tokens. */
+export interface ModelCost {
+  readonly inputPerMillion: number;
+  readonly outputPerMillion: number;
+  readonly currency: string;
+}
+
+export type ModelVersion = {
+  /** Absent or null: the version declares no cost. */
+  readonly cost?: ModelCost | null;
+} & (
   | {
       readonly provider: "mock";
       readonly response: ValueTemplate;
@@ -36,7 +46,8 @@ export type ModelVersion =
       readonly headers: Readonly<Record<string, string>>;
       /** JSONata mapping the reply body to the output; null: the body is the output. */
       readonly response: string | null;
-    };
+    }
+);
 
 export interface ModelAlias {
   readonly version: string;
@@ -139,6 +150,7 @@ function compileVersion(
   switch (version.provider) {
     case "mock":
       return {
+        cost: version.cost ?? null,
         provider: "mock",
         response: compileValue(version.response ?? null, `${pointer}/response`, scope(MOCK_ROOTS)),
         latencyMs: version.latency === undefined ? 0 : durationMs(version.latency),
@@ -147,6 +159,7 @@ function compileVersion(
       };
     case "openai":
       return {
+        cost: version.cost ?? null,
         provider: "openai",
         endpoint: version.endpoint as string,
         model: version.model as string,
@@ -158,6 +171,7 @@ function compileVersion(
       if (response !== undefined)
         checkBareExpression(response, `${pointer}/response`, "response", scope(null));
       return {
+        cost: version.cost ?? null,
         provider: "http",
         endpoint: version.endpoint as string,
         apiKeySecret: version.apiKeySecret ?? null,

@@ -16,8 +16,17 @@ export interface RunJson {
   readonly finishedAt: string | null;
   readonly models: Readonly<Record<string, string>>;
   readonly usage: RunRecord["usage"];
+  /** What the run's calls cost; null when no model version declares a cost. */
+  readonly cost: RunCost | null;
   readonly parent: RunRecord["parent"];
   readonly nodes: Readonly<Record<string, NodeJson>>;
+}
+
+/** One currency: its amount. Several (models priced in different currencies): each, and no single amount. */
+export interface RunCost {
+  readonly amount: number | null;
+  readonly currency: string | null;
+  readonly byCurrency?: Readonly<Record<string, number>>;
 }
 
 export interface NodeJson {
@@ -25,6 +34,8 @@ export interface NodeJson {
   readonly attempts: number;
   readonly cached: boolean;
   readonly model?: string;
+  readonly usage?: RunRecord["usage"];
+  readonly cost?: { readonly amount: number; readonly currency: string };
   readonly items?: number;
   readonly childRunId?: string;
   readonly startedAt: string | null;
@@ -43,6 +54,8 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
       attempts: execution.attemptsTotal,
       cached: execution.cached,
       ...(execution.model ? { model: execution.model } : {}),
+      ...(execution.usage ? { usage: execution.usage } : {}),
+      ...(execution.cost ? { cost: execution.cost } : {}),
       ...(execution.itemsTotal > 0 ? { items: execution.itemsTotal } : {}),
       ...(execution.childRunId ? { childRunId: execution.childRunId } : {}),
       startedAt: iso(execution.startedAt),
@@ -63,6 +76,7 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
     finishedAt: iso(run.finishedAt),
     models: run.models,
     usage: run.usage,
+    cost: runCost(run.cost),
     parent: run.parent,
     nodes,
   };
@@ -70,4 +84,14 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
+}
+
+export function runCost(byCurrency: Readonly<Record<string, number>>): RunCost | null {
+  const entries = Object.entries(byCurrency);
+  if (entries.length === 0) return null;
+  if (entries.length === 1) {
+    const [currency, amount] = entries[0] as [string, number];
+    return { amount, currency };
+  }
+  return { amount: null, currency: null, byCurrency };
 }

@@ -183,6 +183,7 @@ export class Worker {
       cached: result.cached,
       model: result.model ?? null,
       usage: result.usage ?? null,
+      cost: result.cost ?? null,
     });
   }
 

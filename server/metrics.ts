@@ -91,6 +91,13 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const cost = new Counter({
+    name: "pflow_cost_total",
+    help: "What model calls cost, by workflow, model (name@version) and currency, from token usage and declared prices",
+    labelNames: ["workflow", "model", "currency"] as const,
+    registers,
+  });
+
   let depthSource: (() => Promise<number>) | undefined;
   new Gauge({
     name: "pflow_queue_depth",
@@ -134,6 +141,12 @@ export function createMetrics(): Metrics {
       if (usage) {
         tokens.inc({ model, kind: "input" }, usage.inputTokens);
         tokens.inc({ model, kind: "output" }, usage.outputTokens);
+      }
+      if (outcome.cost) {
+        cost.inc(
+          { workflow: event.run.workflow.name, model, currency: outcome.cost.currency },
+          outcome.cost.amount,
+        );
       }
     }),
     retryScheduled: safely((event: { nodeType: string; code: string }) => {

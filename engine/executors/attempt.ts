@@ -1,7 +1,7 @@
 import type { ExecutionPlan, PlanNode, TemplateNode } from "../../definitions/index.ts";
 import type { TokenUsage } from "../providers/provider.ts";
 import type { EngineServices } from "../services.ts";
-import type { ExecutionRecord, RunRecord } from "../store/records.ts";
+import type { Cost, ExecutionRecord, RunRecord } from "../store/records.ts";
 
 /**
  * One attempt at a node that does work (model, preprocess, transform): given
@@ -25,6 +25,8 @@ export interface AttemptResult {
   /** `name@version` that answered, for model nodes. */
   readonly model?: string;
   readonly usage?: TokenUsage;
+  /** From the usage and the model version's declared cost. */
+  readonly cost?: Cost;
 }
 
 export type AttemptExecutor = (attempt: Attempt) => Promise<AttemptResult>;

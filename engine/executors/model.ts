@@ -1,5 +1,8 @@
+import type { ModelCost } from "../../definitions/index.ts";
 import { ExecutionError } from "../errors.ts";
+import type { TokenUsage } from "../providers/provider.ts";
 import { evaluateTemplate } from "../providers/template-eval.ts";
+import type { Cost } from "../store/records.ts";
 import { describeViolations } from "../user-schemas.ts";
 import type { Attempt, AttemptResult } from "./attempt.ts";
 import { withCache } from "./with-cache.ts";
@@ -42,7 +45,15 @@ export async function runModel(attempt: Attempt): Promise<AttemptResult> {
     }
     return answer;
   });
-  return { ...result, model: pinned };
+  const cost = version.cost && result.usage ? costOf(version.cost, result.usage) : undefined;
+  return { ...result, model: pinned, ...(cost ? { cost } : {}) };
+}
+
+/** Tokens at the version's prices per million; a cache hit costs nothing (it has no usage). */
+export function costOf(prices: ModelCost, usage: TokenUsage): Cost {
+  const amount =
+    (usage.inputTokens * prices.inputPerMillion + usage.outputTokens * prices.outputPerMillion) / 1_000_000;
+  return { amount, currency: prices.currency };
 }
 
 /** The model reference tried at `modelIndex`: the node's own, then its fallbacks. */

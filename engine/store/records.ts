@@ -27,6 +27,12 @@ export type ExecutionStatus =
   | "skipped"
   | "cancelled";
 
+/** What a call cost, from its token usage and its model version's declared prices. */
+export interface Cost {
+  readonly amount: number;
+  readonly currency: string;
+}
+
 export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set([
   "succeeded",
   "failed",
@@ -63,6 +69,8 @@ export interface RunRecord {
   readonly nodesTotal: number;
   readonly nodesDone: number;
   readonly usage: TokenUsage;
+  /** What the run's calls cost so far, by currency (empty: nothing priced). */
+  readonly cost: Readonly<Record<string, number>>;
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
@@ -100,6 +108,7 @@ export interface ExecutionRecord {
   /** `name@version` that produced the output, for model nodes. */
   readonly model: string | null;
   readonly usage: TokenUsage | null;
+  readonly cost: Cost | null;
   readonly childRunId: string | null;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
@@ -125,6 +134,8 @@ export interface Outcome {
   readonly cached?: boolean;
   readonly model?: string | null;
   readonly usage?: TokenUsage | null;
+  /** Added to the run's cost, in its currency. */
+  readonly cost?: Cost | null;
   /** Marks the run failing in the same transition (a node failed with onError: fail). */
   readonly failsRun?: boolean;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Engine } from "../../engine/engine.ts";
+import { runCost } from "../../engine/run-view.ts";
 import type { StartRequest } from "../../engine/runner.ts";
 import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store/records.ts";
 import runsSchema from "../../schemas/api/runs.schema.json" with { type: "json" };
@@ -324,6 +325,7 @@ function runSummary(run: RunRecord) {
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     usage: run.usage,
+    cost: runCost(run.cost),
     parent: run.parent,
   };
 }

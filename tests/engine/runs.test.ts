@@ -474,3 +474,44 @@ describe("map items and the run's failure", () => {
     expect(run.nodes.after?.output).toBe("went on");
   });
 });
+
+describe("usage and cost", () => {
+  it("each model call records its tokens and cost; the run sums them, by currency", async () => {
+    h = await harness([
+      workflow(
+        "priced",
+        `    a: { type: model, model: priced, input: { text: "hello there" } }
+    b: { type: model, model: priced, input: { text: "and again" } }
+    c: { type: model, model: euro, input: { text: "x" } }
+`,
+      ),
+      mockModel("priced", {
+        "1": "response: { ok: true }, cost: { inputPerMillion: 1000000, outputPerMillion: 2000000, currency: USD }",
+      }),
+      mockModel("euro", {
+        "1": "response: { ok: true }, cost: { inputPerMillion: 1000000, outputPerMillion: 0, currency: EUR }",
+      }),
+    ]);
+    const run = await h.run("priced");
+    const a = run.nodes.a;
+    expect(a?.usage?.inputTokens).toBeGreaterThan(0);
+    expect(a?.cost).toEqual({
+      amount: (a?.usage?.inputTokens ?? 0) * 1 + (a?.usage?.outputTokens ?? 0) * 2,
+      currency: "USD",
+    });
+    const usd = (a?.cost?.amount ?? 0) + (run.nodes.b?.cost?.amount ?? 0);
+    expect(run.cost).toEqual({
+      amount: null,
+      currency: null,
+      byCurrency: { USD: usd, EUR: run.nodes.c?.cost?.amount },
+    });
+    expect(run.usage.totalTokens).toBe(
+      ["a", "b", "c"].reduce((sum, id) => sum + (run.nodes[id]?.usage?.totalTokens ?? 0), 0),
+    );
+  });
+
+  it("a run with no priced model has no cost", async () => {
+    h = await harness(workflow("free", `    t: { type: transform, expr: "1" }\n`));
+    expect((await h.run("free")).cost).toBeNull();
+  });
+});

@@ -130,6 +130,27 @@ describe("engine metrics after real runs", () => {
 });
 
 describe("the metrics observer", () => {
+  it("adds up cost by workflow, model and currency", async () => {
+    const metrics = createMetrics();
+    const finished = (amount: number) =>
+      ({
+        run: { workflow: { name: "priced", version: 1 } },
+        nodeType: "model",
+        cacheable: false,
+        durationMs: 5,
+        outcome: { status: "succeeded", model: "writer@1", cost: { amount, currency: "USD" } },
+      }) as unknown as NodeFinished;
+    metrics.observer.nodeFinished(finished(0.25));
+    metrics.observer.nodeFinished(finished(0.5));
+    const samples = parse(await metrics.registry.metrics());
+    const cost = samples.find((s) => s.name === "pflow_cost_total");
+    expect(cost).toEqual({
+      name: "pflow_cost_total",
+      labels: { workflow: "priced", model: "writer@1", currency: "USD" },
+      value: 0.75,
+    });
+  });
+
   it("counts dead letters", async () => {
     const metrics = createMetrics();
     metrics.observer.deadLettered({ key: "r/n", runId: "r", nodeId: "n", route: "default" });

@@ -67,6 +67,7 @@ describe("GET /v1/runs", () => {
       startedAt: expect.any(String),
       finishedAt: expect.any(String),
       usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+      cost: null,
       parent: null,
     });
     const created = response.json.items.map((run: { createdAt: string }) => Date.parse(run.createdAt));

@@ -94,4 +94,8 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  ALTER TABLE executions ADD COLUMN cost TEXT;
+  ALTER TABLE runs ADD COLUMN cost TEXT NOT NULL DEFAULT '{}';
+  `,
 ];

@@ -2,6 +2,7 @@ import type { SQLInputValue } from "node:sqlite";
 import type { NodeError } from "../../errors.ts";
 import type { TokenUsage } from "../../providers/provider.ts";
 import type {
+  Cost,
   DeadLetter,
   DefinitionRecord,
   ExecutionRecord,
@@ -42,6 +43,7 @@ export function toRun(row: Row): RunRecord {
     nodesTotal: Number(row.nodes_total),
     nodesDone: Number(row.nodes_done),
     usage: { inputTokens, outputTokens, totalTokens },
+    cost: parse<Record<string, number>>(row.cost) ?? {},
     createdAt: Number(row.created_at),
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
@@ -70,6 +72,7 @@ export function toExecution(row: Row): ExecutionRecord {
     cached: Number(row.cached) === 1,
     model: (row.model as string | null) ?? null,
     usage: parse<TokenUsage | null>(row.usage),
+    cost: parse<Cost | null>(row.cost),
     childRunId: (row.child_run_id as string | null) ?? null,
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),

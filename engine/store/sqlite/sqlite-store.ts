@@ -311,6 +311,15 @@ export class SqliteStore implements Store {
       const runId = row.run_id as string;
       const nodeId = row.node_id as string;
       if (outcome.failsRun) this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
+      if (outcome.cost) {
+        this.#db.sql("UPDATE executions SET cost = ? WHERE key = ?").run(json(outcome.cost), key);
+        this.#db
+          .sql(
+            `UPDATE runs SET cost = json_set(cost, '$."' || ? || '"', coalesce(json_extract(cost, '$."' || ? || '"'), 0) + ?)
+             WHERE id = ?`,
+          )
+          .run(outcome.cost.currency, outcome.cost.currency, outcome.cost.amount, runId);
+      }
       if (outcome.usage) {
         this.#db
           .sql(

@@ -22,6 +22,34 @@ function usage(inputTokens: number, outputTokens: number): TokenUsage {
 
 /** finishExecution: the conditional end of an execution, and its propagation to dependents and the run. */
 export function finishContract(context: StoreContext): void {
+  it("a finish with a cost records it on the execution and adds it to the run, by currency", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["a", "b", "c", "d"]);
+    const costs = [
+      { amount: 0.25, currency: "USD" },
+      { amount: 0.5, currency: "USD" },
+      { amount: 2, currency: "EUR" },
+    ];
+    for (const [index, nodeId] of ["a", "b", "c"].entries()) {
+      const key = executionKey(run.id, nodeId);
+      const token = await claim(store, key);
+      await store.finishExecution(
+        key,
+        { status: ["running"], token },
+        { status: "succeeded", cost: costs[index] },
+        NO_PROPAGATION,
+        T0 + 1,
+      );
+    }
+    expect((await store.getExecution(executionKey(run.id, "a")))?.cost).toEqual({
+      amount: 0.25,
+      currency: "USD",
+    });
+    expect((await store.getExecution(executionKey(run.id, "d")))?.cost).toBeNull();
+    expect((await store.getRun(run.id))?.cost).toEqual({ USD: 0.75, EUR: 2 });
+    expect((await createRun(store, ["x"])).cost).toEqual({});
+  });
+
   it("a finish with failsRun marks the run failing in the same transition; a refused one does not", async () => {
     const { store } = context;
     const run = await createRun(store, ["a", "b"]);
