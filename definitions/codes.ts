@@ -20,6 +20,8 @@ export const VALIDATION_CODES = {
   "unknown-node": "needs or an expression names a node that does not exist",
   cycle: "the dependencies form a cycle (within a workflow, or across sub-workflows)",
   "unknown-model": "a model reference names no model, version or alias in the set",
+  "retired-model": "a model reference (or an alias) resolves to a retired version",
+  "deprecated-model": "warning: a model reference resolves to a deprecated version",
   "unknown-workflow": "a workflow node names no workflow in the set",
   "duplicate-name": "two documents of one kind share a name, or a model alias has a version's name",
   "unknown-op": "a preprocess op that does not exist",

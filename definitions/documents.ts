@@ -77,6 +77,8 @@ export interface ModelVersionFields {
     readonly outputPerMillion: number;
     readonly currency: string;
   };
+  readonly stage?: "active" | "deprecated" | "retired";
+  readonly stageChange?: { readonly by?: string; readonly at?: string; readonly reason?: string };
   // mock
   readonly response?: unknown;
   readonly latency?: string;

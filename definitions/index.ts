@@ -2,7 +2,14 @@
 export { type Diagnostic, type Severity, VALIDATION_CODES, type ValidationCode } from "./codes.ts";
 export { parseDuration } from "./duration.ts";
 export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
-export type { CompiledModel, ModelAlias, ModelCost, ModelVersion } from "./model.ts";
+export {
+  type CompiledModel,
+  type ModelAlias,
+  type ModelCost,
+  type ModelStage,
+  type ModelVersion,
+  reasonOf,
+} from "./model.ts";
 export type * from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
 export { validationJson } from "./report.ts";

@@ -21,9 +21,15 @@ export interface ModelCost {
   readonly currency: string;
 }
 
+export type ModelStage = "active" | "deprecated" | "retired";
+
 export type ModelVersion = {
   /** Absent or null: the version declares no cost. */
   readonly cost?: ModelCost | null;
+  /** Absent: active. */
+  readonly stage?: ModelStage;
+  /** Who moved the version to its stage, when and why. */
+  readonly stageChange?: { readonly by?: string; readonly at?: string; readonly reason?: string } | null;
 } & (
   | {
       readonly provider: "mock";
@@ -109,6 +115,12 @@ export function compileModel(
           `${role} points to version "${version}", which model "${doc.metadata.name}" does not have${didYouMean(version, versionKeys)} (versions: ${versionKeys.join(", ")})`,
           at,
         );
+      } else if (spec.versions[version]?.stage === "retired") {
+        counting(
+          "retired-model",
+          `${role} points to version "${version}", which is retired${reasonOf(spec.versions[version])}`,
+          at,
+        );
       }
     };
     checkVersion(
@@ -129,8 +141,14 @@ export function compileModel(
     concurrency: spec.concurrency ?? null,
     versions,
     aliases,
+    // A bare name never means a retired version, while another is left.
     defaultTarget:
-      "production" in aliases ? { alias: "production" } : { version: highestVersion(versionKeys) },
+      "production" in aliases
+        ? { alias: "production" }
+        : {
+            version: (highestVersion(versionKeys.filter((key) => spec.versions[key]?.stage !== "retired")) ??
+              highestVersion(versionKeys)) as string,
+          },
   });
 }
 
@@ -150,7 +168,7 @@ function compileVersion(
   switch (version.provider) {
     case "mock":
       return {
-        cost: version.cost ?? null,
+        ...lifecycle(version),
         provider: "mock",
         response: compileValue(version.response ?? null, `${pointer}/response`, scope(MOCK_ROOTS)),
         latencyMs: version.latency === undefined ? 0 : durationMs(version.latency),
@@ -159,7 +177,7 @@ function compileVersion(
       };
     case "openai":
       return {
-        cost: version.cost ?? null,
+        ...lifecycle(version),
         provider: "openai",
         endpoint: version.endpoint as string,
         model: version.model as string,
@@ -171,7 +189,7 @@ function compileVersion(
       if (response !== undefined)
         checkBareExpression(response, `${pointer}/response`, "response", scope(null));
       return {
-        cost: version.cost ?? null,
+        ...lifecycle(version),
         provider: "http",
         endpoint: version.endpoint as string,
         apiKeySecret: version.apiKeySecret ?? null,
@@ -182,7 +200,27 @@ function compileVersion(
   }
 }
 
-/** Numeric-aware: "10" > "9", "2024-06" > "2024-05". */
-export function highestVersion(keys: readonly string[]): string {
-  return [...keys].sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1) as string;
+function lifecycle(version: ModelVersionFields) {
+  return {
+    cost: version.cost ?? null,
+    stage: version.stage ?? "active",
+    stageChange: version.stageChange ?? null,
+  };
+}
+
+/** Numeric-aware: "10" > "9", "2024-06" > "2024-05". Undefined for no keys. */
+export function highestVersion(keys: readonly string[]): string | undefined {
+  return [...keys].sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1);
+}
+
+/** ` (reason, by …, at …)` from a version's stageChange, or "". */
+export function reasonOf(
+  version: { readonly stageChange?: { by?: string; at?: string; reason?: string } | null } | undefined,
+): string {
+  const change = version?.stageChange;
+  if (!change) return "";
+  const parts = [change.reason, change.by && `by ${change.by}`, change.at && `on ${change.at}`].filter(
+    Boolean,
+  );
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }

@@ -3,7 +3,7 @@ import { type CompiledWorkflow, compileWorkflow } from "./compile-workflow.ts";
 import type { ModelDocument, WorkflowDocument } from "./documents.ts";
 import { ExpressionCache } from "./expressions.ts";
 import { analyseGraph } from "./graph.ts";
-import { type CompiledModel, compileModel } from "./model.ts";
+import { type CompiledModel, compileModel, reasonOf } from "./model.ts";
 import type { ExecutionPlan } from "./plan.ts";
 import { locate } from "./positions.ts";
 import { parseWorkflowReference, resolveModelReference } from "./references.ts";
@@ -200,6 +200,28 @@ function resolveReferences(
       if (!resolved.ok) {
         doc.report("unknown-model", `model reference "${ref}": ${resolved.message}`, pointer);
         invalid.add(doc);
+        continue;
+      }
+      const model = models.get(resolved.model);
+      for (const version of [resolved.version, ...(resolved.canary ? [resolved.canary.version] : [])]) {
+        const stage = model?.versions[version]?.stage;
+        const why = `model reference "${ref}" resolves to version "${version}" of "${resolved.model}", which is`;
+        if (stage === "retired") {
+          doc.report(
+            "retired-model",
+            `${why} retired${reasonOf(model?.versions[version])}: no run can start on it`,
+            pointer,
+          );
+          invalid.add(doc);
+        } else if (stage === "deprecated") {
+          doc.report(
+            "deprecated-model",
+            `${why} deprecated${reasonOf(model?.versions[version])}`,
+            pointer,
+            "value",
+            "warning",
+          );
+        }
       }
     }
     for (const { ref, pointer } of compiled.workflows) {

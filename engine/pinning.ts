@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type CompiledModel, resolveModelReference } from "../definitions/index.ts";
+import { type CompiledModel, reasonOf, resolveModelReference } from "../definitions/index.ts";
 import { ExecutionError } from "./errors.ts";
 
 /**
@@ -19,8 +19,15 @@ export function pinModels(
     if (!resolved.ok)
       throw ExecutionError.nonRetryable("unknown-model", `model reference "${ref}": ${resolved.message}`);
     const canary = resolved.canary !== null && bucket(runId, ref) < resolved.canary.percent;
-    pinned[ref] =
-      `${resolved.model}@${canary && resolved.canary ? resolved.canary.version : resolved.version}`;
+    const version = canary && resolved.canary ? resolved.canary.version : resolved.version;
+    const model = models.get(resolved.model);
+    if (model?.versions[version]?.stage === "retired") {
+      throw ExecutionError.nonRetryable(
+        "retired-model",
+        `model reference "${ref}" resolves to ${resolved.model}@${version}, which is retired${reasonOf(model.versions[version])}; no run starts on a retired version`,
+      );
+    }
+    pinned[ref] = `${resolved.model}@${version}`;
   }
   return pinned;
 }

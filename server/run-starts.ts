@@ -16,6 +16,9 @@ export async function startRunOrNotFound(start: () => Promise<RunRecord>): Promi
     if (error instanceof ExecutionError && error.code === "unknown-workflow") {
       throw new Problem("not-found", error.message);
     }
+    if (error instanceof ExecutionError && error.code === "retired-model") {
+      throw new Problem("conflict", error.message);
+    }
     throw error;
   }
 }

@@ -113,6 +113,28 @@ describe("every validation code", () => {
     );
   });
 
+  it("retired-model: a reference resolves to a retired version", () => {
+    const model = MODEL.replace(
+      '    "2":\n      provider: mock',
+      '    "2":\n      stage: retired\n      provider: mock',
+    ).replace(', canary: { version: "2", percent: 10 }', "");
+    expect(model).not.toContain("canary");
+    expect(model).toContain("stage: retired");
+    const flow = workflow("    draft:\n      type: model\n      model: writer@2\n");
+    expectOne("retired-model", { "flow.yaml": flow, "model.yaml": model }, "9:14");
+  });
+
+  it("deprecated-model (warning): a reference resolves to a deprecated version", () => {
+    const model = MODEL.replace(
+      '    "1":\n      provider: mock',
+      '    "1":\n      stage: deprecated\n      stageChange: { reason: "use 2" }\n      provider: mock',
+    );
+    expect(model).toContain("stage: deprecated");
+    const flow = workflow("    draft:\n      type: model\n      model: writer@1\n");
+    expectOne("deprecated-model", { "flow.yaml": flow, "model.yaml": model }, "9:14");
+    expect(findings({ "flow.yaml": flow, "model.yaml": model })[0]?.message).toContain("deprecated (use 2)");
+  });
+
   it("unknown-workflow: a workflow node names no workflow", () => {
     expectOne(
       "unknown-workflow",

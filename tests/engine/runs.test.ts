@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { validateDefinitions } from "../../definitions/index.ts";
 import { InputRejected } from "../../engine/runner.ts";
 import { type Harness, harness, mockModel, workflow } from "./harness.ts";
 import { type FakeServer, startFakeServer } from "./providers/fake-openai-server.ts";
@@ -513,5 +514,29 @@ describe("usage and cost", () => {
   it("a run with no priced model has no cost", async () => {
     h = await harness(workflow("free", `    t: { type: transform, expr: "1" }\n`));
     expect((await h.run("free")).cost).toBeNull();
+  });
+});
+
+describe("model lifecycle", () => {
+  it("no run starts on a retired version, even for a workflow registered before it was retired", async () => {
+    h = await harness([
+      workflow("pinned-old", `    m: { type: model, model: "writer@1" }\n`),
+      mockModel("writer", { "1": "response: 1", "2": "response: 2" }),
+    ]);
+    const retired = validateDefinitions([
+      {
+        path: "model.yaml",
+        text: mockModel("writer", {
+          "1": 'response: 1, stage: retired, stageChange: { reason: "wrong prices" }',
+          "2": "response: 2",
+        }),
+      },
+    ]);
+    expect(retired.valid).toBe(true);
+    await h.engine.services.catalog.register(retired, Date.now());
+    await expect(h.engine.startRun({ workflow: "pinned-old", input: {} })).rejects.toMatchObject({
+      code: "retired-model",
+      message: expect.stringContaining("writer@1, which is retired (wrong prices)"),
+    });
   });
 });
