@@ -30,6 +30,7 @@ export class Catalog {
   async register(
     set: DefinitionSet,
     now: number,
+    actor: string | null = null,
   ): Promise<{ workflows: Map<string, Registered>; models: Map<string, Registered> }> {
     const workflows = new Map<string, Registered>();
     const models = new Map<string, Registered>();
@@ -41,6 +42,7 @@ export class Catalog {
           hash: model.hash,
           source: set.sources.get(`Model/${model.name}`) ?? "",
           compiled: model,
+          actor,
         },
         now,
       );
@@ -55,6 +57,7 @@ export class Catalog {
           hash: plan.hash,
           source: set.sources.get(`Workflow/${plan.workflow}`) ?? "",
           compiled: plan,
+          actor,
         },
         now,
       );

@@ -87,6 +87,7 @@ export async function registerUpload(
   checked: CheckedUpload,
   kind: DefinitionRecord["kind"],
   name: string,
+  actor: string | null = null,
 ): Promise<{ readonly version: number; readonly created: boolean }> {
   const { report, set } = checked;
   if (!report.valid) {
@@ -131,10 +132,15 @@ export async function registerUpload(
     models: new Map(model ? [[name, model]] : []),
   };
   // Same content as the latest version is not a new version: the store decides, atomically.
-  const registered = await services.catalog.register(only, services.clock());
+  const registered = await services.catalog.register(only, services.clock(), actor);
   const result = (kind === "Workflow" ? registered.workflows : registered.models).get(name);
   if (result === undefined) throw new Error(`${kind} "${name}" was valid but not registered`);
   return result;
+}
+
+/** Who a request acts as, for the registry's history: its API key's id, or "local" without keys. */
+export function actorOf(request: { readonly apiKey?: { readonly id: string } }): string {
+  return request.apiKey?.id ?? "local";
 }
 
 /** Epoch milliseconds as the API shows times. */

@@ -150,6 +150,8 @@ export interface DefinitionRecord {
   /** The compiled form (an ExecutionPlan or a CompiledModel), as JSON. */
   readonly compiled: unknown;
   readonly createdAt: number;
+  /** Who registered this version (an API key's id, or "local"); null when not known. */
+  readonly actor?: string | null;
 }
 
 export interface DeadLetter {

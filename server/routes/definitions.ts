@@ -3,7 +3,7 @@ import { validationJson } from "../../definitions/index.ts";
 import api from "../../schemas/api/definitions.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";
-import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+import { actorOf, iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
 
 /**
@@ -127,7 +127,13 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
     async (request, reply) => {
       const { name } = request.params;
       const checked = await validateUpload(services, request.body);
-      const { version, created } = await registerUpload(services, checked, "Workflow", name);
+      const { version, created } = await registerUpload(
+        services,
+        checked,
+        "Workflow",
+        name,
+        actorOf(request),
+      );
       return reply.code(created ? 201 : 200).send({ name, version, created });
     },
   );

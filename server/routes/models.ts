@@ -3,8 +3,9 @@ import type { CompiledModel } from "../../definitions/index.ts";
 import definitionsApi from "../../schemas/api/definitions.json" with { type: "json" };
 import api from "../../schemas/api/models.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
+import { modelChanges } from "../model-history.ts";
 import { Problem } from "../problems.ts";
-import { iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+import { actorOf, iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
 
 /**
@@ -100,6 +101,62 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
     },
   );
 
+  app.get<{ Params: { name: string } }>(
+    "/v1/models/:name/history",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "A model's history",
+        description:
+          "Every version of the Model document, newest first, with who registered it (an API key's id, or " +
+          "local), when, and what changed: alias moves (promote, roll back), canaries set or cleared, versions " +
+          "added, removed or moved to another stage.",
+        tags: ["models"],
+        operationId: "getModelHistory",
+        params: NAME_PARAMS,
+        response: {
+          200: {
+            type: "object",
+            required: ["name", "items"],
+            properties: {
+              name: { type: "string" },
+              items: {
+                type: "array",
+                items: {
+                  type: "object",
+                  required: ["version", "createdAt", "actor", "changes"],
+                  properties: {
+                    version: { type: "integer" },
+                    createdAt: { type: "string", format: "date-time" },
+                    actor: { type: ["string", "null"] },
+                    changes: { type: "array", items: { type: "string" } },
+                  },
+                },
+              },
+            },
+          },
+          404: problemResponse("No model of that name"),
+          ...COMMON_PROBLEMS,
+        },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      const records = await store.listDefinitionVersions("Model", name);
+      if (records.length === 0) throw new Problem("not-found", `no model "${name}" is registered`);
+      const items = records.map((record, i) => ({
+        version: record.version,
+        createdAt: iso(record.createdAt),
+        actor: record.actor ?? null,
+        changes: modelChanges(
+          i === 0 ? null : ((records[i - 1] as { compiled: unknown }).compiled as CompiledModel),
+          record.compiled as CompiledModel,
+        ),
+      }));
+      return { name, items: items.reverse() };
+    },
+  );
+
   app.put<{ Params: { name: string }; Body: string }>(
     "/v1/models/:name",
     {
@@ -132,7 +189,7 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
     async (request, reply) => {
       const { name } = request.params;
       const checked = await validateUpload(services, request.body);
-      const { version, created } = await registerUpload(services, checked, "Model", name);
+      const { version, created } = await registerUpload(services, checked, "Model", name, actorOf(request));
       return reply.code(created ? 201 : 200).send({ name, version, created });
     },
   );
@@ -186,7 +243,7 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
         canary ? { version, canary: { version: canary.version, percent: canary.percent } } : version,
       );
       const checked = await validateUpload(services, String(document));
-      const registered = await registerUpload(services, checked, "Model", name);
+      const registered = await registerUpload(services, checked, "Model", name, actorOf(request));
       const updated = checked.set.models.get(name) as CompiledModel;
       return { name, version: registered.version, aliases: updated.aliases };
     },

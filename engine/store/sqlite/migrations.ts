@@ -98,4 +98,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE executions ADD COLUMN cost TEXT;
   ALTER TABLE runs ADD COLUMN cost TEXT NOT NULL DEFAULT '{}';
   `,
+  `
+  ALTER TABLE definitions ADD COLUMN actor TEXT;
+  `,
 ];

@@ -89,6 +89,7 @@ export function toDefinition(row: Row): DefinitionRecord {
     source: row.source as string,
     compiled: parse(row.compiled),
     createdAt: Number(row.created_at),
+    actor: (row.actor as string | null | undefined) ?? null,
   };
 }
 

@@ -518,7 +518,8 @@ export class SqliteStore implements Store {
       const version = (latest?.version ?? 0) + 1;
       this.#db
         .sql(
-          "INSERT INTO definitions (kind, name, version, hash, source, compiled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          `INSERT INTO definitions (kind, name, version, hash, source, compiled, created_at, actor)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           definition.kind,
@@ -528,8 +529,12 @@ export class SqliteStore implements Store {
           definition.source,
           json(definition.compiled),
           now,
+          definition.actor ?? null,
         );
-      return { record: { ...definition, version, createdAt: now }, created: true };
+      return {
+        record: { ...definition, actor: definition.actor ?? null, version, createdAt: now },
+        created: true,
+      };
     });
   }
 

@@ -71,12 +71,25 @@ export function keepingContract(context: StoreContext): void {
     }
   });
 
+  it("registerDefinition keeps who registered each version", async () => {
+    const { store } = context;
+    const name = `actor-${randomUUID().slice(0, 8)}`;
+    const first = await store.registerDefinition(
+      { ...definition("Model", name, "hash-1"), actor: "key-a" },
+      T0,
+    );
+    expect(first.record.actor).toBe("key-a");
+    await store.registerDefinition(definition("Model", name, "hash-2"), T0 + 1);
+    const versions = await store.listDefinitionVersions("Model", name);
+    expect(versions.map((v) => v.actor)).toEqual(["key-a", null]);
+  });
+
   it("registerDefinition versions a definition by its hash", async () => {
     const { store } = context;
     const name = `listing-${randomUUID()}`;
     const v1 = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0);
     expect(v1).toEqual({
-      record: { ...definition("Workflow", name, "hash-1"), version: 1, createdAt: T0 },
+      record: { ...definition("Workflow", name, "hash-1"), version: 1, createdAt: T0, actor: null },
       created: true,
     });
 
@@ -85,7 +98,7 @@ export function keepingContract(context: StoreContext): void {
 
     const v2 = await store.registerDefinition(definition("Workflow", name, "hash-2"), T0 + 20);
     expect(v2).toEqual({
-      record: { ...definition("Workflow", name, "hash-2"), version: 2, createdAt: T0 + 20 },
+      record: { ...definition("Workflow", name, "hash-2"), version: 2, createdAt: T0 + 20, actor: null },
       created: true,
     });
 
