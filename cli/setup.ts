@@ -56,7 +56,8 @@ export async function startEngine(
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
-  await created.engine.services.catalog.register(definitions, Date.now());
+  // Registered by the process itself, from its definitions directory: "startup" in the history.
+  await created.engine.services.catalog.register(definitions, Date.now(), "startup");
   await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });
   return created;
 }
