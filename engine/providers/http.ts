@@ -1,5 +1,6 @@
 import { ExecutionError } from "../errors.ts";
 import { type OutboundOptions, postJson } from "./json-post.ts";
+import { estimateUsage } from "./mock.ts";
 import type { Provider, ProviderCall, ProviderResult } from "./provider.ts";
 import { type EvaluateOptions, evaluateExpression } from "./template-eval.ts";
 
@@ -41,7 +42,11 @@ export class HttpProvider implements Provider {
       model,
       signal: call.signal,
     });
-    if (version.response === null) return { output: reply };
-    return { output: await evaluateExpression(version.response, reply, this.#expressions) };
+    const output =
+      version.response === null
+        ? reply
+        : await evaluateExpression(version.response, reply, this.#expressions);
+    // In-house servers report no token usage: estimated, as for mock, so usage and cost still add up.
+    return { output, usage: estimateUsage(call.input ?? null, output) };
   }
 }

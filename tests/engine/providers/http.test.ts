@@ -35,7 +35,12 @@ describe("http provider", () => {
   it("POSTs the input as JSON and, without response, outputs the reply body", async () => {
     const input = { text: "Sea view flat", lang: "en" };
     const result = await provider.call(callOf(http(), input));
-    expect(result).toEqual({ output: { result: { label: "luxury", score: 0.92 }, model: "scorer-v3" } });
+    expect(result.output).toEqual({ result: { label: "luxury", score: 0.92 }, model: "scorer-v3" });
+    // The server reports no tokens: estimated from the input and output, as for mock.
+    expect(result.usage?.inputTokens).toBeGreaterThan(0);
+    expect(result.usage?.totalTokens).toBe(
+      (result.usage?.inputTokens ?? 0) + (result.usage?.outputTokens ?? 0),
+    );
     const request = server.requests[0];
     expect(request?.method).toBe("POST");
     expect(request?.path).toBe("/score?tenant=a");
