@@ -1,6 +1,5 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
-import { LRUCache } from "lru-cache";
+import type { AnySchema, ErrorObject } from "ajv/dist/2020.js";
+import { SchemaCompiler } from "./schema-compiler.ts";
 
 /**
  * The JSON Schemas users write (a workflow's `inputs`, a node's `outputSchema`),
@@ -13,34 +12,23 @@ export interface Violation {
 }
 
 export class UserSchemas {
-  readonly #withDefaults = new Ajv2020({ allErrors: true, strict: false, useDefaults: true });
-  readonly #plain = new Ajv2020({ allErrors: true, strict: false });
-  readonly #compiled = new LRUCache<string, ValidateFunction>({ max: 2000 });
-
-  constructor() {
-    addFormats.default(this.#withDefaults);
-    addFormats.default(this.#plain);
-  }
+  readonly #withDefaults = new SchemaCompiler({ useDefaults: true, capacity: 2000 });
+  readonly #plain = new SchemaCompiler({ capacity: 2000 });
 
   /** Validates (and fills defaults into) `value` in place; returns the violations. */
   applyDefaultsAndValidate(schema: unknown, value: unknown): Violation[] {
-    return this.#validate(this.#withDefaults, "defaults", schema, value);
+    return violationsOf(this.#withDefaults, schema, value);
   }
 
   validate(schema: unknown, value: unknown): Violation[] {
-    return this.#validate(this.#plain, "plain", schema, value);
+    return violationsOf(this.#plain, schema, value);
   }
+}
 
-  #validate(ajv: Ajv2020, flavour: string, schema: unknown, value: unknown): Violation[] {
-    if (schema === null || schema === undefined || schema === true) return [];
-    const key = `${flavour}\u0000${JSON.stringify(schema)}`;
-    let validate = this.#compiled.get(key);
-    if (!validate) {
-      validate = ajv.compile(schema as object);
-      this.#compiled.set(key, validate);
-    }
-    return validate(value) ? [] : (validate.errors ?? []).map(toViolation);
-  }
+function violationsOf(compiler: SchemaCompiler, schema: unknown, value: unknown): Violation[] {
+  if (schema === null || schema === undefined || schema === true) return [];
+  const validate = compiler.compile(schema as AnySchema);
+  return validate(value) ? [] : (validate.errors ?? []).map(toViolation);
 }
 
 function toViolation(error: ErrorObject): Violation {

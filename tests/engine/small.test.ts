@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { retryDelayMs } from "../../engine/backoff.ts";
 import { bucket } from "../../engine/pinning.ts";
+import { UserSchemas } from "../../engine/user-schemas.ts";
 import { truthy } from "../../engine/worker.ts";
 
 describe("retry backoff", () => {
@@ -52,5 +53,15 @@ describe("when truthiness follows JSONata's $boolean", () => {
     [{ a: 1 }, true],
   ])("%j → %s", (value, expected) => {
     expect(truthy(value)).toBe(expected);
+  });
+});
+
+describe("user schemas", () => {
+  it("two different schemas that share an $id do not collide", () => {
+    const schemas = new UserSchemas();
+    expect(schemas.validate({ $id: "https://example.com/out.json", type: "string" }, "a")).toEqual([]);
+    expect(schemas.validate({ $id: "https://example.com/out.json", type: "number" }, "a")).toEqual([
+      { path: "/", message: "must be number" },
+    ]);
   });
 });
