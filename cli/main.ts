@@ -1,5 +1,5 @@
 import { DefinitionsNotFound } from "../definitions/index.ts";
-import { ConfigurationError } from "../engine/create.ts";
+import { ConfigurationError, UnreachableError } from "../engine/create.ts";
 import { graphCommand } from "./graph-command.ts";
 import { runCommand } from "./run-command.ts";
 import { serveCommand } from "./serve-command.ts";
@@ -37,6 +37,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
+    if (error instanceof UnreachableError) {
+      io.stderr(`pflow: ${error.message}\n`);
+      return EXIT.failed;
+    }
     if (
       error instanceof UsageError ||
       error instanceof DefinitionsNotFound ||

@@ -10,7 +10,8 @@ import { EXIT, UsageError } from "./usage.ts";
 
 /**
  * `pflow serve`: the API and workers in one process, on the configured store
- * and broker (the embedded ones by default). Without API keys it listens on
+ * and broker (the embedded ones by default); `--no-workers` for an API tier
+ * scaled apart from `pflow worker` processes. Without API keys it listens on
  * loopback only; asked to listen elsewhere without keys, it refuses to start
  * and says how to configure them. SIGTERM/SIGINT stop it gracefully: no new
  * requests, requests and node work in hand finish, then the ports close.
@@ -18,7 +19,13 @@ import { EXIT, UsageError } from "./usage.ts";
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { definitions: { type: "string" }, port: { type: "string" }, host: { type: "string" } },
+    options: {
+      definitions: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      workers: { type: "boolean", default: true },
+    },
+    allowNegative: true,
   });
   const host = values.host ?? process.env.PFLOW_HOST ?? "127.0.0.1";
   const port = Number(values.port ?? process.env.PFLOW_PORT ?? 8080);
@@ -41,8 +48,18 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" });
   const definitions = await loadDefinitions(definitionsDir(values.definitions));
   const metrics = createMetrics();
-  const { engine, close } = await startEngine(definitions, { observer: metrics.observer, logger });
-  const app = await buildServer({ engine, logger, apiKeys, routes: allRoutes(metrics) });
+  const { engine, close } = await startEngine(definitions, {
+    observer: metrics.observer,
+    logger,
+    workers: values.workers,
+  });
+  const app = await buildServer({
+    engine,
+    logger,
+    apiKeys,
+    routes: allRoutes(metrics),
+    rateLimit: { max: requestsPerMinute(process.env.PFLOW_RATE_LIMIT), windowMs: 60_000 },
+  });
   try {
     await app.listen({ host, port });
   } catch (error) {
@@ -58,6 +75,15 @@ export async function serveCommand(args: string[]): Promise<number> {
   await app.close();
   await close();
   return EXIT.ok;
+}
+
+/** PFLOW_RATE_LIMIT: requests per minute per API key (or client address without keys). */
+function requestsPerMinute(text: string | undefined): number {
+  if (text === undefined || text === "") return 600;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`PFLOW_RATE_LIMIT must be a whole number of requests per minute, not "${text}"`);
+  return value;
 }
 
 /** Loopback addresses, and localhost. */

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../definitions/index.ts";
 import { createEngine } from "../engine/create.ts";
 import type { EngineObserver } from "../engine/observer.ts";
+import { engineSettings } from "./environment.ts";
 import { formatFindings } from "./findings-format.ts";
 import { UsageError } from "./usage.ts";
 
@@ -51,8 +52,7 @@ export async function startEngine(
   options: { workers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
 ) {
   const created = await createEngine({
-    storeUrl: process.env.PFLOW_STORE_URL ?? "sqlite:./.pflow/pflow.db",
-    brokerUrl: process.env.PFLOW_BROKER_URL ?? "memory:",
+    ...engineSettings(),
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -16,14 +16,16 @@ Usage:
   pflow run NAME [--input JSON | --input-file FILE] [--definitions DIR]
       Run a workflow in this process and print the finished run as JSON.
       Exit 0 succeeded, 1 failed or timed out, 2 usage or definition error.
-  pflow serve [--definitions DIR] [--port N] [--host H]
-      The HTTP API and workers in one process (default 127.0.0.1:8080).
+  pflow serve [--definitions DIR] [--port N] [--host H] [--no-workers]
+      The HTTP API and workers in one process (default 127.0.0.1:8080);
+      --no-workers for an API tier scaled apart from the workers.
   pflow worker [--definitions DIR]
       Workers only, until SIGTERM/SIGINT; resumes unfinished runs.
 
 --definitions defaults to $PFLOW_DEFINITIONS, else ./definitions if it exists,
 else the bundled examples/. The store is $PFLOW_STORE_URL (default
-sqlite:./.pflow/pflow.db), the broker $PFLOW_BROKER_URL (default memory:).
+sqlite:./.pflow/pflow.db), the broker $PFLOW_BROKER_URL (default memory:);
+production is mongodb://… and amqp://… (docs/operations.md lists every setting).
 
 Options:
   -h, --help     show this help

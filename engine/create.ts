@@ -1,4 +1,6 @@
 import pino, { type Logger } from "pino";
+import { AmqpBroker } from "./broker/amqp/amqp-broker.ts";
+import type { QueueRoute } from "./broker/amqp/topology.ts";
 import type { Broker, DeadLetterHandler } from "./broker/broker.ts";
 import { MemoryBroker } from "./broker/memory/memory-broker.ts";
 import { Catalog } from "./catalog.ts";
@@ -10,6 +12,7 @@ import { environmentSecrets } from "./providers/provider.ts";
 import { createProviders } from "./providers/registry.ts";
 import { ResultCache } from "./result-cache.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./services.ts";
+import { MongoStore } from "./store/mongo/mongo-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
 import { UserSchemas } from "./user-schemas.ts";
@@ -17,12 +20,15 @@ import { UserSchemas } from "./user-schemas.ts";
 /**
  * Builds an engine from configuration URLs, at the edge (cli/, tests): the one
  * place that knows which adapters exist.
- * - store: `sqlite:PATH` (embedded; `sqlite::memory:` for tests)
- * - broker: `memory:` (in-process)
+ * - store: `sqlite:PATH` (embedded; `sqlite::memory:` for tests), or
+ *   `mongodb://…` / `mongodb+srv://…` (production)
+ * - broker: `memory:` (in-process), or `amqp://…` / `amqps://…` (RabbitMQ)
  */
 export interface EngineOptions {
   readonly storeUrl: string;
   readonly brokerUrl: string;
+  /** RabbitMQ only: worker pools, the pools this process consumes, and names. */
+  readonly broker?: BrokerSettings;
   readonly logger?: Logger;
   readonly config?: Partial<EngineConfig>;
   readonly clock?: () => number;
@@ -31,8 +37,21 @@ export interface EngineOptions {
   readonly observer?: EngineObserver;
 }
 
+export interface BrokerSettings {
+  /** Deliveries of a task before it is dead-lettered (default 5). */
+  readonly maxDeliveries?: number;
+  readonly queues?: readonly QueueRoute[];
+  readonly consumeFrom?: readonly string[];
+  readonly prefix?: string;
+}
+
 export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";
+}
+
+/** A configured store or broker did not answer at start (after its retries). */
+export class UnreachableError extends Error {
+  override readonly name = "UnreachableError";
 }
 
 export async function createEngine(
@@ -42,11 +61,32 @@ export async function createEngine(
     options.logger ?? pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" }, pino.destination(2));
   const store = storeFor(options.storeUrl);
   let engine: Engine | undefined;
-  const onDeadLetter: DeadLetterHandler = (task, reason, deliveries) =>
-    engine ? engine.deadLetter(task, reason, deliveries) : Promise.resolve();
-  const broker = brokerFor(options.brokerUrl, onDeadLetter);
-  await store.start();
-  await broker.start();
+  let started: (() => void) | undefined;
+  const ready = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  // A dead letter drained before the engine exists waits for it (RabbitMQ hands them over at once).
+  const onDeadLetter: DeadLetterHandler = async (task, reason, deliveries) => {
+    await ready;
+    await engine?.deadLetter(task, reason, deliveries);
+  };
+  const broker = brokerFor(options.brokerUrl, onDeadLetter, logger, options.broker ?? {});
+  try {
+    await store.start();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new UnreachableError(
+      `cannot reach the store at ${redactUrl(options.storeUrl)}: ${(error as Error).message}`,
+    );
+  }
+  try {
+    await broker.start();
+  } catch (error) {
+    await Promise.all([broker.close().catch(() => {}), store.close()]);
+    throw new UnreachableError(
+      `cannot reach the broker at ${redactUrl(options.brokerUrl)}: ${(error as Error).message}`,
+    );
+  }
   const config = { ...DEFAULT_ENGINE_CONFIG, ...options.config };
   engine = new Engine({
     store,
@@ -66,6 +106,7 @@ export async function createEngine(
     config,
     observer: options.observer ?? NO_OBSERVER,
   });
+  started?.();
   const close = async () => {
     await engine?.stop();
     await broker.close();
@@ -76,14 +117,41 @@ export async function createEngine(
 
 function storeFor(url: string): Store {
   if (url.startsWith("sqlite:")) return new SqliteStore(url.slice("sqlite:".length) || ":memory:");
+  if (/^mongodb(\+srv)?:\/\//.test(url)) return new MongoStore(url);
   throw new ConfigurationError(
-    `unsupported store URL "${url}": use sqlite:PATH (mongodb:// arrives with the production backends)`,
+    `unsupported store URL "${redactUrl(url)}": use sqlite:PATH or mongodb://HOST/DATABASE`,
   );
 }
 
-function brokerFor(url: string, onDeadLetter: DeadLetterHandler): Broker {
-  if (url === "memory:" || url === "memory") return new MemoryBroker({ maxDeliveries: 5, onDeadLetter });
-  throw new ConfigurationError(
-    `unsupported broker URL "${url}": use memory: (amqp:// arrives with the production backends)`,
-  );
+function brokerFor(
+  url: string,
+  onDeadLetter: DeadLetterHandler,
+  logger: Logger,
+  settings: BrokerSettings,
+): Broker {
+  const maxDeliveries = settings.maxDeliveries ?? 5;
+  if (url === "memory:" || url === "memory") return new MemoryBroker({ maxDeliveries, onDeadLetter });
+  if (/^amqps?:\/\//.test(url)) {
+    return new AmqpBroker({
+      url,
+      maxDeliveries,
+      onDeadLetter,
+      logger,
+      ...(settings.queues ? { queues: settings.queues } : {}),
+      ...(settings.consumeFrom ? { consumeFrom: settings.consumeFrom } : {}),
+      ...(settings.prefix ? { prefix: settings.prefix } : {}),
+    });
+  }
+  throw new ConfigurationError(`unsupported broker URL "${redactUrl(url)}": use memory: or amqp://HOST`);
+}
+
+/** A URL fit for a message or a log line: its password replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+  }
 }

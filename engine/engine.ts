@@ -1,4 +1,5 @@
 import type { Task } from "./broker/broker.ts";
+import { deadLetter } from "./dead-letters.ts";
 import { type RunJson, runJson } from "./run-view.ts";
 import { Runner, type StartRequest } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
@@ -73,35 +74,8 @@ export class Engine {
     return runJson(run, await this.services.store.getExecutions(runId));
   }
 
-  /**
-   * A task the broker gave up on (it kept failing to be handled): kept as a dead
-   * letter, and its execution fails with the reason, so the run does not hang.
-   */
-  async deadLetter(task: Task, reason: string, deliveries: number): Promise<void> {
-    const { store, clock, catalog, observer } = this.services;
-    observer.deadLettered(task);
-    await store.addDeadLetter({
-      id: `${task.key}@${clock()}`,
-      executionKey: task.key,
-      runId: task.runId,
-      nodeId: task.nodeId,
-      reason,
-      deliveries,
-      createdAt: clock(),
-    });
-    const execution = await store.getExecution(task.key);
-    const run = await store.getRun(task.runId);
-    if (!execution || !run) return;
-    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
-    await this.runner.finishExecution(
-      run,
-      plan,
-      execution,
-      { status: ["pending", "queued", "running"] },
-      {
-        status: "failed",
-        error: { code: "dead-lettered", message: `delivery failed ${deliveries} times: ${reason}` },
-      },
-    );
+  /** A task the broker gave up on: see deadLetter(). */
+  deadLetter(task: Task, reason: string, deliveries: number): Promise<void> {
+    return deadLetter(this.services, this.runner, task, reason, deliveries);
   }
 }

@@ -1,0 +1,57 @@
+import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
+import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
+import { UsageError } from "./usage.ts";
+
+/**
+ * The engine's settings from the environment (docs/operations.md lists them),
+ * checked here so a typo stops the process at start with the variable's name,
+ * not at the first run.
+ */
+type Environment = Readonly<Record<string, string | undefined>>;
+type NumericSetting = "concurrency" | "leaseMs" | "sweepIntervalMs" | "strandedAfterMs";
+
+export function engineSettings(
+  env: Environment = process.env,
+): Pick<EngineOptions, "storeUrl" | "brokerUrl" | "broker" | "config"> {
+  const config: { -readonly [K in NumericSetting]?: number } = {};
+  const number = (name: string, key: NumericSetting, min: number) => {
+    const value = positiveInteger(env, name, min);
+    if (value !== undefined) config[key] = value;
+  };
+  number("PFLOW_WORKER_CONCURRENCY", "concurrency", 1);
+  number("PFLOW_LEASE_MS", "leaseMs", 1000);
+  number("PFLOW_SWEEP_INTERVAL_MS", "sweepIntervalMs", 100);
+  number("PFLOW_STRANDED_AFTER_MS", "strandedAfterMs", 1000);
+
+  const broker: { -readonly [K in keyof BrokerSettings]: BrokerSettings[K] } = {};
+  const maxDeliveries = positiveInteger(env, "PFLOW_MAX_DELIVERIES", 1);
+  if (maxDeliveries !== undefined) broker.maxDeliveries = maxDeliveries;
+  try {
+    if (env.PFLOW_BROKER_QUEUES) broker.queues = parseQueueRoutes(env.PFLOW_BROKER_QUEUES);
+  } catch (error) {
+    throw new UsageError(
+      `PFLOW_BROKER_QUEUES: ${(error as Error).message} (e.g. "gpu=model.llama-*;default=*")`,
+    );
+  }
+  if (env.PFLOW_WORKER_QUEUES)
+    broker.consumeFrom = env.PFLOW_WORKER_QUEUES.split(",")
+      .map((each) => each.trim())
+      .filter(Boolean);
+  if (env.PFLOW_BROKER_PREFIX) broker.prefix = env.PFLOW_BROKER_PREFIX;
+
+  return {
+    storeUrl: env.PFLOW_STORE_URL ?? "sqlite:./.pflow/pflow.db",
+    brokerUrl: env.PFLOW_BROKER_URL ?? "memory:",
+    broker,
+    config,
+  };
+}
+
+function positiveInteger(env: Environment, name: string, min: number): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min)
+    throw new UsageError(`${name} must be an integer ≥ ${min}, not "${text}"`);
+  return value;
+}

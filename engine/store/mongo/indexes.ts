@@ -1,0 +1,77 @@
+import type { CreateIndexesOptions, Db, IndexSpecification } from "mongodb";
+import { isNotImplemented } from "./server-errors.ts";
+
+/**
+ * The MongoDB store's indexes, created by start(). Creating an index that
+ * exists is a no-op, so every process may do it at every start. Each index is
+ * created by its own command: FerretDB 1.24 drops the connection when one
+ * createIndexes command names several indexes that all exist.
+ *
+ * Lookups by key (a run, an execution, an idempotency key, a cache entry, a
+ * dead letter) use _id, unique by nature. FerretDB 1.x keeps these indexes but
+ * plans no query with them (it filters in memory); a real MongoDB uses them all.
+ */
+interface IndexDefinition {
+  readonly collection: string;
+  readonly key: IndexSpecification;
+  readonly options: CreateIndexesOptions & { name: string };
+}
+
+const INDEXES: readonly IndexDefinition[] = [
+  // listRuns, newest first: (createdAt, _id) is the stable order its cursor walks.
+  { collection: "runs", key: { createdAt: -1, _id: -1 }, options: { name: "newest" } },
+  {
+    collection: "runs",
+    key: { "workflow.name": 1, createdAt: -1, _id: -1 },
+    options: { name: "by_workflow" },
+  },
+  // listRuns by status, and findUnfinishedRuns.
+  { collection: "runs", key: { status: 1, createdAt: -1, _id: -1 }, options: { name: "by_status" } },
+  // findOverdueRuns.
+  { collection: "runs", key: { status: 1, deadline: 1 }, options: { name: "by_deadline" } },
+
+  // A run's executions (getExecutions), and a map's items in item order (getItems).
+  { collection: "executions", key: { runId: 1, nodeId: 1, item: 1 }, options: { name: "by_run" } },
+  // queueNextItems: the lowest pending items of a map, without walking the finished ones.
+  {
+    collection: "executions",
+    key: { runId: 1, nodeId: 1, status: 1, item: 1 },
+    options: { name: "by_run_status" },
+  },
+  // sweepExpiredLeases (running, by lease expiry) and findOverdueWaiting (running, by own deadline).
+  { collection: "executions", key: { status: 1, leaseExpiresAt: 1 }, options: { name: "by_lease" } },
+  // findStrandedExecutions: queued, untouched since a time, due.
+  {
+    collection: "executions",
+    key: { status: 1, updatedAt: 1, notBefore: 1 },
+    options: { name: "by_touched" },
+  },
+  // findUnpropagated: only executions whose finish is still propagating carry the field.
+  { collection: "executions", key: { propagated: 1 }, options: { name: "unpropagated", sparse: true } },
+
+  // A definition's versions; unique, so two processes registering at once cannot both take a version.
+  {
+    collection: "definitions",
+    key: { kind: 1, name: 1, version: 1 },
+    options: { name: "by_version", unique: true },
+  },
+  // listDeadLetters, newest first.
+  { collection: "dead_letters", key: { createdAt: -1, _id: 1 }, options: { name: "newest" } },
+];
+
+/** Removes expired cache entries where the server can (getCached checks expiry anyway). */
+const CACHE_TTL: IndexDefinition = {
+  collection: "cache",
+  key: { expireAt: 1 },
+  options: { name: "expiry", expireAfterSeconds: 0 },
+};
+
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const index of INDEXES) await db.collection(index.collection).createIndex(index.key, index.options);
+  try {
+    await db.collection(CACHE_TTL.collection).createIndex(CACHE_TTL.key, CACHE_TTL.options);
+  } catch (error) {
+    // FerretDB has no TTL indexes: expired entries are then deleted when read.
+    if (!isNotImplemented(error)) throw error;
+  }
+}

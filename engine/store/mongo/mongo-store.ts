@@ -1,0 +1,479 @@
+import {
+  type DeadLetter,
+  type DefinitionRecord,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  executionKey,
+  type NewRun,
+  type Outcome,
+  type RunRecord,
+  type RunStatus,
+} from "../records.ts";
+import type { FinishResult, Store } from "../store.ts";
+import { keysOf, updateKeys } from "./batches.ts";
+import { databaseOf, MongoConnection, VISIBLE } from "./connection.ts";
+import { latestDefinition, listLatestDefinitions, registerDefinition } from "./definitions.ts";
+import {
+  type ExecutionDocument,
+  jsonValue,
+  newExecution,
+  parse,
+  type RunDocument,
+  toDeadLetter,
+  toDefinition,
+  toExecution,
+  toRun,
+} from "./documents.ts";
+import { finishExecution } from "./finish.ts";
+import { PropagationFlags } from "./propagation-flags.ts";
+import {
+  cancelExecutions,
+  findStrandedExecutions,
+  findUnpropagated,
+  resetExecutions,
+  sweepExpiredLeases,
+} from "./recovery.ts";
+import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
+
+/**
+ * The production Store, on MongoDB (a replica set), or on a MongoDB-wire server
+ * without transactions or change streams (FerretDB): it needs neither. A run is
+ * one document and each execution (a node, a map item) another, so no document
+ * grows with the plan; every transition is one conditional update of one
+ * document (its expected status, and lease token, in the filter), and a finish
+ * propagates as a few more, each safe on its own (finish.ts). Operations on
+ * many executions are one updateMany each, plus a read or two, never a round
+ * trip per execution (batches.ts, recovery.ts). What a server lacks is learned
+ * at start and worked around in one place (server-traits.ts).
+ */
+export class MongoStore implements Store {
+  readonly #db: MongoConnection;
+  readonly #flags: PropagationFlags;
+
+  /** The database is `options.database`, else the URL's path (`mongodb://host/name`), else "pflow". */
+  constructor(url: string, options: { database?: string } = {}) {
+    this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
+    this.#flags = new PropagationFlags(this.#db.executions);
+  }
+
+  async start(): Promise<void> {
+    await this.#db.open();
+  }
+
+  async close(): Promise<void> {
+    await this.#flags.settle();
+    await this.#db.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.ping();
+  }
+
+  // Runs ------------------------------------------------------------------
+
+  async createRun(run: NewRun, nodes: readonly string[]): Promise<RunRecord> {
+    const doc: RunDocument = {
+      _id: run.id,
+      workflow: { name: run.workflow.name, version: run.workflow.version },
+      status: "pending",
+      input: jsonValue(run.input, () => `the input of run ${run.id}`),
+      output: null,
+      error: null,
+      models: JSON.stringify(run.models),
+      parent: run.parent,
+      failing: false,
+      nodesTotal: run.nodesTotal,
+      nodesDone: 0,
+      usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+      cost: {},
+      createdAt: run.createdAt,
+      startedAt: null,
+      finishedAt: null,
+      deadline: run.deadline,
+    };
+    const executions = nodes.map((nodeId) =>
+      newExecution(executionKey(run.id, nodeId), run.id, nodeId, null, null, run.createdAt),
+    );
+    // The run and its executions concurrently; on a second call, what exists stays as it is.
+    const [inserted] = await Promise.all([
+      this.#db.runs.insertOne(doc).then(
+        () => true,
+        (error: unknown) => {
+          if (isDuplicateKey(error)) return false;
+          throw error;
+        },
+      ),
+      this.#insertNew(executions),
+    ]);
+    if (inserted) return toRun(doc);
+    return (await this.getRun(run.id)) as RunRecord;
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const doc = await this.#db.runs.findOne({ _id: id });
+    return doc ? toRun(doc) : null;
+  }
+
+  async transitionRun(
+    id: string,
+    from: readonly RunStatus[],
+    patch: Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>,
+  ): Promise<RunRecord | null> {
+    const set: Partial<RunDocument> = {};
+    if (patch.status !== undefined) set.status = patch.status;
+    if ("output" in patch) set.output = jsonValue(patch.output, () => `the output of run ${id}`);
+    if ("error" in patch) set.error = patch.error ?? null;
+    if ("startedAt" in patch) set.startedAt = patch.startedAt ?? null;
+    if ("finishedAt" in patch) set.finishedAt = patch.finishedAt ?? null;
+    const filter = { _id: id, status: { $in: [...from] } };
+    const doc =
+      Object.keys(set).length === 0
+        ? await this.#db.runs.findOne(filter)
+        : await this.#db.runs.findOneAndUpdate(filter, { $set: set }, { returnDocument: "after" });
+    return doc ? toRun(doc) : null;
+  }
+
+  async markRunFailing(id: string): Promise<void> {
+    await this.#db.runs.updateOne({ _id: id }, { $set: { failing: true } });
+  }
+
+  async listRuns(query: {
+    workflow?: string;
+    status?: RunStatus;
+    limit: number;
+    cursor?: string | null;
+  }): Promise<{ items: RunRecord[]; next: string | null }> {
+    // Newest first by (createdAt, id): a stable order, so the cursor (the last
+    // run listed) resumes exactly after it, whatever was created meanwhile.
+    const after = query.cursor ? /^(\d+):(.+)$/s.exec(query.cursor) : null;
+    const docs = await this.#db.runs
+      .find(
+        {
+          ...(query.workflow === undefined ? {} : { "workflow.name": query.workflow }),
+          ...(query.status === undefined ? {} : { status: query.status }),
+          ...(after
+            ? {
+                $or: [
+                  { createdAt: { $lt: Number(after[1]) } },
+                  { createdAt: Number(after[1]), _id: { $lt: after[2] as string } },
+                ],
+              }
+            : {}),
+        },
+        { sort: { createdAt: -1, _id: -1 }, limit: query.limit + 1 },
+      )
+      .toArray();
+    const items = docs.slice(0, query.limit).map(toRun);
+    const last = docs.length > query.limit ? docs[query.limit - 1] : undefined;
+    return { items, next: last ? `${last.createdAt}:${last._id}` : null };
+  }
+
+  async findOverdueRuns(now: number, limit: number): Promise<RunRecord[]> {
+    const docs = await this.#db.runs
+      .find({ status: "running", deadline: { $ne: null, $lt: now } }, { limit })
+      .toArray();
+    return docs.map(toRun);
+  }
+
+  async findUnfinishedRuns(limit: number): Promise<RunRecord[]> {
+    const docs = await this.#db.runs
+      .find({ status: { $in: ["pending", "running"] } }, { sort: { createdAt: 1, _id: 1 }, limit })
+      .toArray();
+    return docs.map(toRun);
+  }
+
+  // Executions ------------------------------------------------------------
+
+  async getExecution(key: string): Promise<ExecutionRecord | null> {
+    const doc = await this.#db.executions.findOne({ _id: key });
+    return doc ? toExecution(doc) : null;
+  }
+
+  async getExecutions(
+    runId: string,
+    options: { nodeIds?: readonly string[]; items?: boolean } = {},
+  ): Promise<ExecutionRecord[]> {
+    const filter =
+      options.nodeIds && !options.items
+        ? { _id: { $in: options.nodeIds.map((nodeId) => executionKey(runId, nodeId)) } }
+        : {
+            runId,
+            ...(options.nodeIds ? { nodeId: { $in: [...options.nodeIds] } } : {}),
+            ...(options.items ? {} : { item: null }),
+          };
+    const docs = await this.#db.executions.find(filter, { sort: { nodeId: 1, item: 1 } }).toArray();
+    return docs.map(toExecution);
+  }
+
+  async getItems(runId: string, nodeId: string): Promise<ExecutionRecord[]> {
+    const docs = await this.#db.executions
+      .find({ runId, nodeId, item: { $ne: null } }, { sort: { item: 1 } })
+      .toArray();
+    return docs.map(toExecution);
+  }
+
+  async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
+    return updateKeys(
+      this.#db.executions,
+      [...new Set(keys)],
+      { status: "pending" },
+      { status: "queued", notBefore: now, updatedAt: now },
+      VISIBLE,
+    );
+  }
+
+  async claimExecution(
+    key: string,
+    lease: { token: string; until: number },
+    now: number,
+  ): Promise<ExecutionRecord | null> {
+    const doc = await this.#db.executions.findOneAndUpdate(
+      { _id: key, status: "queued", notBefore: { $lte: now } },
+      {
+        $set: { status: "running", leaseToken: lease.token, leaseExpiresAt: lease.until, updatedAt: now },
+        $inc: { attempt: 1, attemptsTotal: 1 },
+        // Set by the first claim only: the field is absent until then.
+        $min: { startedAt: now },
+      },
+      { returnDocument: "after", ...VISIBLE },
+    );
+    return doc ? toExecution(doc) : null;
+  }
+
+  async renewLease(key: string, token: string, until: number): Promise<boolean> {
+    const result = await this.#db.executions.updateOne(
+      { _id: key, status: "running", leaseToken: token },
+      { $set: { leaseExpiresAt: until } },
+      VISIBLE,
+    );
+    return result.matchedCount === 1;
+  }
+
+  async rescheduleExecution(
+    key: string,
+    token: string,
+    next: { notBefore: number; error: Outcome["error"]; modelIndex?: number },
+    now: number,
+  ): Promise<boolean> {
+    const result = await this.#db.executions.updateOne(
+      { _id: key, status: "running", leaseToken: token },
+      {
+        $set: {
+          status: "queued",
+          leaseToken: null,
+          leaseExpiresAt: null,
+          notBefore: next.notBefore,
+          error: next.error ?? null,
+          updatedAt: now,
+          // At a fallback model, the attempts start again from 0 (attemptsTotal goes on).
+          ...(next.modelIndex === undefined ? {} : { modelIndex: next.modelIndex, attempt: 0 }),
+        },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async startWaiting(
+    key: string,
+    token: string,
+    wait: { itemsTotal?: number; childRunId?: string; until?: number | null },
+    now: number,
+  ): Promise<boolean> {
+    // A waiting execution holds no lease; leaseExpiresAt then keeps its own deadline, if any.
+    const result = await this.#db.executions.updateOne(
+      { _id: key, status: "running", leaseToken: token },
+      {
+        $set: {
+          leaseToken: null,
+          leaseExpiresAt: wait.until ?? null,
+          updatedAt: now,
+          ...(wait.itemsTotal === undefined ? {} : { itemsTotal: wait.itemsTotal }),
+          ...(wait.childRunId === undefined ? {} : { childRunId: wait.childRunId }),
+        },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async findOverdueWaiting(now: number, limit: number): Promise<ExecutionRecord[]> {
+    const docs = await this.#db.executions
+      .find({ status: "running", leaseToken: null, leaseExpiresAt: { $ne: null, $lt: now } }, { limit })
+      .toArray();
+    return docs.map(toExecution);
+  }
+
+  async finishExecution(
+    key: string,
+    expect: { status: readonly ExecutionStatus[]; token?: string },
+    outcome: Outcome,
+    propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
+    now: number,
+  ): Promise<FinishResult | null> {
+    return finishExecution(this.#db, this.#flags, key, expect, outcome, propagation, now);
+  }
+
+  async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
+    await this.#insertNew(
+      items.map((value, item) => {
+        const key = executionKey(runId, nodeId, item);
+        return newExecution(
+          key,
+          runId,
+          nodeId,
+          item,
+          jsonValue(value, () => `the item ${key}`),
+          now,
+        );
+      }),
+    );
+  }
+
+  async queueNextItems(runId: string, nodeId: string, limit: number, now: number): Promise<string[]> {
+    const queued: string[] = [];
+    // A concurrent call may take some of the items this one found; it then looks
+    // again for as many, so that it queues up to `limit` while items are pending.
+    for (;;) {
+      const wanted = limit - queued.length;
+      const candidates = await keysOf(
+        this.#db.executions,
+        { runId, nodeId, status: "pending", item: { $ne: null } },
+        { limit: wanted, sort: { item: 1 } },
+      );
+      const moved = await updateKeys(
+        this.#db.executions,
+        candidates,
+        { status: "pending" },
+        { status: "queued", notBefore: now, updatedAt: now },
+        VISIBLE,
+      );
+      queued.push(...moved);
+      if (moved.length === candidates.length) return queued;
+    }
+  }
+
+  async resetExecutions(
+    runId: string,
+    nodeIds: readonly string[],
+    depsDoneAfterReset: Readonly<Record<string, number>>,
+  ): Promise<void> {
+    await resetExecutions(this.#db, runId, nodeIds, depsDoneAfterReset);
+  }
+
+  async sweepExpiredLeases(now: number, limit: number): Promise<string[]> {
+    return sweepExpiredLeases(this.#db, now, limit);
+  }
+
+  async findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]> {
+    return findStrandedExecutions(this.#db, now, before, limit);
+  }
+
+  async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
+    return cancelExecutions(this.#db, runId, status, now);
+  }
+
+  /** Runs a finish of which was interrupted before it propagated (see finish.ts), for recovery. */
+  async findUnpropagated(before: number, limit: number): Promise<string[]> {
+    return findUnpropagated(this.#db, before, limit);
+  }
+
+  // Result cache ------------------------------------------------------------
+
+  async getCached(key: string, now: number): Promise<unknown | undefined> {
+    const doc = await this.#db.cache.findOne({ _id: key });
+    if (!doc) return undefined;
+    if (doc.expiresAt !== null && doc.expiresAt <= now) {
+      // A TTL index removes it later where the server has one; this is for those without.
+      await this.#db.cache.deleteOne({ _id: key, expiresAt: { $lte: now } });
+      return undefined;
+    }
+    return parse(doc.value);
+  }
+
+  async putCached(key: string, value: unknown, expiresAt: number | null): Promise<void> {
+    await this.#db.cache.replaceOne(
+      { _id: key },
+      {
+        value: jsonValue(value, () => `the cached value ${key}`),
+        expiresAt,
+        ...(expiresAt === null ? {} : { expireAt: new Date(expiresAt) }),
+      },
+      { upsert: true },
+    );
+  }
+
+  // Definitions, idempotency, dead letters ----------------------------------
+
+  async registerDefinition(
+    definition: Omit<DefinitionRecord, "version" | "createdAt">,
+    now: number,
+  ): Promise<{ record: DefinitionRecord; created: boolean }> {
+    return registerDefinition(this.#db.definitions, definition, now);
+  }
+
+  async getDefinition(
+    kind: DefinitionRecord["kind"],
+    name: string,
+    version?: number,
+  ): Promise<DefinitionRecord | null> {
+    if (version === undefined) return latestDefinition(this.#db.definitions, kind, name);
+    const doc = await this.#db.definitions.findOne({ kind, name, version });
+    return doc ? toDefinition(doc) : null;
+  }
+
+  async listDefinitions(kind: DefinitionRecord["kind"]): Promise<DefinitionRecord[]> {
+    return listLatestDefinitions(this.#db.definitions, kind);
+  }
+
+  async listDefinitionVersions(kind: DefinitionRecord["kind"], name: string): Promise<DefinitionRecord[]> {
+    const docs = await this.#db.definitions.find({ kind, name }, { sort: { version: 1 } }).toArray();
+    return docs.map(toDefinition);
+  }
+
+  async claimIdempotencyKey(key: string, runId: string, now: number): Promise<string> {
+    try {
+      await this.#db.idempotencyKeys.insertOne({ _id: key, runId, createdAt: now });
+      return runId;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const existing = await this.#db.idempotencyKeys.findOne({ _id: key });
+    return existing?.runId ?? runId;
+  }
+
+  async addDeadLetter(letter: DeadLetter): Promise<void> {
+    await this.#db.deadLetters.replaceOne(
+      { _id: letter.id },
+      {
+        executionKey: letter.executionKey,
+        runId: letter.runId,
+        nodeId: letter.nodeId,
+        reason: letter.reason,
+        deliveries: letter.deliveries,
+        createdAt: letter.createdAt,
+      },
+      { upsert: true },
+    );
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    const docs = await this.#db.deadLetters.find({}, { sort: { createdAt: -1, _id: 1 }, limit }).toArray();
+    return docs.map(toDeadLetter);
+  }
+
+  async takeDeadLetter(id: string): Promise<DeadLetter | null> {
+    const doc = await this.#db.deadLetters.findOneAndDelete({ _id: id });
+    return doc ? toDeadLetter(doc) : null;
+  }
+
+  // Internals ------------------------------------------------------------
+
+  /** Inserts executions; those that exist already (createRun, createItems again) stay as they are. */
+  async #insertNew(executions: ExecutionDocument[]): Promise<void> {
+    if (executions.length === 0) return;
+    try {
+      await this.#db.executions.insertMany(executions, { ordered: false });
+    } catch (error) {
+      if (!isDuplicatesOnly(error)) throw error;
+    }
+  }
+}

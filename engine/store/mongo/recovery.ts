@@ -1,0 +1,141 @@
+import { type ExecutionStatus, executionKey, TERMINAL_EXECUTION } from "../records.ts";
+import { keysOf, updateKeys } from "./batches.ts";
+import type { MongoConnection } from "./connection.ts";
+import type { RunDocument } from "./documents.ts";
+
+/**
+ * What touches many executions of a run, or of every run: rerun, the sweeper's
+ * queries, cancellation, and finding interrupted finishes. Each is an updateMany
+ * (or one ordered bulkWrite) and a few reads, never one round trip per execution.
+ */
+
+const NOT_TERMINAL: ExecutionStatus[] = ["pending", "queued", "running"];
+
+export async function resetExecutions(
+  connection: MongoConnection,
+  runId: string,
+  nodeIds: readonly string[],
+  depsDoneAfterReset: Readonly<Record<string, number>>,
+): Promise<void> {
+  const now = Date.now();
+  const ids = [...nodeIds];
+  // One ordered batch: reset the nodes, drop their items, uncount them as
+  // dependencies (so that their next finish counts again), set the given counts.
+  await connection.executions.bulkWrite(
+    [
+      {
+        updateMany: {
+          filter: { _id: { $in: ids.map((nodeId) => executionKey(runId, nodeId)) } },
+          update: {
+            $set: {
+              status: "pending",
+              attempt: 0,
+              modelIndex: 0,
+              attemptsTotal: 0,
+              leaseToken: null,
+              leaseExpiresAt: null,
+              notBefore: 0,
+              itemsTotal: 0,
+              itemsDone: 0,
+              output: null,
+              error: null,
+              cached: false,
+              model: null,
+              usage: null,
+              cost: null,
+              childRunId: null,
+              finishedAt: null,
+              updatedAt: now,
+            },
+            $unset: { startedAt: "", propagated: "" },
+          },
+        },
+      },
+      { deleteMany: { filter: { runId, nodeId: { $in: ids }, item: { $ne: null } } } },
+      { updateMany: { filter: { runId, item: null }, update: { $pullAll: { doneDeps: ids } } } },
+      ...Object.entries(depsDoneAfterReset).map(([nodeId, depsDone]) => ({
+        updateOne: { filter: { _id: executionKey(runId, nodeId) }, update: { $set: { depsDone } } },
+      })),
+    ],
+    { ordered: true },
+  );
+  await recountNodesDone(connection, runId, { failing: false });
+}
+
+export async function sweepExpiredLeases(
+  connection: MongoConnection,
+  now: number,
+  limit: number,
+): Promise<string[]> {
+  const expired = { status: "running", leaseToken: { $ne: null }, leaseExpiresAt: { $lt: now } } as const;
+  const candidates = await keysOf(connection.executions, expired, { limit });
+  return updateKeys(connection.executions, candidates, expired, {
+    status: "queued",
+    leaseToken: null,
+    leaseExpiresAt: null,
+    updatedAt: now,
+  });
+}
+
+export async function findStrandedExecutions(
+  connection: MongoConnection,
+  now: number,
+  before: number,
+  limit: number,
+): Promise<string[]> {
+  const stranded = { status: "queued", updatedAt: { $lt: before }, notBefore: { $lte: now } } as const;
+  const candidates = await keysOf(connection.executions, stranded, { limit });
+  // Marked as touched now, so the next sweep waits a full grace period again.
+  return updateKeys(connection.executions, candidates, stranded, { updatedAt: now });
+}
+
+export async function cancelExecutions(
+  connection: MongoConnection,
+  runId: string,
+  status: "cancelled" | "skipped",
+  now: number,
+): Promise<string[]> {
+  const live = { runId, status: { $in: NOT_TERMINAL } };
+  const candidates = await keysOf(connection.executions, live);
+  const ended = await updateKeys(connection.executions, candidates, live, {
+    status,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    finishedAt: now,
+    updatedAt: now,
+  });
+  // Counted from the statuses rather than per execution: a finish racing this
+  // may then count once more, which ends no run early (it is ending anyway).
+  await recountNodesDone(connection, runId);
+  return ended;
+}
+
+/**
+ * The runs of executions whose finish has not propagated (their flag is still
+ * set, see finish.ts) and that nobody touched since `before`: a finisher that
+ * died between its transition and its propagation. Recovery reconciles them.
+ */
+export async function findUnpropagated(
+  connection: MongoConnection,
+  before: number,
+  limit: number,
+): Promise<string[]> {
+  const docs = await connection.executions
+    .find({ propagated: false, updatedAt: { $lt: before } }, { projection: { runId: 1 }, limit })
+    .toArray();
+  return [...new Set(docs.map((doc) => doc.runId))];
+}
+
+/** Sets a run's nodesDone from its executions' statuses (and any other fields given). */
+async function recountNodesDone(
+  connection: MongoConnection,
+  runId: string,
+  set: Partial<RunDocument> = {},
+): Promise<void> {
+  const nodesDone = await connection.executions.countDocuments({
+    runId,
+    item: null,
+    status: { $in: [...TERMINAL_EXECUTION] },
+  });
+  await connection.runs.updateOne({ _id: runId }, { $set: { ...set, nodesDone } });
+}

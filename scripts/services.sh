@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs and starts the real servers the integration suite runs against, on a
+# fresh Debian machine (CI, a developer's box): RabbitMQ from Debian's packages
+# and FerretDB (a MongoDB-wire server, SQLite backend) built with `go install`.
+# Idempotent: what is installed is not installed again, what runs is left running.
+#
+#   scripts/services.sh          install and start both
+#   scripts/services.sh stop     stop both
+#   scripts/services.sh stop-mongo   stop FerretDB only (the fault tests cut the store off)
+#
+# Prints the URLs the suite reads (PFLOW_TEST_AMQP_URL, PFLOW_TEST_MONGO_URL).
+set -euo pipefail
+
+FERRETDB_VERSION=v1.24.2
+AMQP_PORT=${PFLOW_TEST_AMQP_PORT:-5672}
+MONGO_PORT=${PFLOW_TEST_MONGO_PORT:-27017}
+STATE_DIR=${PFLOW_SERVICES_DIR:-/var/tmp/pflow-services}
+FERRETDB="$STATE_DIR/bin/ferretdb-$FERRETDB_VERSION"
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 120); do
+    listening "$port" && return 0
+    sleep 0.5
+  done
+  echo "services: $what did not start listening on 127.0.0.1:$port" >&2
+  return 1
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_rabbitmq() {
+  command -v rabbitmq-server >/dev/null && return 0
+  echo "services: installing rabbitmq-server (Debian package)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q rabbitmq-server >/dev/null ||
+    { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q rabbitmq-server >/dev/null; }
+}
+
+start_rabbitmq() {
+  if listening "$AMQP_PORT"; then echo "services: RabbitMQ already listening on $AMQP_PORT"; return 0; fi
+  mkdir -p "$STATE_DIR/rabbitmq"
+  # The package's start script runs the node as the rabbitmq user: its data must be its own.
+  if id rabbitmq >/dev/null 2>&1; then as_root chown -R rabbitmq:rabbitmq "$STATE_DIR/rabbitmq"; fi
+  # A node of its own, on loopback only, with its data under STATE_DIR.
+  # The policy-rc.d of containers keeps the package's service from starting, so it is started here.
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
+    RABBITMQ_NODENAME="pflow-test@localhost" RABBITMQ_MNESIA_BASE="$STATE_DIR/rabbitmq/mnesia" \
+    RABBITMQ_LOG_BASE="$STATE_DIR/rabbitmq/log" RABBITMQ_DIST_PORT=$((AMQP_PORT + 20000))
+  # In the background rather than with -detached, which fails silently under the package's su wrapper.
+  nohup env RABBITMQ_NODE_IP_ADDRESS RABBITMQ_NODE_PORT RABBITMQ_NODENAME RABBITMQ_MNESIA_BASE \
+    RABBITMQ_LOG_BASE RABBITMQ_DIST_PORT rabbitmq-server >"$STATE_DIR/rabbitmq.out" 2>&1 &
+  wait_for_port "$AMQP_PORT" RabbitMQ
+  rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup >/dev/null
+  echo "services: RabbitMQ $(rabbitmqctl -n "$RABBITMQ_NODENAME" version 2>/dev/null) on 127.0.0.1:$AMQP_PORT"
+}
+
+install_ferretdb() {
+  [ -x "$FERRETDB" ] && return 0
+  echo "services: building FerretDB $FERRETDB_VERSION from the Go module proxy"
+  # A plain `go install …/cmd/ferretdb@v1.24.2` builds a binary that panics at
+  # start: the module lacks build/version/version.txt, which FerretDB's release
+  # tooling writes. So the module is downloaded, the file written as FerretDB's
+  # docs say (content like `git describe`), and the command built from there.
+  local module build
+  module=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  build=$(mktemp -d)
+  cp -r "$module/." "$build" && chmod -R u+w "$build"
+  echo "$FERRETDB_VERSION" >"$build/build/version/version.txt"
+  mkdir -p "$(dirname "$FERRETDB")"
+  (cd "$build" && GOFLAGS=-mod=mod go build -o "$FERRETDB" ./cmd/ferretdb)
+  rm -rf "$build"
+}
+
+start_ferretdb() {
+  if listening "$MONGO_PORT"; then echo "services: a MongoDB-wire server already listening on $MONGO_PORT"; return 0; fi
+  mkdir -p "$STATE_DIR/ferretdb"
+  nohup "$FERRETDB" --handler=sqlite --sqlite-url="file:$STATE_DIR/ferretdb/" \
+    --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn --state-dir="$STATE_DIR/ferretdb" \
+    --debug-addr=- >"$STATE_DIR/ferretdb.log" 2>&1 &
+  echo $! >"$STATE_DIR/ferretdb.pid"
+  wait_for_port "$MONGO_PORT" FerretDB
+  echo "services: FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
+}
+
+stop_mongo() {
+  if [ -f "$STATE_DIR/ferretdb.pid" ]; then kill "$(cat "$STATE_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$STATE_DIR/ferretdb.pid"; fi
+  for _ in $(seq 1 50); do listening "$MONGO_PORT" || return 0; sleep 0.1; done
+}
+
+stop_all() {
+  rabbitmqctl -n "pflow-test@localhost" stop >/dev/null 2>&1 || true
+  if [ -f "$STATE_DIR/ferretdb.pid" ]; then kill "$(cat "$STATE_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$STATE_DIR/ferretdb.pid"; fi
+}
+
+case "${1:-start}" in
+  start)
+    install_rabbitmq
+    install_ferretdb
+    start_rabbitmq
+    start_ferretdb
+    echo "PFLOW_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT"
+    echo "PFLOW_TEST_MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT/"
+    ;;
+  stop) stop_all ;;
+  stop-mongo) stop_mongo ;;
+  *) echo "usage: $0 [start|stop|stop-mongo]" >&2; exit 2 ;;
+esac
