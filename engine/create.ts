@@ -70,7 +70,12 @@ export async function createEngine(
     await ready;
     await engine?.deadLetter(task, reason, deliveries);
   };
-  const broker = brokerFor(options.brokerUrl, onDeadLetter, logger, options.broker ?? {});
+  const config = { ...DEFAULT_ENGINE_CONFIG, ...options.config };
+  if (options.broker?.maxDeliveries !== undefined) config.maxDeliveries = options.broker.maxDeliveries;
+  const broker = brokerFor(options.brokerUrl, onDeadLetter, logger, {
+    ...options.broker,
+    maxDeliveries: config.maxDeliveries,
+  });
   try {
     await store.start();
   } catch (error) {
@@ -87,7 +92,6 @@ export async function createEngine(
       `cannot reach the broker at ${redactUrl(options.brokerUrl)}: ${(error as Error).message}`,
     );
   }
-  const config = { ...DEFAULT_ENGINE_CONFIG, ...options.config };
   engine = new Engine({
     store,
     broker,

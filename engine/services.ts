@@ -22,6 +22,8 @@ export interface EngineConfig {
   readonly sweepIntervalMs: number;
   /** A queued execution untouched this long may have lost its delivery. */
   readonly strandedAfterMs: number;
+  /** Deliveries of a task, and lost leases of an execution, before it is dead-lettered. */
+  readonly maxDeliveries: number;
   /** Limits of every expression evaluation. */
   readonly expressions: EvaluateOptions;
 }
@@ -31,6 +33,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
   concurrency: 16,
   sweepIntervalMs: 1_000,
   strandedAfterMs: 30_000,
+  maxDeliveries: 5,
   expressions: Object.freeze({}),
 });
 

@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { PlanNode, TemplateNode } from "../definitions/index.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { Consumer, Delivery, Task } from "./broker/broker.ts";
 import { expressionContext } from "./context.ts";
+import { deadLetter } from "./dead-letters.ts";
 import { asExecutionError, ExecutionError } from "./errors.ts";
 import type { AttemptExecutor, AttemptResult } from "./executors/attempt.ts";
 import { startMap } from "./executors/map.ts";
@@ -38,6 +40,7 @@ export class Worker {
   readonly #runner: Runner;
   readonly #modelLimits = new Map<string, LimitFunction>();
   #consumer: Consumer | undefined;
+  #stopping = false;
 
   constructor(services: EngineServices, runner: Runner) {
     this.#services = services;
@@ -52,24 +55,67 @@ export class Worker {
 
   /** Stops taking tasks and waits for those in hand. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     await this.#consumer?.stop();
     this.#consumer = undefined;
   }
 
   /**
-   * Handles one delivery. The delivery is acked once the state is written; if
-   * the Store cannot be reached the handler throws and the broker redelivers
-   * (and, after its delivery limit, dead-letters the task).
+   * Handles one delivery, acked once the state is written. A failure that is
+   * the task's own throws, and the broker redelivers it (and, past its delivery
+   * limit, dead-letters it). But while the Store cannot be reached, every task
+   * would fail, and none is to blame: the delivery is held (which also stops
+   * more arriving, by the prefetch) until the Store answers, then handled again.
    */
   async handle(delivery: Delivery): Promise<void> {
-    await this.run(delivery.task);
-    await delivery.ack();
+    for (;;) {
+      try {
+        await this.run(delivery.task);
+        await delivery.ack();
+        return;
+      } catch (error) {
+        if (this.#stopping || (await this.#storeAnswers())) throw error;
+        this.#services.logger.warn(
+          { err: error, key: delivery.task.key },
+          "the store is unreachable: holding the task until it answers",
+        );
+        await this.#untilStoreAnswers();
+      }
+    }
+  }
+
+  async #storeAnswers(): Promise<boolean> {
+    return this.#services.store.ping().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async #untilStoreAnswers(): Promise<void> {
+    for (let wait = 250; !this.#stopping; wait = Math.min(wait * 2, 5_000)) {
+      await sleep(wait);
+      if (await this.#storeAnswers()) return;
+    }
+    throw new Error("the worker stopped while the store was unreachable");
   }
 
   async run(task: Task): Promise<void> {
     const claimed = await this.#claim(task);
     if (!claimed) return;
     const { execution, run, plan, node } = claimed;
+    const { maxDeliveries } = this.#services.config;
+    if (execution.leasesLost >= maxDeliveries) {
+      // A poison task: every worker that took it died or hung before finishing it.
+      await deadLetter(
+        this.#services,
+        this.#runner,
+        task,
+        `the workers that took it died or stalled ${execution.leasesLost} times before finishing it ` +
+          "(their leases expired): it may be what kills them",
+        execution.leasesLost,
+      );
+      return;
+    }
     if (TERMINAL_RUN.has(run.status)) {
       await this.#finish(claimed, { status: "cancelled" });
       return;
@@ -84,25 +130,35 @@ export class Worker {
       return;
     }
     const lease = this.#keepLease(claimed);
+    let outcome: Outcome | undefined;
     try {
+      // Reading the dependencies' outputs is not part of the node: if the store
+      // fails here, the delivery fails (and comes again), the node does not.
       const context = await this.#context(claimed);
-      if (
-        node.when !== null &&
-        !truthy(await evaluateTemplate(node.when, context, this.#services.config.expressions))
-      ) {
-        await this.#finish(claimed, { status: "skipped" });
+      try {
+        if (
+          node.when !== null &&
+          !truthy(await evaluateTemplate(node.when, context, this.#services.config.expressions))
+        ) {
+          outcome = { status: "skipped" };
+        } else if (node.type === "map" || node.type === "workflow") {
+          const finish = (done: Outcome) => this.#finish(claimed, done);
+          const wait = { services: this.#services, runner: this.#runner, claimed, context, finish };
+          if (node.type === "map") await startMap(wait);
+          else await startChild(wait);
+        } else {
+          outcome = await this.#attempt(claimed, context, lease.signal);
+        }
+      } catch (error) {
+        await this.#failed(claimed, asExecutionError(error));
         return;
       }
-      const finish = (outcome: Outcome) => this.#finish(claimed, outcome);
-      const wait = { services: this.#services, runner: this.#runner, claimed, context, finish };
-      if (node.type === "map") await startMap(wait);
-      else if (node.type === "workflow") await startChild(wait);
-      else await this.#attempt(claimed, context, lease.signal);
-    } catch (error) {
-      await this.#failed(claimed, asExecutionError(error));
     } finally {
       lease.stop();
     }
+    // Writing the outcome is not part of the node either: a store that fails
+    // here fails the delivery, and the outcome is not mistaken for the node's.
+    if (outcome) await this.#finish(claimed, outcome);
   }
 
   async #claim(task: Task): Promise<Claimed | null> {
@@ -152,12 +208,12 @@ export class Worker {
     return expressionContext(run, dependencies, item);
   }
 
-  /** One attempt at a model, preprocess or transform node, bounded by its timeout. */
+  /** One attempt at a model, preprocess or transform node, bounded by its timeout: its outcome. */
   async #attempt(
     claimed: Claimed,
     context: Record<string, unknown>,
     leaseSignal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<Outcome> {
     const { node, run, plan, execution } = claimed;
     const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
     const timeoutMs = node.timeoutMs ?? (await this.#modelTimeout(claimed)) ?? DEFAULT_TIMEOUT_MS;
@@ -177,14 +233,14 @@ export class Worker {
       clearTimeout(timer);
     }
     if (node.type !== "model") this.#checkOutput(node, result);
-    await this.#finish(claimed, {
+    return {
       status: "succeeded",
       output: result.output,
       cached: result.cached,
       model: result.model ?? null,
       usage: result.usage ?? null,
       cost: result.cost ?? null,
-    });
+    };
   }
 
   /** outputSchema: for a model node a retryable error (checked in its executor); here not retryable. */

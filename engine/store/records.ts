@@ -92,6 +92,12 @@ export interface ExecutionRecord {
   readonly modelIndex: number;
   /** Attempts started in all, fallbacks included. */
   readonly attemptsTotal: number;
+  /**
+   * Leases that expired while held: each a worker that died or stalled running
+   * it. Past the delivery limit the execution is dead-lettered (a poison task),
+   * instead of killing worker after worker.
+   */
+  readonly leasesLost: number;
   readonly leaseToken: string | null;
   readonly leaseExpiresAt: number | null;
   /** Earliest time a queued execution may be claimed (retry backoff). */

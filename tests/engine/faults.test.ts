@@ -80,4 +80,64 @@ describe("faults", () => {
     const letters = await h.engine.services.store.listDeadLetters(10);
     expect(letters.map((l) => l.executionKey)).toEqual([executionKey(run.id, "call")]);
   });
+
+  it("a poison task, whose workers keep dying: dead-lettered once its lost leases reach the limit, never run again", async () => {
+    server.respond({ json: { ok: true } });
+    h = await harness(definitions(), { start: false, config: { leaseMs: 200, maxDeliveries: 2 } });
+    const { store, clock } = h.engine.services;
+    const run = await h.engine.startRun({ workflow: "once", input: {} });
+    const key = executionKey(run.id, "call");
+    // Two workers die holding it: each lease expires and is swept.
+    for (const worker of ["first", "second"]) {
+      await store.claimExecution(key, { token: worker, until: clock() - 1 }, clock());
+      await store.sweepExpiredLeases(clock(), 10);
+    }
+    expect(await store.getExecution(key)).toMatchObject({ status: "queued", leasesLost: 2 });
+    await h.engine.start({ recoverAllLeases: false });
+    await h.engine.waitForRun(run.id, 10_000);
+    const finished = await h.engine.runJson(run.id);
+    expect(finished?.status).toBe("failed");
+    expect(finished?.nodes.call?.error?.code).toBe("dead-lettered");
+    expect(finished?.nodes.call?.error?.message).toMatch(/died or stalled 2 times/);
+    expect(server.requests).toHaveLength(0);
+    const letters = await store.listDeadLetters(10);
+    expect(letters).toMatchObject([{ executionKey: key, deliveries: 2 }]);
+  });
+
+  it("a dead letter handed over twice is kept once", async () => {
+    h = await harness(definitions(), { start: false });
+    const run = await h.engine.startRun({ workflow: "once", input: {} });
+    const { plan } = await h.engine.services.catalog.plan("once");
+    const task = taskFor(run.id, executionKey(run.id, "call"), plan);
+    await h.engine.deadLetter(task, "handler crashed", 5);
+    await h.engine.deadLetter(task, "handler crashed", 5);
+    expect(await h.engine.services.store.listDeadLetters(10)).toHaveLength(1);
+  });
+
+  it("a dead letter of a run whose workflow version is gone still fails the run", async () => {
+    h = await harness(definitions(), { start: false });
+    const { store, clock } = h.engine.services;
+    const run = await h.engine.startRun({ workflow: "once", input: {} });
+    // A run pinned to a version nobody registered: its plan cannot be loaded.
+    await store.createRun(
+      {
+        ...run,
+        id: "orphan-run",
+        workflow: { name: "once", version: 99 },
+        nodesTotal: 1,
+        createdAt: clock(),
+      },
+      ["call"],
+    );
+    await store.transitionRun("orphan-run", ["pending"], { status: "running", startedAt: clock() });
+    await h.engine.deadLetter(
+      { key: "orphan-run/call", runId: "orphan-run", nodeId: "call", route: "model.counted" },
+      "cannot be planned",
+      5,
+    );
+    expect(await store.getRun("orphan-run")).toMatchObject({
+      status: "failed",
+      error: { code: "dead-lettered" },
+    });
+  });
 });

@@ -215,10 +215,12 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
       async () => ((await c.request("/readyz")).status === 200 ? true : undefined),
       "/readyz to recover",
     );
-    expect(await c.finished(runId, 90_000)).toBe("succeeded");
+    const status = await c.finished(runId, 90_000);
+    expect(status, JSON.stringify((await c.request(`/v1/runs/${runId}`)).json)).toBe("succeeded");
     // A new run starts and finishes too.
     const next = await c.startRun("chain");
-    expect(await c.finished(next, 60_000)).toBe("succeeded");
+    const nextStatus = await c.finished(next, 60_000);
+    expect(nextStatus, JSON.stringify((await c.request(`/v1/runs/${next}`)).json)).toBe("succeeded");
   });
 });
 

@@ -18,12 +18,13 @@ export async function updateKeys(
   condition: Filter<ExecutionDocument>,
   set: MatchKeysAndValues<ExecutionDocument>,
   options: UpdateOptions = {},
+  inc: Readonly<Record<string, number>> = {},
 ): Promise<string[]> {
   if (keys.length === 0) return [];
   const tag = randomUUID();
   const result = await executions.updateMany(
     { ...condition, _id: { $in: [...keys] } },
-    { $set: { ...set, movedBy: tag } },
+    { $set: { ...set, movedBy: tag }, ...(Object.keys(inc).length > 0 ? { $inc: inc } : {}) },
     options,
   );
   if (result.modifiedCount === keys.length) return [...keys];

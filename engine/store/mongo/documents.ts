@@ -60,6 +60,8 @@ export interface ExecutionDocument {
   attempt: number;
   modelIndex: number;
   attemptsTotal: number;
+  /** Absent in documents written before it existed: 0. */
+  leasesLost?: number;
   leaseToken: string | null;
   leaseExpiresAt: number | null;
   notBefore: number;
@@ -195,6 +197,7 @@ export function toExecution(doc: ExecutionDocument): ExecutionRecord {
     attempt: doc.attempt,
     modelIndex: doc.modelIndex,
     attemptsTotal: doc.attemptsTotal,
+    leasesLost: doc.leasesLost ?? 0,
     leaseToken: doc.leaseToken ?? null,
     leaseExpiresAt: doc.leaseExpiresAt ?? null,
     notBefore: doc.notBefore,
@@ -232,6 +235,7 @@ export function newExecution(
     attempt: 0,
     modelIndex: 0,
     attemptsTotal: 0,
+    leasesLost: 0,
     leaseToken: null,
     leaseExpiresAt: null,
     notBefore: 0,

@@ -32,6 +32,7 @@ export async function resetExecutions(
               attempt: 0,
               modelIndex: 0,
               attemptsTotal: 0,
+              leasesLost: 0,
               leaseToken: null,
               leaseExpiresAt: null,
               notBefore: 0,
@@ -69,12 +70,14 @@ export async function sweepExpiredLeases(
 ): Promise<string[]> {
   const expired = { status: "running", leaseToken: { $ne: null }, leaseExpiresAt: { $lt: now } } as const;
   const candidates = await keysOf(connection.executions, expired, { limit });
-  return updateKeys(connection.executions, candidates, expired, {
-    status: "queued",
-    leaseToken: null,
-    leaseExpiresAt: null,
-    updatedAt: now,
-  });
+  return updateKeys(
+    connection.executions,
+    candidates,
+    expired,
+    { status: "queued", leaseToken: null, leaseExpiresAt: null, updatedAt: now },
+    {},
+    { leasesLost: 1 },
+  );
 }
 
 export async function findStrandedExecutions(

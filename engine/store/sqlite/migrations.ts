@@ -101,4 +101,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE definitions ADD COLUMN actor TEXT;
   `,
+  `
+  ALTER TABLE executions ADD COLUMN leases_lost INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -61,6 +61,7 @@ export function toExecution(row: Row): ExecutionRecord {
     attempt: Number(row.attempt),
     modelIndex: Number(row.model_index),
     attemptsTotal: Number(row.attempts_total),
+    leasesLost: Number(row.leases_lost),
     leaseToken: (row.lease_token as string | null) ?? null,
     leaseExpiresAt: nullableNumber(row.lease_expires_at),
     notBefore: Number(row.not_before),

@@ -396,7 +396,7 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     return this.#db.write(() => {
       const reset = this.#db.sql(
-        `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0,
+        `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0, leases_lost = 0,
            lease_token = NULL, lease_expires_at = NULL, not_before = 0, items_total = 0, items_done = 0,
            output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL,
            started_at = NULL, finished_at = NULL, updated_at = ?
@@ -427,7 +427,8 @@ export class SqliteStore implements Store {
     return this.#db.write(() => {
       return this.#db
         .sql(
-          `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, updated_at = ?
+          `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
+           leases_lost = leases_lost + 1, updated_at = ?
          WHERE key IN (SELECT key FROM executions
                        WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ? LIMIT ?)
          RETURNING key`,

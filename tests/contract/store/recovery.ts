@@ -165,7 +165,8 @@ export function recoveryContract(context: StoreContext): void {
       sorted([expired, late]),
     );
     const swept = await store.getExecution(expired);
-    expect(swept).toMatchObject({ status: "queued", attempt: 1, attemptsTotal: 1 });
+    expect(swept).toMatchObject({ status: "queued", attempt: 1, attemptsTotal: 1, leasesLost: 1 });
+    expect(await store.getExecution(held)).toMatchObject({ leasesLost: 0 });
     expect(swept?.notBefore).toBeLessThanOrEqual(now);
     expect(await store.getExecution(held)).toMatchObject({ status: "running", leaseToken: heldToken });
     expect(await store.getExecution(waiting)).toMatchObject({ status: "running", leaseToken: null });
@@ -192,6 +193,27 @@ export function recoveryContract(context: StoreContext): void {
     expect(await store.renewLease(expired, expiredToken, now + 90_000)).toBe(false);
     expect(await store.getExecution(expired)).toMatchObject({ status: "running", leaseToken: newToken });
     expect(await store.getRun(run.id)).toMatchObject({ nodesDone: 0 });
+  });
+
+  it("lost leases count up with each expiry, and a rerun starts them from 0 again", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["a"]);
+    const a = executionKey(run.id, "a");
+    for (let lost = 1; lost <= 2; lost++) {
+      await claim(store, a, T0 + lost * 100, T0 + lost * 100 + 1);
+      expect(await store.sweepExpiredLeases(T0 + lost * 100 + 50, 100)).toContain(a);
+      expect(await store.getExecution(a)).toMatchObject({ status: "queued", leasesLost: lost });
+    }
+    const token = await claim(store, a, T0 + 1_000);
+    await store.finishExecution(
+      a,
+      { status: ["running"], token },
+      { status: "failed", error: BOOM },
+      NO_PROPAGATION,
+      T0 + 1_000,
+    );
+    await store.resetExecutions(run.id, ["a"], {});
+    expect(await store.getExecution(a)).toMatchObject({ status: "pending", leasesLost: 0, attemptsTotal: 0 });
   });
 
   it("sweepExpiredLeases respects its limit", async () => {

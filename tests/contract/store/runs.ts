@@ -55,6 +55,7 @@ export function runsContract(context: StoreContext): void {
         attempt: 0,
         modelIndex: 0,
         attemptsTotal: 0,
+        leasesLost: 0,
         leaseToken: null,
         leaseExpiresAt: null,
         itemsTotal: 0,
