@@ -79,8 +79,8 @@ function start(args: string[]): ChildProcess {
   return child;
 }
 
-async function until(probe: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
+async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!(await probe().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -129,11 +129,17 @@ try {
         }
       }),
     );
-    await until(async () => {
-      const { items } = await store.listRuns({ status: "succeeded", limit: 1 });
-      if (items.length === 0) return false;
-      return (await countFinished(ids)) === ids.length;
-    }, "every run to finish");
+    await until(
+      async () => {
+        const { items } = await store.listRuns({ status: "succeeded", limit: 1 });
+        if (items.length === 0) return false;
+        const finished = await countFinished(ids);
+        if (process.env.BENCH_VERBOSE) console.log(`  ${finished}/${ids.length} runs finished`);
+        return finished === ids.length;
+      },
+      "every run to finish",
+      600_000,
+    );
     return { ids, startMs, seconds: (performance.now() - began) / 1000 };
   }
 
@@ -149,7 +155,7 @@ try {
     return finished;
   }
 
-  await batch(50); // warm-up: connections, caches, JIT
+  await batch(Number(process.env.BENCH_WARMUP ?? 50)); // warm-up: connections, caches, JIT
   const { ids, startMs, seconds } = await batch(RUNS);
 
   const firstClaim: number[] = [];

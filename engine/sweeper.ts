@@ -1,6 +1,8 @@
-import type { Runner } from "./runner.ts";
-import { taskFor } from "./runner.ts";
+import { propagationOf } from "./propagation.ts";
+import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
+import { type ExecutionRecord, executionKey, TERMINAL_EXECUTION } from "./store/records.ts";
+import type { FinishResult } from "./store/store.ts";
 
 /**
  * Repairs what delivery loses, on a timer, in every process (each step is a
@@ -9,7 +11,9 @@ import type { EngineServices } from "./services.ts";
  * - queued executions untouched for a while (a lost or never-sent delivery,
  *   a retry whose timer died with its process) are published again;
  * - runs past their timeout end timed_out;
- * - map and workflow nodes past their own timeout fail (their child run is cancelled).
+ * - map and workflow nodes past their own timeout fail (their child run is cancelled);
+ * - finishes whose propagation a crash interrupted (a store that propagates in
+ *   several writes) are propagated, and their runs reconciled from statuses.
  */
 export class Sweeper {
   readonly #services: EngineServices;
@@ -55,6 +59,42 @@ export class Sweeper {
       await this.#runner.cancelRun(run.id, "timed_out");
     for (const waiting of await store.findOverdueWaiting(now, 100))
       await this.#runner.timeOutWaiting(waiting);
+    for (const execution of await store.findUnpropagated(now - config.strandedAfterMs, 100))
+      await this.#resumePropagation(execution);
+  }
+
+  /**
+   * Takes an interrupted finish where its process left it: its dependents
+   * counted (idempotently), then what the runner does after any finish, from
+   * statuses: a map's next items or its end, the ready dependents, the run's end.
+   */
+  async #resumePropagation(execution: ExecutionRecord): Promise<void> {
+    const { store, catalog } = this.#services;
+    const run = await store.getRun(execution.runId);
+    if (!run) return;
+    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+    // The run's failing flag rides on the interrupted write: set it again if it was the one.
+    if (
+      execution.item === null &&
+      execution.status === "failed" &&
+      nodeOf(plan, execution).onError === "fail"
+    )
+      await store.markRunFailing(run.id);
+    const ready = await store.resumePropagation(
+      execution.key,
+      propagationOf(plan, execution.item === null ? execution.nodeId : null),
+    );
+    let items: FinishResult["items"] = null;
+    if (execution.item !== null) {
+      const all = await store.getItems(run.id, execution.nodeId);
+      const map = await store.getExecution(executionKey(run.id, execution.nodeId));
+      items = {
+        done: all.filter((item) => TERMINAL_EXECUTION.has(item.status)).length,
+        total: map?.itemsTotal ?? all.length,
+      };
+    }
+    await this.#runner.afterFinish(run, plan, execution, { ready, runComplete: false, items });
+    await this.#runner.reconcile(run.id);
   }
 
   async #republish(keys: readonly string[]): Promise<void> {

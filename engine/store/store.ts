@@ -153,6 +153,24 @@ export interface Store {
   sweepExpiredLeases(now: number, limit: number): Promise<string[]>;
   /** queued executions that are due and were last touched before `before`: their delivery may be lost. */
   findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]>;
+  /**
+   * Finished executions whose propagation may not have completed, last touched
+   * before `before`: an adapter that propagates in several writes (MongoDB),
+   * and a process that died between them. An adapter that propagates in the
+   * transition's own transaction (SQLite) has none.
+   */
+  findUnpropagated(before: number, limit: number): Promise<ExecutionRecord[]>;
+  /**
+   * Completes such a propagation, idempotently: counts the execution once for
+   * each of `dependents` not yet counting it, marks it propagated, and returns
+   * the dependents this made ready (still pending, every dependency counted).
+   * The run's and a map's counters are not replayed (they have no per-finish
+   * guard): the runner reconciles those from statuses.
+   */
+  resumePropagation(
+    key: string,
+    propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
+  ): Promise<string[]>;
   /** Non-terminal executions of a run → cancelled (or skipped); returns their keys. */
   cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]>;
 

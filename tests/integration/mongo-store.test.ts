@@ -8,7 +8,7 @@ import { MONGO_URL, mongoUrlFor } from "./services.ts";
 /**
  * What only the MongoDB store has, so the Store contract cannot say it: its
  * indexes, MongoDB's document size limit, the flag a finish leaves while it
- * propagates (findUnpropagated, not in the port), and several processes (here,
+ * propagates (what findUnpropagated finds after a crash), and several processes (here,
  * stores with clients of their own) sharing one database.
  */
 
@@ -152,7 +152,7 @@ describe("MongoStore (MongoDB only)", () => {
     await expect(store.createRun({ ...newRun(1), input: huge }, ["a"])).rejects.toThrow(/the input of run/);
   });
 
-  it("findUnpropagated finds the runs of finishes interrupted between their transition and its propagation", async () => {
+  it("findUnpropagated finds finishes interrupted between their transition and its propagation; resumePropagation completes them once", async () => {
     const database = freshDatabase();
     const store = await started(database);
     const interrupted = await store.createRun(newRun(2), ["a", "b"]);
@@ -189,11 +189,18 @@ describe("MongoStore (MongoDB only)", () => {
     await store.close(); // a finish's flag is cleared after it returns; close waits for that
 
     const again = await started(database);
-    expect(await again.findUnpropagated(T0 + 6, 10)).toEqual([interrupted.id]);
+    expect((await again.findUnpropagated(T0 + 6, 10)).map((execution) => execution.key)).toEqual([a]);
     // Only those untouched since `before`: a finish still propagating is left alone.
     expect(await again.findUnpropagated(T0 + 5, 10)).toEqual([]);
     expect(await again.getRun(interrupted.id)).toMatchObject({ nodesDone: 0 });
     expect(await again.getRun(finished.id)).toMatchObject({ nodesDone: 1 });
+
+    // Resumed: b counts a once, however often the resume is repeated, and a is found no more.
+    const propagation = { dependents: ["b"], dependencyCounts: { b: 1 } };
+    expect(await again.resumePropagation(a, propagation)).toEqual(["b"]);
+    expect(await again.resumePropagation(a, propagation)).toEqual([]);
+    expect(await again.getExecution(executionKey(interrupted.id, "b"))).toMatchObject({ depsDone: 1 });
+    expect(await again.findUnpropagated(T0 + 6, 10)).toEqual([]);
   });
 
   it("two processes on one database see each other's writes, and their transitions exclude each other", async () => {

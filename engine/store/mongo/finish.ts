@@ -114,7 +114,7 @@ export async function finishExecution(
 }
 
 /** Step 2: counts the finished node once for each dependent; returns those it made ready. */
-async function readyDependents(
+export async function readyDependents(
   connection: MongoConnection,
   runId: string,
   nodeId: string,

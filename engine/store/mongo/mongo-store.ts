@@ -24,7 +24,7 @@ import {
   toExecution,
   toRun,
 } from "./documents.ts";
-import { finishExecution } from "./finish.ts";
+import { finishExecution, readyDependents } from "./finish.ts";
 import { PropagationFlags } from "./propagation-flags.ts";
 import {
   cancelExecutions,
@@ -371,9 +371,27 @@ export class MongoStore implements Store {
     return cancelExecutions(this.#db, runId, status, now);
   }
 
-  /** Runs a finish of which was interrupted before it propagated (see finish.ts), for recovery. */
-  async findUnpropagated(before: number, limit: number): Promise<string[]> {
+  /** Finishes interrupted before they propagated (see finish.ts), for recovery. */
+  async findUnpropagated(before: number, limit: number): Promise<ExecutionRecord[]> {
     return findUnpropagated(this.#db, before, limit);
+  }
+
+  /** Step 2 of the finish again (guarded, so counting nothing twice), then step 4. */
+  async resumePropagation(
+    key: string,
+    propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
+  ): Promise<string[]> {
+    const execution = await this.#db.executions.findOne(
+      { _id: key },
+      { projection: { runId: 1, nodeId: 1, item: 1 } },
+    );
+    if (!execution) return [];
+    const ready =
+      execution.item === null || execution.item === undefined
+        ? await readyDependents(this.#db, execution.runId, execution.nodeId, propagation)
+        : [];
+    await this.#db.executions.updateOne({ _id: key, propagated: false }, { $unset: { propagated: "" } });
+    return ready;
   }
 
   // Result cache ------------------------------------------------------------

@@ -1,7 +1,7 @@
-import { type ExecutionStatus, executionKey, TERMINAL_EXECUTION } from "../records.ts";
+import { type ExecutionRecord, type ExecutionStatus, executionKey, TERMINAL_EXECUTION } from "../records.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import type { MongoConnection } from "./connection.ts";
-import type { RunDocument } from "./documents.ts";
+import { type RunDocument, toExecution } from "./documents.ts";
 
 /**
  * What touches many executions of a run, or of every run: rerun, the sweeper's
@@ -122,11 +122,11 @@ export async function findUnpropagated(
   connection: MongoConnection,
   before: number,
   limit: number,
-): Promise<string[]> {
+): Promise<ExecutionRecord[]> {
   const docs = await connection.executions
-    .find({ propagated: false, updatedAt: { $lt: before } }, { projection: { runId: 1 }, limit })
+    .find({ propagated: false, updatedAt: { $lt: before } }, { limit })
     .toArray();
-  return [...new Set(docs.map((doc) => doc.runId))];
+  return docs.map(toExecution);
 }
 
 /** Sets a run's nodesDone from its executions' statuses (and any other fields given). */

@@ -50,29 +50,50 @@ const WRITES: ReadonlySet<PropertyKey> = new Set([
  * without atomic updates. Inserting a document with a fixed `_id` is atomic even
  * there (the backend's unique index decides), so that is the lock; deleting it
  * releases it. A holder that dies leaves it until `until`, after which it is
- * taken over. Writes of one process also queue here first, so a process asks
- * for the lock once at a time.
+ * taken over. A process queues its writes and, once it holds the lock, sends
+ * what has queued one after another (up to a batch, so others get a turn):
+ * one acquisition for many writes.
  */
 export class WriteLock {
   readonly #locks: Collection<LockDocument>;
   readonly #owner = randomUUID();
-  #last: Promise<unknown> = Promise.resolve();
+  readonly #queue: Array<() => Promise<void>> = [];
+  #draining = false;
 
   constructor(locks: Collection<LockDocument>) {
     this.#locks = locks;
   }
 
   run<T>(write: () => Promise<T>): Promise<T> {
-    const next = this.#last.then(async () => {
-      await this.#acquire();
-      try {
-        return await write();
-      } finally {
-        await this.#locks.deleteOne({ _id: LOCK_ID, owner: this.#owner }).catch(() => undefined);
-      }
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push(() => write().then(resolve, reject));
+      if (!this.#draining) void this.#drain();
     });
-    this.#last = next.catch(() => undefined);
-    return next;
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0) {
+        try {
+          await this.#acquire();
+        } catch (error) {
+          // The server is unreachable: every queued write fails with it.
+          for (const write of this.#queue.splice(0)) void write().catch(() => {});
+          throw error;
+        }
+        try {
+          for (let sent = 0; sent < BATCH && this.#queue.length > 0; sent++)
+            await (this.#queue.shift() as () => Promise<void>)();
+        } finally {
+          await this.#locks.deleteOne({ _id: LOCK_ID, owner: this.#owner }).catch(() => undefined);
+        }
+      }
+    } catch {
+      // Reported to each write's caller by its own promise.
+    } finally {
+      this.#draining = false;
+    }
   }
 
   async #acquire(): Promise<void> {
@@ -89,10 +110,13 @@ export class WriteLock {
         await this.#locks.deleteOne({ _id: LOCK_ID, owner: held.owner, until: held.until });
         continue;
       }
-      await sleep(Math.min(20, 1 + attempt) * Math.random());
+      await sleep(Math.min(5, 1 + attempt / 4) * Math.random());
     }
   }
 }
+
+/** Writes sent per acquisition, at most: the other processes' turn comes after. */
+const BATCH = 64;
 
 interface LockDocument {
   _id: string;

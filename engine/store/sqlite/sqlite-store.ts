@@ -464,6 +464,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Propagation happens in the transition's transaction: never interrupted. */
+  async findUnpropagated(): Promise<ExecutionRecord[]> {
+    return [];
+  }
+
+  async resumePropagation(): Promise<string[]> {
+    return [];
+  }
+
   async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
     return this.#db.write(() => {
       const keys = this.#db

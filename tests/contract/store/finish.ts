@@ -22,6 +22,25 @@ function usage(inputTokens: number, outputTokens: number): TokenUsage {
 
 /** finishExecution: the conditional end of an execution, and its propagation to dependents and the run. */
 export function finishContract(context: StoreContext): void {
+  it("a finish that returned leaves nothing unpropagated, and resuming its propagation counts nothing twice", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["a", "b"]);
+    const propagation = { dependents: ["b"], dependencyCounts: { b: 1 } };
+    expect((await runToSuccess(store, run.id, "a", propagation)).ready).toEqual(["b"]);
+    // An adapter may clear its marks just after the finish returns: allow it a moment.
+    const deadline = Date.now() + 5_000;
+    const mine = async () =>
+      (await store.findUnpropagated(T0 + 3_600_000, 1000)).filter((e) => e.runId === run.id);
+    while ((await mine()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await mine()).toEqual([]);
+    expect(await store.resumePropagation(executionKey(run.id, "a"), propagation)).toEqual([]);
+    expect(await store.getExecution(executionKey(run.id, "b"))).toMatchObject({
+      depsDone: 1,
+      status: "pending",
+    });
+    expect(await store.getRun(run.id)).toMatchObject({ nodesDone: 1 });
+  });
+
   it("a finish with a cost records it on the execution and adds it to the run, by currency", async () => {
     const { store } = context;
     const run = await createRun(store, ["a", "b", "c", "d"]);
