@@ -24,6 +24,8 @@ export interface EngineConfig {
   readonly strandedAfterMs: number;
   /** Deliveries of a task, and lost leases of an execution, before it is dead-lettered. */
   readonly maxDeliveries: number;
+  /** On stop, how long work in hand may take to finish before it is released to other workers. */
+  readonly shutdownGraceMs: number;
   /** Limits of every expression evaluation. */
   readonly expressions: EvaluateOptions;
 }
@@ -34,6 +36,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
   sweepIntervalMs: 1_000,
   strandedAfterMs: 30_000,
   maxDeliveries: 5,
+  shutdownGraceMs: 20_000,
   expressions: Object.freeze({}),
 });
 

@@ -41,6 +41,8 @@ export class Worker {
   readonly #modelLimits = new Map<string, LimitFunction>();
   #consumer: Consumer | undefined;
   #stopping = false;
+  /** Aborts the attempts still running when a stop's grace period ends. */
+  readonly #shutdown = new AbortController();
 
   constructor(services: EngineServices, runner: Runner) {
     this.#services = services;
@@ -53,10 +55,24 @@ export class Worker {
     });
   }
 
-  /** Stops taking tasks and waits for those in hand. */
+  /**
+   * Stops taking tasks and waits for those in hand, up to `shutdownGraceMs`;
+   * attempts still running then are aborted and their executions released
+   * (back to the queue, due now), so another worker takes them at once rather
+   * than after their lease.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
-    await this.#consumer?.stop();
+    const grace = setTimeout(() => {
+      this.#shutdown.abort(
+        ExecutionError.retryable("worker-stopped", "the worker stopped before the attempt finished"),
+      );
+    }, this.#services.config.shutdownGraceMs);
+    try {
+      await this.#consumer?.stop();
+    } finally {
+      clearTimeout(grace);
+    }
     this.#consumer = undefined;
   }
 
@@ -223,7 +239,12 @@ export class Worker {
     const timer = setTimeout(() => {
       timeout.abort(new DOMException(`the attempt took longer than ${timeoutMs} ms`, "TimeoutError"));
     }, timeoutMs);
-    const signal = AbortSignal.any([timeout.signal, this.#runner.runSignal(run.id), leaseSignal]);
+    const signal = AbortSignal.any([
+      timeout.signal,
+      this.#runner.runSignal(run.id),
+      leaseSignal,
+      this.#shutdown.signal,
+    ]);
     const call = () => executor({ services: this.#services, run, plan, node, execution, context, signal });
     const limit = await this.#limitFor(node);
     let result: AttemptResult;
@@ -284,6 +305,16 @@ export class Worker {
   async #failed(claimed: Claimed, error: ExecutionError): Promise<void> {
     const { node, execution, token, run, plan } = claimed;
     const { store, broker, clock } = this.#services;
+    if (this.#shutdown.signal.aborted) {
+      // Released, not failed: back to the queue now, for another worker.
+      const now = clock();
+      const reason = this.#shutdown.signal.reason as ExecutionError;
+      if (
+        await store.rescheduleExecution(execution.key, token, { notBefore: now, error: reason.toJSON() }, now)
+      )
+        await broker.publish([taskFor(run.id, execution.key, plan)]);
+      return;
+    }
     if (error.code === "cancelled" || TERMINAL_RUN.has((await store.getRun(run.id))?.status ?? "running")) {
       await this.#finish(claimed, { status: "cancelled", error: error.toJSON() });
       return;

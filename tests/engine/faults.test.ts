@@ -140,4 +140,21 @@ describe("faults", () => {
       error: { code: "dead-lettered" },
     });
   });
+
+  it("a worker stopping with an attempt still running after its grace period releases it to the queue", async () => {
+    const slow = `apiVersion: pflow/v1\nkind: Model\nmetadata: { name: slow }\nspec:\n  versions:\n    "1": { provider: mock, latency: 30s, response: { ok: true } }\n`;
+    h = await harness([workflow("slow-one", "    call: { type: model, model: slow, input: {} }\n"), slow], {
+      config: { shutdownGraceMs: 50 },
+    });
+    const { store } = h.engine.services;
+    const run = await h.engine.startRun({ workflow: "slow-one", input: {} });
+    const key = executionKey(run.id, "call");
+    while ((await store.getExecution(key))?.status !== "running") await new Promise((r) => setTimeout(r, 10));
+    await h.engine.stop();
+    expect(await store.getExecution(key)).toMatchObject({
+      status: "queued",
+      leaseToken: null,
+      error: { code: "worker-stopped" },
+    });
+  });
 });

@@ -44,6 +44,7 @@ export class MongoConnection {
   readonly definitions: Collection<DefinitionDocument>;
   readonly idempotencyKeys: Collection<IdempotencyDocument>;
   readonly deadLetters: Collection<DeadLetterDocument>;
+  readonly #lock: WriteLock;
   /** MongoDB's, until start() learns the server's (server-traits.ts). */
   #traits: ServerTraits = { atomicUpdates: true, projectsFindAndModify: true };
 
@@ -61,6 +62,7 @@ export class MongoConnection {
     const db = this.#db;
     const locking = () => !this.#traits.atomicUpdates;
     const lock = new WriteLock(db.collection("write_lock"));
+    this.#lock = lock;
     function collection<T extends Document>(name: string): Collection<T> {
       return lockedWrites(db.collection<T>(name), lock, locking);
     }
@@ -80,6 +82,7 @@ export class MongoConnection {
   }
 
   async close(): Promise<void> {
+    await this.#lock.idle();
     await this.#client.close();
   }
 

@@ -58,7 +58,7 @@ export class WriteLock {
   readonly #locks: Collection<LockDocument>;
   readonly #owner = randomUUID();
   readonly #queue: Array<() => Promise<void>> = [];
-  #draining = false;
+  #draining: Promise<void> | null = null;
 
   constructor(locks: Collection<LockDocument>) {
     this.#locks = locks;
@@ -67,12 +67,25 @@ export class WriteLock {
   run<T>(write: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push(() => write().then(resolve, reject));
-      if (!this.#draining) void this.#drain();
+      this.#kick();
     });
   }
 
+  #kick(): void {
+    if (this.#draining) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = null;
+      // Writes queued while the last drain was finishing.
+      if (this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  /** Resolves once no write is queued and the lock is released (before the client closes). */
+  async idle(): Promise<void> {
+    while (this.#draining) await this.#draining;
+  }
+
   async #drain(): Promise<void> {
-    this.#draining = true;
     try {
       while (this.#queue.length > 0) {
         try {
@@ -91,8 +104,6 @@ export class WriteLock {
       }
     } catch {
       // Reported to each write's caller by its own promise.
-    } finally {
-      this.#draining = false;
     }
   }
 
