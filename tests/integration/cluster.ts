@@ -53,6 +53,7 @@ export class Cluster {
       PFLOW_SWEEP_INTERVAL_MS: "200",
       PFLOW_STRANDED_AFTER_MS: "3000",
       PFLOW_MAX_DELIVERIES: "3",
+      PFLOW_SHUTDOWN_GRACE_MS: "500",
       ...env,
     };
     this.store = new MongoStore(mongoUrlFor(this.database));

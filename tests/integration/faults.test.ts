@@ -97,6 +97,28 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
     expect((await executionOf(c, runId, "three"))?.output).toEqual({ value: 3 });
   });
 
+  it("SIGTERM of a worker mid-node: it exits within its grace period, releasing the node to another worker at once", async () => {
+    const c = await cluster();
+    await c.serve({ workers: false });
+    const stopping = await c.worker();
+    const runId = await c.startRun("poison");
+    await c.until(
+      async () => ((await executionOf(c, runId, "stuck"))?.status === "running" ? true : undefined),
+      "the node to be running",
+    );
+    const next = await c.worker();
+    expect(await c.kill(stopping, "SIGTERM")).toBe(0);
+    // Released, not left to its lease: queued at once, then taken by the other worker.
+    const released = await executionOf(c, runId, "stuck");
+    expect(released?.error).toMatchObject({ code: "worker-stopped" });
+    await c.until(async () => {
+      const stuck = await executionOf(c, runId, "stuck");
+      return stuck?.status === "running" && stuck.attemptsTotal === 2 ? true : undefined;
+    }, "the other worker to take it");
+    expect((await executionOf(c, runId, "stuck"))?.leasesLost).toBe(0);
+    await c.kill(next);
+  });
+
   it("kill -9 of every process mid-run, then a restart: the run finishes, finished nodes are kept", async () => {
     const c = await cluster();
     const api = await c.serve();
