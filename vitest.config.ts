@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
-    // Unit and CLI tests only here; the integration suite (real services) gets its own config.
-    exclude: ["tests/integration/**"],
+    // Unit and CLI tests only here. The integration suite (real services) and the
+    // deployment suite (helm, promtool, hadolint) have configs of their own.
+    exclude: ["tests/integration/**", "tests/deploy/**"],
   },
 });

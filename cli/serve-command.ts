@@ -5,6 +5,7 @@ import { buildServer } from "../server/app.ts";
 import { ApiKeyError, parseApiKeys } from "../server/auth.ts";
 import { createMetrics } from "../server/metrics.ts";
 import { allRoutes } from "../server/routes/index.ts";
+import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
@@ -27,10 +28,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     },
     allowNegative: true,
   });
-  const host = values.host ?? process.env.PFLOW_HOST ?? "127.0.0.1";
-  const port = Number(values.port ?? process.env.PFLOW_PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port must be a port number, not "${values.port}"`);
+  const { host, port } = listenAddress(values, "PFLOW_PORT", 8080) as { host: string; port: number };
   let apiKeys: ReturnType<typeof parseApiKeys>;
   try {
     apiKeys = parseApiKeys(process.env.PFLOW_API_KEYS);

@@ -19,8 +19,9 @@ Usage:
   pflow serve [--definitions DIR] [--port N] [--host H] [--no-workers]
       The HTTP API and workers in one process (default 127.0.0.1:8080);
       --no-workers for an API tier scaled apart from the workers.
-  pflow worker [--definitions DIR]
-      Workers only, until SIGTERM/SIGINT; resumes unfinished runs.
+  pflow worker [--definitions DIR] [--port N] [--host H]
+      Workers only, until SIGTERM/SIGINT; resumes unfinished runs. With
+      --port, serves /healthz, /readyz and /metrics (for probes) there.
 
 --definitions defaults to $PFLOW_DEFINITIONS, else ./definitions if it exists,
 else the bundled examples/. The store is $PFLOW_STORE_URL (default

@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# One image for every pflow process: `pflow serve` (the default command) or
+# `pflow worker`. TypeScript runs as it is (Node 24 strips the types), so there
+# is no build step: the first stage only installs production dependencies.
+
+FROM node:24-bookworm-slim AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-bookworm-slim
+LABEL org.opencontainers.image.title="pflow" \
+      org.opencontainers.image.description="pflow: declarative AI workflows (API and workers)"
+ENV NODE_ENV=production \
+    PFLOW_HOST=0.0.0.0 \
+    PFLOW_PORT=8080 \
+    PFLOW_WORKER_PORT=9090 \
+    PFLOW_STORE_URL=sqlite:/tmp/pflow.db
+WORKDIR /app
+COPY --from=dependencies /app/node_modules ./node_modules
+COPY package.json ./
+COPY cli ./cli
+COPY definitions ./definitions
+COPY engine ./engine
+COPY schemas ./schemas
+COPY server ./server
+COPY examples ./examples
+# Not root, and nothing written outside /tmp: runs with a read-only root filesystem.
+USER 10001:10001
+EXPOSE 8080 9090
+# Healthy when the process answers /healthz on its port: the API's or a worker's.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "Promise.any([process.env.PFLOW_PORT, process.env.PFLOW_WORKER_PORT].map((p) => fetch(`http://127.0.0.1:${p}/healthz`).then((r) => { if (!r.ok) throw r.status; }))).then(() => process.exit(0), () => process.exit(1))"]
+ENTRYPOINT ["node", "cli/pflow.js"]
+CMD ["serve"]
