@@ -6,6 +6,7 @@ import { createEngine } from "../engine/create.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { engineSettings } from "./environment.ts";
 import { formatFindings } from "./findings-format.ts";
+import { startTracing } from "./tracing.ts";
 import { UsageError } from "./usage.ts";
 
 /**
@@ -51,6 +52,7 @@ export async function startEngine(
   definitions: DefinitionSet,
   options: { workers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
 ) {
+  const stopTracing = startTracing();
   const created = await createEngine({
     ...engineSettings(),
     ...(options.observer ? { observer: options.observer } : {}),
@@ -59,5 +61,11 @@ export async function startEngine(
   // Registered by the process itself, from its definitions directory: "startup" in the history.
   await created.engine.services.catalog.register(definitions, Date.now(), "startup");
   await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });
-  return created;
+  return {
+    ...created,
+    close: async () => {
+      await created.close();
+      await stopTracing();
+    },
+  };
 }

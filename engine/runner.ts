@@ -19,6 +19,7 @@ import {
   TERMINAL_RUN,
 } from "./store/records.ts";
 import type { FinishResult } from "./store/store.ts";
+import { activeTraceparent, inSpan, SpanKind } from "./tracing.ts";
 import { describeViolations, type Violation } from "./user-schemas.ts";
 
 /**
@@ -76,7 +77,20 @@ export class Runner {
    * (defaults applied) before anything is written, models are pinned, and the
    * root nodes are queued.
    */
-  async startRun(request: StartRequest): Promise<RunRecord> {
+  /** Starts a run in a span of its own, the root of the run's trace (see tracing.ts). */
+  startRun(request: StartRequest): Promise<RunRecord> {
+    return inSpan(
+      "pflow.run.start",
+      { kind: SpanKind.PRODUCER, attributes: { "pflow.workflow": request.workflow } },
+      async (span) => {
+        const run = await this.#startRun(request);
+        span.setAttributes({ "pflow.run.id": run.id, "pflow.workflow.version": run.workflow.version });
+        return run;
+      },
+    );
+  }
+
+  async #startRun(request: StartRequest): Promise<RunRecord> {
     const { store, catalog, schemas, clock } = this.#services;
     const { plan, version } = await catalog.plan(request.workflow, request.version);
     const input = structuredClone(request.input ?? {});
@@ -459,7 +473,8 @@ export function taskFor(runId: string, key: string, plan: ExecutionPlan): Task {
   const node = plan.nodes[nodeId];
   const target = node?.type === "map" && key.includes("#") ? node.node : node;
   const route = target?.type === "model" ? `model.${target.model.split("@")[0]}` : (target?.type ?? "node");
-  return { key, runId, nodeId, route };
+  const trace = activeTraceparent();
+  return trace ? { key, runId, nodeId, route, trace } : { key, runId, nodeId, route };
 }
 
 function firstFailure(plan: ExecutionPlan, executions: readonly ExecutionRecord[]): NodeError {

@@ -18,6 +18,7 @@ import { evaluateTemplate } from "./providers/template-eval.ts";
 import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type Outcome, TERMINAL_RUN } from "./store/records.ts";
+import { annotateActiveSpan, contextOf, inSpan, SpanKind } from "./tracing.ts";
 import { describeViolations } from "./user-schemas.ts";
 
 /**
@@ -86,7 +87,7 @@ export class Worker {
   async handle(delivery: Delivery): Promise<void> {
     for (;;) {
       try {
-        await this.run(delivery.task);
+        await this.#traced(delivery);
         await delivery.ack();
         return;
       } catch (error) {
@@ -98,6 +99,26 @@ export class Worker {
         await this.#untilStoreAnswers();
       }
     }
+  }
+
+  /** Runs the task in the node's span, a child of the span that dispatched it. */
+  #traced(delivery: Delivery): Promise<void> {
+    const { task } = delivery;
+    return inSpan(
+      `pflow.node ${task.nodeId}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextOf(task.trace),
+        attributes: {
+          "pflow.run.id": task.runId,
+          "pflow.node.id": task.nodeId,
+          "pflow.execution.key": task.key,
+          "pflow.route": task.route,
+          "messaging.message.delivery_count": delivery.deliveries,
+        },
+      },
+      () => this.run(task),
+    );
   }
 
   async #storeAnswers(): Promise<boolean> {
@@ -343,7 +364,14 @@ export class Worker {
   }
 
   async #finish(claimed: Claimed, outcome: Outcome): Promise<void> {
-    const { run, plan, execution, token } = claimed;
+    const { run, plan, execution, token, node } = claimed;
+    annotateActiveSpan({
+      "pflow.node.type": node.type,
+      "pflow.node.status": outcome.status,
+      "pflow.attempt": execution.attempt,
+      ...(outcome.model ? { "pflow.model": outcome.model } : {}),
+      ...(outcome.error ? { "pflow.error.code": outcome.error.code } : {}),
+    });
     await this.#runner.finishExecution(run, plan, execution, { status: ["running"], token }, outcome);
   }
 }

@@ -19,6 +19,11 @@ export interface Task {
    * type, per model). The in-process broker has one queue.
    */
   readonly route: string;
+  /**
+   * The W3C `traceparent` of the span that dispatched it, when tracing is on:
+   * the node's span continues that trace (engine/tracing.ts).
+   */
+  readonly trace?: string;
 }
 
 export interface Delivery {

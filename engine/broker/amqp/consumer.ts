@@ -108,7 +108,7 @@ export class AmqpConsumer implements Consumer {
     const { publisher, maxDeliveries, logger } = this.#options;
     let task: ReturnType<typeof decodeTask>;
     try {
-      task = decodeTask(message.content);
+      task = decodeTask(message.content, message.properties.headers);
     } catch (error) {
       logger.error({ err: error, queue }, "not a task message: dead-lettered");
       settle(() => channel.nack(message, false, false));

@@ -13,6 +13,8 @@ import type { Task } from "../broker.ts";
 type Headers = Record<string, unknown> | undefined;
 
 export const PRIOR_DELIVERIES = "pflow-deliveries";
+/** W3C trace context, under the header name the W3C and OpenTelemetry's AMQP conventions use. */
+export const TRACEPARENT = "traceparent";
 export const DEAD_LETTER_REASON = "pflow-reason";
 
 /** This delivery's number, counting every earlier one, delays included (1 the first time). */
@@ -45,12 +47,19 @@ export function encodeTask(task: Task): Buffer {
   return Buffer.from(JSON.stringify([task.key, task.runId, task.nodeId, task.route]));
 }
 
-export function decodeTask(body: Buffer): Task {
+/** The task in a message, with its trace context from the headers. */
+export function decodeTask(body: Buffer, headers?: Headers): Task {
   const value: unknown = JSON.parse(body.toString("utf8"));
   if (!Array.isArray(value) || value.length !== 4 || !value.every((each) => typeof each === "string"))
     throw new Error("not a pflow task message");
   const [key, runId, nodeId, route] = value as [string, string, string, string];
-  return { key, runId, nodeId, route };
+  const trace = headers?.[TRACEPARENT];
+  return typeof trace === "string" ? { key, runId, nodeId, route, trace } : { key, runId, nodeId, route };
+}
+
+/** The headers a task's message carries besides the publisher's own. */
+export function taskHeaders(task: Task): Record<string, unknown> {
+  return task.trace ? { [TRACEPARENT]: task.trace } : {};
 }
 
 function count(value: unknown): number {

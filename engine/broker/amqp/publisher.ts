@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ConfirmChannel, Options, RecoveringChannelModel } from "amqplib";
 import type { Logger } from "pino";
 import type { Task } from "../broker.ts";
-import { DEAD_LETTER_REASON, encodeTask, PRIOR_DELIVERIES } from "./headers.ts";
+import { DEAD_LETTER_REASON, encodeTask, PRIOR_DELIVERIES, taskHeaders } from "./headers.ts";
 import type { Topology } from "./topology.ts";
 
 interface Outgoing {
@@ -64,7 +64,7 @@ export class Publisher {
       tasks.map((task) => ({
         queue: this.#topology.queueFor(task.route),
         body: encodeTask(task),
-        headers: {},
+        headers: taskHeaders(task),
       })),
     );
   }
@@ -78,7 +78,7 @@ export class Publisher {
       list.push({
         queue: delay.name,
         body: encodeTask(task),
-        headers: { [PRIOR_DELIVERIES]: priorDeliveries },
+        headers: { ...taskHeaders(task), [PRIOR_DELIVERIES]: priorDeliveries },
       });
       byQueue.set(delay.name, list);
       await this.#declareDelayQueue(delay.name, delay.arguments);
@@ -92,7 +92,11 @@ export class Publisher {
       {
         queue: this.#topology.deadLetters,
         body: encodeTask(task),
-        headers: { [DEAD_LETTER_REASON]: reason.slice(0, 2000), [PRIOR_DELIVERIES]: deliveries },
+        headers: {
+          ...taskHeaders(task),
+          [DEAD_LETTER_REASON]: reason.slice(0, 2000),
+          [PRIOR_DELIVERIES]: deliveries,
+        },
       },
     ]);
   }

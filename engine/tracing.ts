@@ -1,0 +1,67 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+
+/**
+ * OpenTelemetry spans for runs and node executions, through the OpenTelemetry
+ * API only: with no SDK registered (no OTLP endpoint configured, see
+ * cli/tracing.ts) every call here is a no-op that costs next to nothing.
+ *
+ * One trace shows a whole run across processes: starting a run opens a span,
+ * every task dispatched while a span is active carries its W3C `traceparent`
+ * (Task.trace; RabbitMQ message headers), and the worker that runs the task
+ * opens the node's span as its child, so a node's dependents are children of
+ * the node that made them ready.
+ */
+const tracer = trace.getTracer("pflow");
+
+/** The active span's `traceparent`, for a task; undefined when there is none (tracing off). */
+export function activeTraceparent(): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
+/** The context a task's `traceparent` names, to continue its trace; the root context without one. */
+export function contextOf(traceparent: string | undefined): Context {
+  return traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+}
+
+/** Runs `work` in a new active span (a child of `parent`, else of the active one), ended after it. */
+export function inSpan<T>(
+  name: string,
+  options: { attributes: Attributes; kind?: SpanKind; parent?: Context },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer.startActiveSpan(
+    name,
+    { attributes: options.attributes, kind: options.kind ?? SpanKind.INTERNAL },
+    options.parent ?? context.active(),
+    async (span) => {
+      try {
+        return await work(span);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** Adds what became known along the way (a node's outcome) to the active span. */
+export function annotateActiveSpan(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+export { SpanKind };
