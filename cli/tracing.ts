@@ -3,6 +3,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { enableTracing } from "../engine/tracing.ts";
 
 /**
  * Tracing is off unless an OTLP endpoint is configured, with OpenTelemetry's
@@ -24,5 +25,9 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): () => Promis
   });
   // The AsyncLocalStorage context manager and the W3C trace-context propagator.
   provider.register();
-  return () => provider.shutdown();
+  enableTracing(true);
+  return async () => {
+    enableTracing(false);
+    await provider.shutdown();
+  };
 }

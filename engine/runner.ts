@@ -81,10 +81,10 @@ export class Runner {
   startRun(request: StartRequest): Promise<RunRecord> {
     return inSpan(
       "pflow.run.start",
-      { kind: SpanKind.PRODUCER, attributes: { "pflow.workflow": request.workflow } },
+      () => ({ kind: SpanKind.PRODUCER, attributes: { "pflow.workflow": request.workflow } }),
       async (span) => {
         const run = await this.#startRun(request);
-        span.setAttributes({ "pflow.run.id": run.id, "pflow.workflow.version": run.workflow.version });
+        span?.setAttributes({ "pflow.run.id": run.id, "pflow.workflow.version": run.workflow.version });
         return run;
       },
     );

@@ -106,7 +106,7 @@ export class Worker {
     const { task } = delivery;
     return inSpan(
       `pflow.node ${task.nodeId}`,
-      {
+      () => ({
         kind: SpanKind.CONSUMER,
         parent: contextOf(task.trace),
         attributes: {
@@ -116,7 +116,7 @@ export class Worker {
           "pflow.route": task.route,
           "messaging.message.delivery_count": delivery.deliveries,
         },
-      },
+      }),
       () => this.run(task),
     );
   }
@@ -365,13 +365,13 @@ export class Worker {
 
   async #finish(claimed: Claimed, outcome: Outcome): Promise<void> {
     const { run, plan, execution, token, node } = claimed;
-    annotateActiveSpan({
+    annotateActiveSpan(() => ({
       "pflow.node.type": node.type,
       "pflow.node.status": outcome.status,
       "pflow.attempt": execution.attempt,
       ...(outcome.model ? { "pflow.model": outcome.model } : {}),
       ...(outcome.error ? { "pflow.error.code": outcome.error.code } : {}),
-    });
+    }));
     await this.#runner.finishExecution(run, plan, execution, { status: ["running"], token }, outcome);
   }
 }

@@ -6,6 +6,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { enableTracing } from "../../engine/tracing.ts";
 import { type Harness, harness, workflow } from "./harness.ts";
 
 // With an OpenTelemetry SDK registered, a run is one trace: the start span,
@@ -20,6 +21,7 @@ beforeAll(() => {
   exporter = new InMemorySpanExporter();
   provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   provider.register();
+  enableTracing(true);
 });
 
 afterEach(async () => {
@@ -29,6 +31,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  enableTracing(false);
   await provider.shutdown();
   trace.disable();
   context.disable();
