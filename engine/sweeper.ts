@@ -48,7 +48,7 @@ export class Sweeper {
   async sweep(options: { leasesBefore?: number; strandedBefore?: number } = {}): Promise<void> {
     const { store, clock, config } = this.#services;
     const now = clock();
-    const expired = await store.sweepExpiredLeases(options.leasesBefore ?? now, 1000);
+    const expired = await store.sweepExpiredLeases(now, 1000, options.leasesBefore ?? now);
     const stranded = await store.findStrandedExecutions(
       now,
       options.strandedBefore ?? now - config.strandedAfterMs,

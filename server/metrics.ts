@@ -17,7 +17,20 @@ export interface Metrics {
   readonly observer: EngineObserver;
   /** Where `pflow_queue_depth` comes from, read at each scrape (the broker's depth). */
   setQueueDepthSource(source: () => Promise<number>): void;
+  /**
+   * Where `pflow_queue_oldest_age_seconds` comes from, read at each scrape:
+   * the `notBefore` (epoch ms) of the oldest execution that is queued and due
+   * at `now` (`notBefore ≤ now`), or null when none is. Until a source is set
+   * the gauge reads NaN (unknown).
+   */
+  setQueueOldestSource(source: (now: number) => Promise<number | null>): void;
+  /** Where `pflow_backend_up` comes from, read at each scrape: which backends answered a ping. */
+  setBackendsSource(source: () => Promise<Readonly<Record<Backend, boolean>>>): void;
 }
+
+/** The services a process depends on, as `pflow_backend_up` labels them. */
+export type Backend = "store" | "broker";
+export const BACKENDS: readonly Backend[] = ["store", "broker"];
 
 /** Seconds. From a cache hit or a transform (milliseconds) to a slow model answer (minutes). */
 const NODE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120];
@@ -115,6 +128,45 @@ export function createMetrics(): Metrics {
     },
   });
 
+  let oldestSource: ((now: number) => Promise<number | null>) | undefined;
+  new Gauge({
+    name: "pflow_queue_oldest_age_seconds",
+    help: "Seconds the oldest due node task has waited in the queue (0 when none waits), read from the store at each scrape (NaN when it cannot be read)",
+    registers,
+    async collect() {
+      if (!oldestSource) {
+        this.set(Number.NaN);
+        return;
+      }
+      const now = Date.now();
+      try {
+        const since = await oldestSource(now);
+        this.set(since === null ? 0 : Math.max(0, now - since) / 1000);
+      } catch {
+        // As for the depth: "unknown", never a stale or invented age.
+        this.set(Number.NaN);
+      }
+    },
+  });
+
+  let backendsSource: (() => Promise<Readonly<Record<Backend, boolean>>>) | undefined;
+  new Gauge({
+    name: "pflow_backend_up",
+    help: "1 if the backend (store or broker) answered a ping at this scrape, else 0; the same check as /readyz",
+    labelNames: ["backend"] as const,
+    registers,
+    async collect() {
+      if (!backendsSource) return;
+      let up: Readonly<Record<Backend, boolean>> | undefined;
+      try {
+        up = await backendsSource();
+      } catch {
+        up = undefined;
+      }
+      for (const backend of BACKENDS) this.set({ backend }, up?.[backend] ? 1 : 0);
+    },
+  });
+
   const observer: EngineObserver = {
     runStarted: safely((run: RunRecord) => {
       runsStarted.inc({ workflow: run.workflow.name });
@@ -162,6 +214,12 @@ export function createMetrics(): Metrics {
     observer,
     setQueueDepthSource(source) {
       depthSource = source;
+    },
+    setQueueOldestSource(source) {
+      oldestSource = source;
+    },
+    setBackendsSource(source) {
+      backendsSource = source;
     },
   };
 }

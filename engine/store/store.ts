@@ -149,8 +149,18 @@ export interface Store {
     nodeIds: readonly string[],
     depsDoneAfterReset: Readonly<Record<string, number>>,
   ): Promise<void>;
-  /** running executions with an expired lease → queued; returns their keys. */
-  sweepExpiredLeases(now: number, limit: number): Promise<string[]>;
+  /**
+   * running executions whose lease expired before `expiredBefore` (default:
+   * now) → queued, due now, one more lost lease counted; returns their keys.
+   * Recovery at start passes a later `expiredBefore` to take back every lease.
+   */
+  sweepExpiredLeases(now: number, limit: number, expiredBefore?: number): Promise<string[]>;
+  /**
+   * The earliest `notBefore` of the queued executions due at `now` (map items
+   * included), or null when none is: how long the oldest has waited, for the
+   * backlog-age metric. Read-only.
+   */
+  oldestDueQueued(now: number): Promise<number | null>;
   /** queued executions that are due and were last touched before `before`: their delivery may be lost. */
   findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]>;
   /**

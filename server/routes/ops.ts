@@ -1,5 +1,7 @@
+import type { Broker } from "../../engine/broker/broker.ts";
+import type { Store } from "../../engine/store/store.ts";
 import type { RoutePlugin } from "../app.ts";
-import type { Metrics } from "../metrics.ts";
+import { BACKENDS, type Backend, type Metrics } from "../metrics.ts";
 import { PROBLEM_BASE, Problem } from "../problems.ts";
 
 /**
@@ -8,7 +10,9 @@ import { PROBLEM_BASE, Problem } from "../problems.ts";
  *   database never gets a healthy process restarted.
  * - /readyz: readiness. The store and the broker answer a ping within 2 s; a
  *   process that cannot reach them is taken out of the load balancer, not killed.
- * - /metrics: the Prometheus text format of the process's registry.
+ * - /metrics: the Prometheus text format of the process's registry. Each scrape
+ *   pings the store and the broker as /readyz does (`pflow_backend_up`) and
+ *   reads the broker's depth (`pflow_queue_depth`).
  */
 const CHECK_TIMEOUT_MS = 2_000;
 const tags = ["operations"];
@@ -38,6 +42,11 @@ export function opsRoutes(metrics: Metrics): RoutePlugin {
   return async (app, deps) => {
     const { store, broker } = deps.engine.services;
     metrics.setQueueDepthSource(() => withTimeout(broker.depth(), CHECK_TIMEOUT_MS, "broker"));
+    metrics.setQueueOldestSource((now) => withTimeout(store.oldestDueQueued(now), CHECK_TIMEOUT_MS, "store"));
+    metrics.setBackendsSource(async () => {
+      const failed = new Set((await checkBackends(store, broker)).map((f) => f.check));
+      return { store: !failed.has("store"), broker: !failed.has("broker") };
+    });
 
     app.get(
       "/healthz",
@@ -97,14 +106,7 @@ export function opsRoutes(metrics: Metrics): RoutePlugin {
         },
       },
       async () => {
-        const results = await Promise.allSettled([
-          withTimeout(store.ping(), CHECK_TIMEOUT_MS, "store"),
-          withTimeout(broker.ping(), CHECK_TIMEOUT_MS, "broker"),
-        ]);
-        const failed = (["store", "broker"] as const).flatMap((check, i) => {
-          const result = results[i];
-          return result?.status === "rejected" ? [{ check, message: messageOf(result.reason) }] : [];
-        });
+        const failed = await checkBackends(store, broker);
         if (failed.length > 0) {
           const detail = failed.map((f) => `${f.check}: ${f.message}`).join("; ");
           throw new Problem("unavailable", `not ready: ${detail}`, { errors: failed });
@@ -121,7 +123,7 @@ export function opsRoutes(metrics: Metrics): RoutePlugin {
           operationId: "getMetrics",
           summary: "Prometheus metrics",
           description:
-            "The process's metrics (runs, nodes, cache, retries, dead letters, tokens, queue depth, and Node's own) in the Prometheus text format.",
+            "The process's metrics (runs, nodes, cache, retries, dead letters, tokens, queue depth and age, backends up, and Node's own) in the Prometheus text format; each scrape pings the store and the broker.",
           tags,
           security: [],
           response: {
@@ -138,6 +140,29 @@ export function opsRoutes(metrics: Metrics): RoutePlugin {
       },
     );
   };
+}
+
+/**
+ * Pings the store and the broker at once, each with a timeout: the checks that
+ * failed, and why. /readyz answers from it, and every scrape sets
+ * `pflow_backend_up` from it.
+ */
+async function checkBackends(
+  store: Pick<Store, "ping">,
+  broker: Pick<Broker, "ping">,
+): Promise<{ check: Backend; message: string }[]> {
+  const pings: Record<Backend, () => Promise<void>> = {
+    store: () => store.ping(),
+    broker: () => broker.ping(),
+  };
+  const results = await Promise.allSettled(
+    // A ping that throws instead of rejecting counts as failed too.
+    BACKENDS.map((check) => withTimeout(Promise.resolve().then(pings[check]), CHECK_TIMEOUT_MS, check)),
+  );
+  return BACKENDS.flatMap((check, i) => {
+    const result = results[i];
+    return result?.status === "rejected" ? [{ check, message: messageOf(result.reason) }] : [];
+  });
 }
 
 /** Rejects if `promise` has not settled in `ms`: a hung connection must not hang a probe. */

@@ -82,6 +82,7 @@ describe("MongoStore (MongoDB only)", () => {
     expect(names("runs")).toEqual(["_id_", "by_deadline", "by_status", "by_workflow", "newest"]);
     expect(names("executions")).toEqual([
       "_id_",
+      "by_due",
       "by_lease",
       "by_run",
       "by_run_status",

@@ -46,6 +46,8 @@ const INDEXES: readonly IndexDefinition[] = [
     key: { status: 1, updatedAt: 1, notBefore: 1 },
     options: { name: "by_touched" },
   },
+  // oldestDueQueued: the queued execution due first.
+  { collection: "executions", key: { status: 1, notBefore: 1 }, options: { name: "by_due" } },
   // findUnpropagated: only executions whose finish is still propagating carry the field.
   { collection: "executions", key: { propagated: 1 }, options: { name: "unpropagated", sparse: true } },
 

@@ -359,8 +359,8 @@ export class MongoStore implements Store {
     await resetExecutions(this.#db, runId, nodeIds, depsDoneAfterReset);
   }
 
-  async sweepExpiredLeases(now: number, limit: number): Promise<string[]> {
-    return sweepExpiredLeases(this.#db, now, limit);
+  async sweepExpiredLeases(now: number, limit: number, expiredBefore = now): Promise<string[]> {
+    return sweepExpiredLeases(this.#db, now, limit, expiredBefore);
   }
 
   async findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]> {
@@ -369,6 +369,16 @@ export class MongoStore implements Store {
 
   async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
     return cancelExecutions(this.#db, runId, status, now);
+  }
+
+  async oldestDueQueued(now: number): Promise<number | null> {
+    const [oldest] = await this.#db.executions
+      .find(
+        { status: "queued", notBefore: { $lte: now } },
+        { projection: { notBefore: 1 }, sort: { notBefore: 1 }, limit: 1 },
+      )
+      .toArray();
+    return oldest ? oldest.notBefore : null;
   }
 
   /** Finishes interrupted before they propagated (see finish.ts), for recovery. */

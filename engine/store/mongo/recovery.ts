@@ -67,14 +67,20 @@ export async function sweepExpiredLeases(
   connection: MongoConnection,
   now: number,
   limit: number,
+  expiredBefore: number,
 ): Promise<string[]> {
-  const expired = { status: "running", leaseToken: { $ne: null }, leaseExpiresAt: { $lt: now } } as const;
+  const expired = {
+    status: "running",
+    leaseToken: { $ne: null },
+    leaseExpiresAt: { $lt: expiredBefore },
+  } as const;
   const candidates = await keysOf(connection.executions, expired, { limit });
   return updateKeys(
     connection.executions,
     candidates,
     expired,
-    { status: "queued", leaseToken: null, leaseExpiresAt: null, updatedAt: now },
+    // Due now: it waits in the queue from now, as far as the backlog's age goes.
+    { status: "queued", leaseToken: null, leaseExpiresAt: null, notBefore: now, updatedAt: now },
     {},
     { leasesLost: 1 },
   );

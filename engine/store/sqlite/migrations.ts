@@ -103,5 +103,6 @@ export const MIGRATIONS: readonly string[] = [
   `,
   `
   ALTER TABLE executions ADD COLUMN leases_lost INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX executions_queued_due ON executions (not_before) WHERE status = 'queued';
   `,
 ];

@@ -423,17 +423,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  async sweepExpiredLeases(now: number, limit: number): Promise<string[]> {
+  async sweepExpiredLeases(now: number, limit: number, expiredBefore = now): Promise<string[]> {
     return this.#db.write(() => {
       return this.#db
         .sql(
           `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
-           leases_lost = leases_lost + 1, updated_at = ?
+           leases_lost = leases_lost + 1, not_before = ?1, updated_at = ?1
          WHERE key IN (SELECT key FROM executions
                        WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ? LIMIT ?)
          RETURNING key`,
         )
-        .all(now, now, limit)
+        .all(now, expiredBefore, limit)
         .map((row) => row.key as string);
     });
   }
@@ -447,6 +447,13 @@ export class SqliteStore implements Store {
       )
       .all(now, limit)
       .map(toExecution);
+  }
+
+  async oldestDueQueued(now: number): Promise<number | null> {
+    const row = this.#db
+      .sql("SELECT min(not_before) AS oldest FROM executions WHERE status = 'queued' AND not_before <= ?")
+      .get(now);
+    return row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest);
   }
 
   async findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]> {

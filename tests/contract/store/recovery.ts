@@ -258,6 +258,43 @@ export function recoveryContract(context: StoreContext): void {
     ).toMatchObject({ status: "running" });
   });
 
+  it("oldestDueQueued is the earliest notBefore of the queued executions due now; a swept lease waits from the sweep", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["early", "late", "future", "running", "pending"]);
+    const key = (node: string) => executionKey(run.id, node);
+    const mine = (now: number) => store.oldestDueQueued(now);
+    expect(await mine(T0 + 10_000)).toBeNull();
+    await store.queueExecutions([key("early")], T0 + 100);
+    await store.queueExecutions([key("late")], T0 + 200);
+    const token = await claim(store, key("future"), T0);
+    await store.rescheduleExecution(key("future"), token, { notBefore: T0 + 50, error: BOOM }, T0);
+    // "future" is due at T0 + 50 (rescheduled), so it is the oldest once due.
+    expect(await mine(T0 + 40)).toBeNull();
+    expect(await mine(T0 + 150)).toBe(T0 + 50);
+    await claim(store, key("future"), T0 + 150);
+    expect(await mine(T0 + 250)).toBe(T0 + 100);
+    // A lease that expires puts its execution back in the queue, waiting from then.
+    await claim(store, key("running"), T0 + 300, T0 + 301);
+    await claim(store, key("early"), T0 + 300);
+    await claim(store, key("late"), T0 + 300);
+    await store.sweepExpiredLeases(T0 + 400, 100);
+    expect(await mine(T0 + 500)).toBe(T0 + 400);
+  });
+
+  it("sweepExpiredLeases with a later expiredBefore takes back leases still held (recovery), due now", async () => {
+    const { store } = context;
+    const run = await createRun(store, ["held"]);
+    const held = executionKey(run.id, "held");
+    await claim(store, held, T0, T0 + 60_000);
+    expect(await store.sweepExpiredLeases(T0 + 10, 100)).toEqual([]);
+    expect(await store.sweepExpiredLeases(T0 + 10, 100, Number.MAX_SAFE_INTEGER)).toEqual([held]);
+    expect(await store.getExecution(held)).toMatchObject({
+      status: "queued",
+      notBefore: T0 + 10,
+      leasesLost: 1,
+    });
+  });
+
   it("findStrandedExecutions respects its limit", async () => {
     const { store } = context;
     const run = await createRun(store, ["a", "b", "c"]);
