@@ -27,34 +27,19 @@ import { performance } from "node:perf_hooks";
 import amqp from "amqplib";
 import { MongoClient } from "mongodb";
 import { MongoStore } from "../engine/store/mongo/mongo-store.ts";
+import { FAN_WORKFLOW, NODES } from "./fan-workflow.ts";
 
 const MONGO_URL = process.env.PFLOW_TEST_MONGO_URL ?? "mongodb://127.0.0.1:27017/";
 const AMQP_URL = process.env.PFLOW_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const RUNS = Number(process.env.BENCH_RUNS ?? 600);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 24);
-const WIDTH = 8;
-const NODES = WIDTH + 2;
 const BIN = join(import.meta.dirname, "../cli/pflow.js");
-
-const workflow = [
-  "apiVersion: pflow/v1",
-  "kind: Workflow",
-  "metadata: { name: fan }",
-  "spec:",
-  "  nodes:",
-  "    root: { type: transform, expr: 'inputs.n' }",
-  ...Array.from(
-    { length: WIDTH },
-    (_, i) => `    n${i}: { type: transform, expr: 'nodes.root.output + ${i}' }`,
-  ),
-  `    join: { type: transform, expr: '$sum([${Array.from({ length: WIDTH }, (_, i) => `nodes.n${i}.output`).join(", ")}])' }`,
-].join("\n");
 
 const id = randomUUID().replaceAll("-", "").slice(0, 12);
 const database = `pflow_bench_${id}`;
 const dir = mkdtempSync(join(tmpdir(), "pflow-distributed-"));
 mkdirSync(join(dir, "defs"));
-writeFileSync(join(dir, "defs", "fan.yaml"), workflow);
+writeFileSync(join(dir, "defs", "fan.yaml"), FAN_WORKFLOW);
 const storeUrl = new URL(MONGO_URL);
 storeUrl.pathname = `/${database}`;
 const env = {

@@ -13,26 +13,12 @@ import { MongoClient } from "mongodb";
 import pino from "pino";
 import { validateDefinitions } from "../definitions/index.ts";
 import { createEngine } from "../engine/create.ts";
+import { FAN_WORKFLOW, NODES } from "./fan-workflow.ts";
 
 const MONGO_URL = process.env.PFLOW_TEST_MONGO_URL ?? "mongodb://127.0.0.1:27017/";
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
-const WIDTH = 8;
-const NODES = WIDTH + 2;
 
-const workflow = [
-  "apiVersion: pflow/v1",
-  "kind: Workflow",
-  "metadata: { name: fan }",
-  "spec:",
-  "  nodes:",
-  "    root: { type: transform, expr: 'inputs.n' }",
-  ...Array.from(
-    { length: WIDTH },
-    (_, i) => `    n${i}: { type: transform, expr: 'nodes.root.output + ${i}' }`,
-  ),
-  `    join: { type: transform, expr: '1', needs: [${Array.from({ length: WIDTH }, (_, i) => `n${i}`).join(", ")}] }`,
-].join("\n");
-const set = validateDefinitions([{ path: "fan.yaml", text: workflow }]);
+const set = validateDefinitions([{ path: "fan.yaml", text: FAN_WORKFLOW }]);
 if (!set.valid) throw new Error("bench definitions are invalid");
 
 const database = `pflow_rt_${randomUUID().replaceAll("-", "").slice(0, 12)}`;

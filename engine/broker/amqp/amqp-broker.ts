@@ -5,6 +5,7 @@ import type { Broker, Consumer, DeadLetterHandler, DeliveryHandler, Task } from 
 import { AmqpConsumer } from "./consumer.ts";
 import { deathOf } from "./headers.ts";
 import { Publisher } from "./publisher.ts";
+import { ReopeningChannel } from "./reopening-channel.ts";
 import { DEFAULT_QUEUES, type QueueRoute, Topology } from "./topology.ts";
 
 export interface AmqpBrokerOptions {
@@ -40,7 +41,7 @@ export class AmqpBroker implements Broker {
   #connected = false;
   readonly #consumers = new Set<AmqpConsumer>();
   #deadLetters: AmqpConsumer | null = null;
-  #admin: Promise<Channel> | null = null;
+  #admin: ReopeningChannel<Channel> | null = null;
   #closed = false;
 
   constructor(options: AmqpBrokerOptions) {
@@ -71,7 +72,7 @@ export class AmqpBroker implements Broker {
     connection.on("disconnect", (error: Error) => {
       this.#connected = false;
       this.#publisher?.reset();
-      this.#admin = null;
+      this.#admin?.reset();
       if (!this.#closed) logger.warn({ err: error }, "RabbitMQ connection lost; reconnecting");
     });
     connection.on("error", (error: Error) => logger.warn({ err: error }, "RabbitMQ connection error"));
@@ -184,20 +185,12 @@ export class AmqpBroker implements Broker {
 
   /** A channel for queue checks, opened again after it closes (a failed check closes it). */
   #adminChannel(): Promise<Channel> {
-    if (!this.#admin) {
-      const opening = (this.#connection as RecoveringChannelModel).createChannel().then((channel) => {
-        channel.on("error", () => {});
-        channel.on("close", () => {
-          if (this.#admin === opening) this.#admin = null;
-        });
-        return channel;
-      });
-      opening.catch(() => {
-        if (this.#admin === opening) this.#admin = null;
-      });
-      this.#admin = opening;
-    }
-    return this.#admin;
+    this.#admin ??= new ReopeningChannel(async () => {
+      const channel = await (this.#connection as RecoveringChannelModel).createChannel();
+      channel.on("error", () => {});
+      return channel;
+    });
+    return this.#admin.get();
   }
 
   #poolNames(): string {

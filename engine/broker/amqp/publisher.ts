@@ -4,6 +4,7 @@ import type { ConfirmChannel, Options, RecoveringChannelModel } from "amqplib";
 import type { Logger } from "pino";
 import type { Task } from "../broker.ts";
 import { DEAD_LETTER_REASON, encodeTask, PRIOR_DELIVERIES, taskHeaders } from "./headers.ts";
+import { ReopeningChannel } from "./reopening-channel.ts";
 import type { Topology } from "./topology.ts";
 
 interface Outgoing {
@@ -29,7 +30,15 @@ export class Publisher {
   readonly #connection: RecoveringChannelModel;
   readonly #topology: Topology;
   readonly #logger: Logger;
-  #channel: Promise<ConfirmChannel> | null = null;
+  readonly #channel = new ReopeningChannel<ConfirmChannel>(async () => {
+    const channel = await this.#connection.createConfirmChannel();
+    channel.on("return", (message) => {
+      const id = message.properties.messageId;
+      if (typeof id === "string") this.#returned.add(id);
+    });
+    channel.on("error", (error) => this.#logger.warn({ err: error }, "RabbitMQ publish channel error"));
+    return channel;
+  });
   /** Message ids RabbitMQ returned as unroutable (their confirm follows the return). */
   readonly #returned = new Set<string>();
   readonly #delayQueuesDeclaredAt = new Map<string, number>();
@@ -55,7 +64,7 @@ export class Publisher {
 
   /** After a reconnect: the old channel is gone, and delay queues may be too. */
   reset(): void {
-    this.#channel = null;
+    this.#channel.reset();
     this.#delayQueuesDeclaredAt.clear();
   }
 
@@ -164,24 +173,7 @@ export class Publisher {
   }
 
   #open(): Promise<ConfirmChannel> {
-    if (!this.#channel) {
-      const opening = this.#connection.createConfirmChannel().then((channel) => {
-        channel.on("return", (message) => {
-          const id = message.properties.messageId;
-          if (typeof id === "string") this.#returned.add(id);
-        });
-        channel.on("error", (error) => this.#logger.warn({ err: error }, "RabbitMQ publish channel error"));
-        channel.on("close", () => {
-          if (this.#channel === opening) this.#channel = null;
-        });
-        return channel;
-      });
-      opening.catch(() => {
-        if (this.#channel === opening) this.#channel = null;
-      });
-      this.#channel = opening;
-    }
-    return this.#channel;
+    return this.#channel.get();
   }
 
   async #declareDelayQueue(name: string, args: Record<string, unknown>): Promise<void> {

@@ -217,6 +217,28 @@ export function toExecution(doc: ExecutionDocument): ExecutionRecord {
   };
 }
 
+/** What a pending execution holds before its first claim: new, or reset for a rerun. */
+export const PENDING_STATE = Object.freeze({
+  status: "pending",
+  attempt: 0,
+  modelIndex: 0,
+  attemptsTotal: 0,
+  leasesLost: 0,
+  leaseToken: null,
+  leaseExpiresAt: null,
+  notBefore: 0,
+  itemsTotal: 0,
+  itemsDone: 0,
+  output: null,
+  error: null,
+  cached: false,
+  model: null,
+  usage: null,
+  cost: null,
+  childRunId: null,
+  finishedAt: null,
+} as const);
+
 /** A pending execution, as createRun and createItems insert it. */
 export function newExecution(
   key: string,
@@ -231,26 +253,9 @@ export function newExecution(
     runId,
     nodeId,
     item,
-    status: "pending",
-    attempt: 0,
-    modelIndex: 0,
-    attemptsTotal: 0,
-    leasesLost: 0,
-    leaseToken: null,
-    leaseExpiresAt: null,
-    notBefore: 0,
-    itemsTotal: 0,
-    itemsDone: 0,
+    ...PENDING_STATE,
     input,
     depsDone: 0,
-    output: null,
-    error: null,
-    cached: false,
-    model: null,
-    usage: null,
-    cost: null,
-    childRunId: null,
-    finishedAt: null,
     updatedAt: now,
   };
 }

@@ -1,7 +1,7 @@
 import { type ExecutionRecord, type ExecutionStatus, executionKey, TERMINAL_EXECUTION } from "../records.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import type { MongoConnection } from "./connection.ts";
-import { type RunDocument, toExecution } from "./documents.ts";
+import { PENDING_STATE, type RunDocument, toExecution } from "./documents.ts";
 
 /**
  * What touches many executions of a run, or of every run: rerun, the sweeper's
@@ -27,27 +27,7 @@ export async function resetExecutions(
         updateMany: {
           filter: { _id: { $in: ids.map((nodeId) => executionKey(runId, nodeId)) } },
           update: {
-            $set: {
-              status: "pending",
-              attempt: 0,
-              modelIndex: 0,
-              attemptsTotal: 0,
-              leasesLost: 0,
-              leaseToken: null,
-              leaseExpiresAt: null,
-              notBefore: 0,
-              itemsTotal: 0,
-              itemsDone: 0,
-              output: null,
-              error: null,
-              cached: false,
-              model: null,
-              usage: null,
-              cost: null,
-              childRunId: null,
-              finishedAt: null,
-              updatedAt: now,
-            },
+            $set: { ...PENDING_STATE, updatedAt: now },
             $unset: { startedAt: "", propagated: "" },
           },
         },
