@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { taskFor } from "../../engine/runner.ts";
 import { executionKey } from "../../engine/store/records.ts";
+import { Worker } from "../../engine/worker.ts";
 import { type Harness, harness, workflow } from "./harness.ts";
 import { type FakeServer, startFakeServer } from "./providers/fake-openai-server.ts";
 
@@ -155,6 +156,47 @@ describe("faults", () => {
       status: "queued",
       leaseToken: null,
       error: { code: "worker-stopped" },
+    });
+  });
+
+  it("while the store cannot be reached, a worker holds its delivery instead of failing it, and handles it once the store is back", async () => {
+    server.respond({ json: { ok: true } });
+    h = await harness(definitions(), { start: false });
+    const services = h.engine.services;
+    const run = await h.engine.startRun({ workflow: "once", input: {} });
+    const { plan } = await services.catalog.plan("once");
+    let down = true;
+    const failing = new Set(["ping", "claimExecution"]);
+    const store = new Proxy(services.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) =>
+          down && failing.has(String(property))
+            ? Promise.reject(new Error("connect ECONNREFUSED"))
+            : value.apply(target, args);
+      },
+    });
+    const worker = new Worker({ ...services, store }, h.engine.runner);
+    const settled: string[] = [];
+    const handling = worker.handle({
+      task: taskFor(run.id, executionKey(run.id, "call"), plan),
+      deliveries: 1,
+      ack: async () => {
+        settled.push("ack");
+      },
+      nack: async () => {
+        settled.push("nack");
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(settled).toEqual([]);
+    down = false;
+    await handling;
+    expect(settled).toEqual(["ack"]);
+    expect(await services.store.getExecution(executionKey(run.id, "call"))).toMatchObject({
+      status: "succeeded",
+      attemptsTotal: 1,
     });
   });
 });

@@ -136,32 +136,36 @@ export class Publisher {
       this.#logger.warn({ err: error }, "no RabbitMQ channel to publish on");
       return [...messages];
     }
-    const results = await Promise.all(
-      messages.map(
-        (message) =>
-          new Promise<Outgoing | null>((resolve) => {
-            const messageId = randomUUID();
-            const options: Options.Publish = {
-              persistent: true,
-              mandatory: true,
-              messageId,
-              contentType: "application/json",
-              headers: message.headers,
-            };
-            try {
-              channel.publish("", message.queue, message.body, options, (error) => {
-                const returned = this.#returned.delete(messageId);
-                if (returned)
-                  this.#logger.warn({ queue: message.queue }, "RabbitMQ returned a task: no such queue");
-                resolve(error || returned ? message : null);
-              });
-            } catch {
-              // The channel closed under us: publish again on the next one.
-              resolve(message);
-            }
-          }),
-      ),
-    );
+    const confirmations: Array<Promise<Outgoing | null>> = [];
+    for (const message of messages) {
+      let flushed = true;
+      confirmations.push(
+        new Promise<Outgoing | null>((resolve) => {
+          const messageId = randomUUID();
+          const options: Options.Publish = {
+            persistent: true,
+            mandatory: true,
+            messageId,
+            contentType: "application/json",
+            headers: message.headers,
+          };
+          try {
+            flushed = channel.publish("", message.queue, message.body, options, (error) => {
+              const returned = this.#returned.delete(messageId);
+              if (returned)
+                this.#logger.warn({ queue: message.queue }, "RabbitMQ returned a task: no such queue");
+              resolve(error || returned ? message : null);
+            });
+          } catch {
+            // The channel closed under us: publish again on the next one.
+            resolve(message);
+          }
+        }),
+      );
+      // The socket's buffer is full: wait for it to drain (or the channel to go) before writing more.
+      if (!flushed) await drained(channel);
+    }
+    const results = await Promise.all(confirmations);
     const failed = results.filter((each): each is Outgoing => each !== null);
     if (failed.length > 0) {
       this.#delayQueuesDeclaredAt.clear();
@@ -183,4 +187,16 @@ export class Publisher {
     await channel.assertQueue(name, { durable: true, arguments: args });
     this.#delayQueuesDeclaredAt.set(name, Date.now());
   }
+}
+
+function drained(channel: ConfirmChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      channel.off("drain", done);
+      channel.off("close", done);
+      resolve();
+    };
+    channel.once("drain", done);
+    channel.once("close", done);
+  });
 }
