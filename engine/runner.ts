@@ -53,17 +53,25 @@ export class Runner {
   readonly #services: EngineServices;
   /** Aborts attempts in this process when their run is cancelled or times out. */
   readonly #runAborts = new LRUCache<string, AbortController>({ max: 10_000 });
-  /** Runs this process saw end, so an attempt that starts just after is aborted at once. */
-  readonly #endedRuns = new LRUCache<string, string>({ max: 10_000 });
+  /** Runs this process saw end (how, and when), so an attempt that starts just after is aborted at once. */
+  readonly #endedRuns = new LRUCache<string, { status: string; at: number }>({ max: 10_000 });
 
   constructor(services: EngineServices) {
     this.#services = services;
   }
 
-  /** The signal that aborts every attempt of `runId` in this process. */
-  runSignal(runId: string): AbortSignal {
+  /**
+   * The signal that aborts every attempt of the run in this process. `run` is
+   * the record read when the attempt's execution was claimed: a run this
+   * process saw end but that started again after (a retry, maybe in another
+   * process) is not ended any more.
+   */
+  runSignal(run: Pick<RunRecord, "id" | "startedAt">): AbortSignal {
+    const runId = run.id;
     const ended = this.#endedRuns.get(runId);
-    if (ended) return AbortSignal.abort(new ExecutionError("cancelled", `the run ended ${ended}`, false));
+    if (ended && run.startedAt !== null && run.startedAt > ended.at) this.#endedRuns.delete(runId);
+    else if (ended)
+      return AbortSignal.abort(new ExecutionError("cancelled", `the run ended ${ended.status}`, false));
     let controller = this.#runAborts.get(runId);
     if (!controller) {
       controller = new AbortController();
@@ -75,9 +83,9 @@ export class Runner {
   /**
    * Starts a run: the input is checked against the workflow's inputs schema
    * (defaults applied) before anything is written, models are pinned, and the
-   * root nodes are queued.
+   * root nodes are queued. In a span of its own, the root of the run's trace
+   * (see tracing.ts).
    */
-  /** Starts a run in a span of its own, the root of the run's trace (see tracing.ts). */
   startRun(request: StartRequest): Promise<RunRecord> {
     return inSpan(
       "pflow.run.start",
@@ -411,7 +419,7 @@ export class Runner {
 
   /** A run ended: wake waiters, drop local aborts, and finish the parent's node if it is a child run. */
   async #ended(run: RunRecord): Promise<void> {
-    this.#endedRuns.set(run.id, run.status);
+    this.#endedRuns.set(run.id, { status: run.status, at: run.finishedAt ?? this.#services.clock() });
     this.#services.observer.runFinished(run);
     this.#services.logger.info(
       {

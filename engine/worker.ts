@@ -262,7 +262,7 @@ export class Worker {
     }, timeoutMs);
     const signal = AbortSignal.any([
       timeout.signal,
-      this.#runner.runSignal(run.id),
+      this.#runner.runSignal(run),
       leaseSignal,
       this.#shutdown.signal,
     ]);

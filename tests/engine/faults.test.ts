@@ -199,4 +199,25 @@ describe("faults", () => {
       attemptsTotal: 1,
     });
   });
+
+  it("a run this process saw end, then retried by another process, is not aborted here", async () => {
+    server.respond({ status: 400, json: { error: "bad request" } });
+    h = await harness(definitions());
+    const { store, clock } = h.engine.services;
+    const failed = await h.run("once", {});
+    expect(failed.status).toBe("failed");
+    const ended = await store.getRun(failed.id);
+    // As this process saw it: ended, so an attempt of it is aborted at once.
+    expect(h.engine.runner.runSignal({ id: failed.id, startedAt: ended?.startedAt ?? 0 }).aborted).toBe(true);
+    // Another process retried it (this one's runner was not told): running again, started after it ended.
+    const restarted = await store.transitionRun(failed.id, ["failed"], {
+      status: "running",
+      startedAt: clock() + 1,
+      finishedAt: null,
+    });
+    expect(restarted).not.toBeNull();
+    expect(
+      h.engine.runner.runSignal({ id: failed.id, startedAt: restarted?.startedAt ?? null }).aborted,
+    ).toBe(false);
+  });
 });
