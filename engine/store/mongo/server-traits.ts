@@ -31,9 +31,12 @@ export async function serverTraits(db: Db): Promise<ServerTraits> {
   return { atomicUpdates: !ferretdb1, projectsFindAndModify: !ferretdb1 };
 }
 
+/**
+ * The writes that read a document and write it back, so need the lock. Inserts
+ * do not: the backend's unique index on `_id` settles two inserts of one key
+ * atomically, and an insert never rewrites a document that exists.
+ */
 const WRITES: ReadonlySet<PropertyKey> = new Set([
-  "insertOne",
-  "insertMany",
   "updateOne",
   "updateMany",
   "replaceOne",
@@ -101,6 +104,8 @@ export class WriteLock {
         } finally {
           await this.#locks.deleteOne({ _id: LOCK_ID, owner: this.#owner }).catch(() => undefined);
         }
+        // Others may be waiting for it: give them a turn before taking it again.
+        if (this.#queue.length > 0) await sleep(YIELD_MS);
       }
     } catch {
       // Reported to each write's caller by its own promise.
@@ -128,6 +133,8 @@ export class WriteLock {
 
 /** Writes sent per acquisition, at most: the other processes' turn comes after. */
 const BATCH = 64;
+/** How long a process that has just released the lock waits before asking again. */
+const YIELD_MS = 5;
 
 interface LockDocument {
   _id: string;
