@@ -5,6 +5,7 @@ import type { Broker, DeadLetterHandler } from "./broker/broker.ts";
 import { MemoryBroker } from "./broker/memory/memory-broker.ts";
 import { Catalog } from "./catalog.ts";
 import { Engine } from "./engine.ts";
+import { ModelCallRecorder } from "./model-call-recorder.ts";
 import { type EngineObserver, NO_OBSERVER } from "./observer.ts";
 import { builtInOps } from "./preprocess/registry.ts";
 import { EgressPolicy } from "./providers/egress.ts";
@@ -109,6 +110,7 @@ export async function createEngine(
     clock: options.clock ?? Date.now,
     config,
     observer: options.observer ?? NO_OBSERVER,
+    calls: new ModelCallRecorder(store, logger),
   });
   started?.();
   const close = async () => {

@@ -44,12 +44,14 @@ export class Engine {
     for (const run of unfinished) await this.runner.reconcile(run.id);
     if (unfinished.length > 0) logger.info({ runs: unfinished.length }, "resumed unfinished runs");
     this.#sweeper.start();
+    this.services.calls.start();
   }
 
   /** Stops taking work, lets work in hand finish, and stops the sweeper. */
   async stop(): Promise<void> {
     await this.#worker.stop();
     await this.#sweeper.stop();
+    await this.services.calls.stop();
   }
 
   startRun(request: StartRequest): Promise<RunRecord> {

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Broker } from "./broker/broker.ts";
 import type { Catalog } from "./catalog.ts";
+import type { ModelCallRecorder } from "./model-call-recorder.ts";
 import type { EngineObserver } from "./observer.ts";
 import type { PreprocessRegistry } from "./preprocess/registry.ts";
 import type { Providers } from "./providers/registry.ts";
@@ -52,4 +53,6 @@ export interface EngineServices {
   readonly clock: () => number;
   readonly config: EngineConfig;
   readonly observer: EngineObserver;
+  /** This process's model calls, counted and added to the Store's statistics. */
+  readonly calls: ModelCallRecorder;
 }

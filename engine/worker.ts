@@ -14,6 +14,7 @@ import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
+import type { CallOutcome } from "./model-call-recorder.ts";
 import { evaluateTemplate } from "./providers/template-eval.ts";
 import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
@@ -266,7 +267,30 @@ export class Worker {
       leaseSignal,
       this.#shutdown.signal,
     ]);
-    const call = () => executor({ services: this.#services, run, plan, node, execution, context, signal });
+    const model = this.#pinnedModel(claimed);
+    const call = async () => {
+      const started = this.#services.clock();
+      const record = (outcome: CallOutcome) => {
+        if (model) this.#services.calls.record(model, started, this.#services.clock() - started, outcome);
+      };
+      try {
+        const result = await executor({
+          services: this.#services,
+          run,
+          plan,
+          node,
+          execution,
+          context,
+          signal,
+        });
+        // A cache hit called no model.
+        if (!result.cached) record("ok");
+        return result;
+      } catch (error) {
+        record(asExecutionError(error).code === "timeout" ? "timeout" : "error");
+        throw error;
+      }
+    };
     const limit = await this.#limitFor(node);
     let result: AttemptResult;
     try {
@@ -297,12 +321,16 @@ export class Worker {
   }
 
   async #modelTimeout(claimed: Claimed): Promise<number | null> {
+    const pinned = this.#pinnedModel(claimed);
+    return pinned === null ? null : (await this.#services.catalog.modelVersion(pinned)).model.timeoutMs;
+  }
+
+  /** The model version (`name@version`) this attempt calls: the node's model, or the fallback being tried. */
+  #pinnedModel(claimed: Claimed): string | null {
     const { node, run, execution } = claimed;
     if (node.type !== "model") return null;
     const reference = execution.modelIndex === 0 ? node.model : node.fallback[execution.modelIndex - 1];
-    const pinned = reference === undefined ? undefined : run.models[reference];
-    if (pinned === undefined) return null;
-    return (await this.#services.catalog.modelVersion(pinned)).model.timeoutMs;
+    return (reference === undefined ? undefined : run.models[reference]) ?? null;
   }
 
   /** A model's `concurrency`: in-flight calls per worker process. */

@@ -170,6 +170,30 @@ export interface DeadLetter {
   readonly createdAt: number;
 }
 
+/**
+ * Upper bounds (ms) of the latency buckets of model call statistics; a last
+ * bucket, without bound, takes the rest. Wide enough for LLM calls.
+ */
+export const CALL_LATENCY_BOUNDS_MS: readonly number[] = Object.freeze([
+  50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000,
+]);
+
+/** Calls to one model version: how many, how many failed or timed out, and their latencies by bucket. */
+export interface ModelCalls {
+  readonly calls: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  /** Counts per CALL_LATENCY_BOUNDS_MS bucket, plus the last, unbounded one. */
+  readonly latency: readonly number[];
+}
+
+/** One process's calls to one model version (`name@version`) in one minute, to be added up. */
+export interface ModelCallSample extends ModelCalls {
+  readonly model: string;
+  /** The minute's start, epoch ms. */
+  readonly minute: number;
+}
+
 export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, totalTokens: 0 });
 
 export function executionKey(runId: string, nodeId: string, item: number | null = null): string {

@@ -3,6 +3,8 @@ import type {
   DefinitionRecord,
   ExecutionRecord,
   ExecutionStatus,
+  ModelCallSample,
+  ModelCalls,
   NewRun,
   Outcome,
   RunRecord,
@@ -183,6 +185,13 @@ export interface Store {
   ): Promise<string[]>;
   /** Non-terminal executions of a run → cancelled (or skipped); returns their keys. */
   cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]>;
+
+  // Model call statistics ---------------------------------------------------
+
+  /** Adds calls to the per-minute statistics of their model versions (each sample atomically). */
+  recordModelCalls(samples: readonly ModelCallSample[]): Promise<void>;
+  /** The calls to each of `models` (`name@version`) in the minutes from `since` on, summed; absent: none. */
+  modelCalls(models: readonly string[], since: number): Promise<Record<string, ModelCalls>>;
 
   // Result cache ------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import type {
   DefinitionDocument,
   ExecutionDocument,
   IdempotencyDocument,
+  ModelCallsDocument,
   RunDocument,
 } from "./documents.ts";
 import { ensureIndexes } from "./indexes.ts";
@@ -44,6 +45,7 @@ export class MongoConnection {
   readonly definitions: Collection<DefinitionDocument>;
   readonly idempotencyKeys: Collection<IdempotencyDocument>;
   readonly deadLetters: Collection<DeadLetterDocument>;
+  readonly modelCalls: Collection<ModelCallsDocument>;
   readonly #lock: WriteLock;
   /** MongoDB's, until start() learns the server's (server-traits.ts). */
   #traits: ServerTraits = { atomicUpdates: true, projectsFindAndModify: true };
@@ -72,6 +74,7 @@ export class MongoConnection {
     this.definitions = collection("definitions");
     this.idempotencyKeys = collection("idempotency_keys");
     this.deadLetters = collection("dead_letters");
+    this.modelCalls = collection("model_calls");
   }
 
   /** Connects, creates the indexes, and learns what the server can do. Idempotent. */

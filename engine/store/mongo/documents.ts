@@ -119,6 +119,21 @@ export interface IdempotencyDocument {
   createdAt: number;
 }
 
+/**
+ * One model version's calls in one minute, added to by every process. `_id` is
+ * `model|minute`; latency counts are keyed by bucket index (an `$inc` on
+ * `latency.3` makes an object, not an array, where the field is missing).
+ */
+export interface ModelCallsDocument {
+  _id: string;
+  model: string;
+  minute: number;
+  calls: number;
+  errors: number;
+  timeouts: number;
+  latency: Record<string, number>;
+}
+
 export interface DeadLetterDocument {
   _id: string;
   executionKey: string;

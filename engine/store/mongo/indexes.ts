@@ -57,6 +57,8 @@ const INDEXES: readonly IndexDefinition[] = [
     key: { kind: 1, name: 1, version: 1 },
     options: { name: "by_version", unique: true },
   },
+  // modelCalls: a model version's recent minutes.
+  { collection: "model_calls", key: { model: 1, minute: 1 }, options: { name: "by_model" } },
   // listDeadLetters, newest first.
   { collection: "dead_letters", key: { createdAt: -1, _id: 1 }, options: { name: "newest" } },
 ];

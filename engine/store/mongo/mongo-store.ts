@@ -1,9 +1,13 @@
+import { addCalls } from "../model-calls.ts";
 import {
+  CALL_LATENCY_BOUNDS_MS,
   type DeadLetter,
   type DefinitionRecord,
   type ExecutionRecord,
   type ExecutionStatus,
   executionKey,
+  type ModelCallSample,
+  type ModelCalls,
   type NewRun,
   type Outcome,
   type RunRecord,
@@ -402,6 +406,51 @@ export class MongoStore implements Store {
         : [];
     await this.#db.executions.updateOne({ _id: key, propagated: false }, { $unset: { propagated: "" } });
     return ready;
+  }
+
+  // Model call statistics ---------------------------------------------------
+
+  async recordModelCalls(samples: readonly ModelCallSample[]): Promise<void> {
+    if (samples.length === 0) return;
+    // One upsert per sample, each an atomic $inc: processes add to the same minute.
+    await this.#db.modelCalls.bulkWrite(
+      samples.map((sample) => {
+        const inc: Record<string, number> = {
+          calls: sample.calls,
+          errors: sample.errors,
+          timeouts: sample.timeouts,
+        };
+        sample.latency.forEach((count, bucket) => {
+          if (count > 0) inc[`latency.${bucket}`] = count;
+        });
+        return {
+          updateOne: {
+            filter: { _id: `${sample.model}|${sample.minute}` },
+            update: { $inc: inc, $setOnInsert: { model: sample.model, minute: sample.minute } },
+            upsert: true,
+          },
+        };
+      }),
+      { ordered: false },
+    );
+  }
+
+  async modelCalls(models: readonly string[], since: number): Promise<Record<string, ModelCalls>> {
+    const result: Record<string, ModelCalls> = {};
+    if (models.length === 0) return result;
+    const docs = await this.#db.modelCalls
+      .find({ model: { $in: [...models] }, minute: { $gte: since } })
+      .toArray();
+    for (const doc of docs) {
+      const latency = Array.from(
+        { length: CALL_LATENCY_BOUNDS_MS.length + 1 },
+        (_, i) => doc.latency?.[i] ?? 0,
+      );
+      const calls = { calls: doc.calls, errors: doc.errors, timeouts: doc.timeouts, latency };
+      const seen = result[doc.model];
+      result[doc.model] = seen ? addCalls(seen, calls) : calls;
+    }
+    return result;
   }
 
   // Result cache ------------------------------------------------------------

@@ -104,5 +104,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE executions ADD COLUMN leases_lost INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX executions_queued_due ON executions (not_before) WHERE status = 'queued';
+
+  CREATE TABLE model_calls (
+    model TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    timeouts INTEGER NOT NULL,
+    latency TEXT NOT NULL,
+    PRIMARY KEY (model, minute)
+  );
   `,
 ];

@@ -7,6 +7,7 @@ import type {
   DefinitionRecord,
   ExecutionRecord,
   ExecutionStatus,
+  ModelCalls,
   RunRecord,
   RunStatus,
 } from "../records.ts";
@@ -103,5 +104,14 @@ export function toDeadLetter(row: Row): DeadLetter {
     reason: row.reason as string,
     deliveries: Number(row.deliveries),
     createdAt: Number(row.created_at),
+  };
+}
+
+export function toModelCalls(row: Row): ModelCalls {
+  return {
+    calls: Number(row.calls),
+    errors: Number(row.errors),
+    timeouts: Number(row.timeouts),
+    latency: JSON.parse(String(row.latency)) as number[],
   };
 }

@@ -1,9 +1,12 @@
+import { addCalls } from "../model-calls.ts";
 import {
   type DeadLetter,
   type DefinitionRecord,
   type ExecutionRecord,
   type ExecutionStatus,
   executionKey,
+  type ModelCallSample,
+  type ModelCalls,
   type NewRun,
   type Outcome,
   type RunRecord,
@@ -11,7 +14,7 @@ import {
 } from "../records.ts";
 import type { FinishResult, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
-import { json, toDeadLetter, toDefinition, toExecution, toRun } from "./rows.ts";
+import { json, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
 
 /**
  * The embedded Store, on Node's built-in SQLite (see SqliteConnection: WAL, group
@@ -593,6 +596,48 @@ export class SqliteStore implements Store {
         .run(key, runId, now);
       return this.#db.sql("SELECT run_id FROM idempotency_keys WHERE key = ?").get(key)?.run_id as string;
     });
+  }
+
+  async recordModelCalls(samples: readonly ModelCallSample[]): Promise<void> {
+    if (samples.length === 0) return;
+    return this.#db.write(() => {
+      // Read and write back in one synchronous transaction: nothing interleaves.
+      const read = this.#db.sql(
+        "SELECT calls, errors, timeouts, latency FROM model_calls WHERE model = ? AND minute = ?",
+      );
+      const write = this.#db.sql(
+        "INSERT OR REPLACE INTO model_calls (model, minute, calls, errors, timeouts, latency) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      for (const sample of samples) {
+        const row = read.get(sample.model, sample.minute);
+        const sum = row ? addCalls(toModelCalls(row), sample) : sample;
+        write.run(
+          sample.model,
+          sample.minute,
+          sum.calls,
+          sum.errors,
+          sum.timeouts,
+          JSON.stringify(sum.latency),
+        );
+      }
+    });
+  }
+
+  async modelCalls(models: readonly string[], since: number): Promise<Record<string, ModelCalls>> {
+    const result: Record<string, ModelCalls> = {};
+    if (models.length === 0) return result;
+    const rows = this.#db
+      .sql(
+        `SELECT model, calls, errors, timeouts, latency FROM model_calls
+         WHERE minute >= ? AND model IN (${models.map(() => "?").join(", ")})`,
+      )
+      .all(since, ...models);
+    for (const row of rows) {
+      const model = row.model as string;
+      const calls = toModelCalls(row);
+      result[model] = result[model] ? addCalls(result[model], calls) : calls;
+    }
+    return result;
   }
 
   async addDeadLetter(letter: DeadLetter): Promise<void> {

@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
-import type { DeadLetter, DefinitionRecord } from "../../../engine/store/records.ts";
+import {
+  CALL_LATENCY_BOUNDS_MS,
+  type DeadLetter,
+  type DefinitionRecord,
+  type ModelCallSample,
+} from "../../../engine/store/records.ts";
 import { type StoreContext, T0 } from "./seed.ts";
 
 function definition(kind: DefinitionRecord["kind"], name: string, hash: string) {
@@ -26,8 +31,57 @@ function letter(createdAt: number): DeadLetter {
   };
 }
 
-/** What the store keeps besides runs: the result cache, definitions, idempotency keys, dead letters. */
+function sample(
+  model: string,
+  minute: number,
+  calls: number,
+  errors: number,
+  bucket: number,
+): ModelCallSample {
+  const latency = new Array<number>(CALL_LATENCY_BOUNDS_MS.length + 1).fill(0);
+  latency[bucket] = calls;
+  return { model, minute, calls, errors, timeouts: errors > 0 ? 1 : 0, latency };
+}
+
+/** What the store keeps besides runs: the result cache, definitions, idempotency keys, dead letters, model calls. */
 export function keepingContract(context: StoreContext): void {
+  it("model call statistics add up per model version and minute, and sum from `since`", async () => {
+    const { store } = context;
+    const minute = (n: number) => T0 + n * 60_000;
+    await store.recordModelCalls([
+      sample("writer@1", minute(0), 3, 1, 2),
+      sample("writer@2", minute(0), 5, 0, 4),
+    ]);
+    await store.recordModelCalls([
+      sample("writer@1", minute(0), 2, 0, 3),
+      sample("writer@1", minute(1), 4, 2, 11),
+    ]);
+    await store.recordModelCalls([]);
+    const all = await store.modelCalls(["writer@1", "writer@2", "writer@3"], minute(0));
+    expect(Object.keys(all).sort()).toEqual(["writer@1", "writer@2"]);
+    expect(all["writer@1"]).toEqual({
+      calls: 9,
+      errors: 3,
+      timeouts: 2,
+      latency: [0, 0, 3, 2, 0, 0, 0, 0, 0, 0, 0, 4],
+    });
+    expect(all["writer@2"]?.calls).toBe(5);
+    expect((await store.modelCalls(["writer@1"], minute(1)))["writer@1"]).toMatchObject({
+      calls: 4,
+      errors: 2,
+    });
+    expect(await store.modelCalls(["writer@1"], minute(2))).toEqual({});
+    expect(await store.modelCalls([], minute(0))).toEqual({});
+  });
+
+  it("model call statistics recorded at once by many callers lose nothing", async () => {
+    const { store } = context;
+    await Promise.all(
+      Array.from({ length: 12 }, () => store.recordModelCalls([sample("ranker@1", T0, 1, 0, 1)])),
+    );
+    expect((await store.modelCalls(["ranker@1"], T0))["ranker@1"]).toMatchObject({ calls: 12, errors: 0 });
+  });
+
   it("ping answers", async () => {
     await expect(context.store.ping()).resolves.toBeUndefined();
   });

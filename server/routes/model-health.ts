@@ -1,0 +1,116 @@
+import type { CompiledModel } from "../../definitions/index.ts";
+import { parseDuration } from "../../definitions/index.ts";
+import { latencyQuantile } from "../../engine/store/model-calls.ts";
+import type { ModelCalls } from "../../engine/store/records.ts";
+import type { RoutePlugin } from "../app.ts";
+import { Problem } from "../problems.ts";
+import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
+
+/**
+ * A model's health, version by version, over a recent window: calls, error
+ * and timeout rates, and latency quantiles, from the call statistics every
+ * worker process adds to the Store (per minute, so the window starts at a
+ * minute boundary). Errors include timeouts; cache hits are not calls.
+ */
+const WINDOW_MIN_MS = 60_000;
+const WINDOW_MAX_MS = 24 * 3_600_000;
+
+const RATE = { type: ["number", "null"], minimum: 0, maximum: 1, description: "null without calls" };
+const MILLISECONDS = { type: ["number", "null"], minimum: 0, description: "ms; null without calls" };
+
+export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
+  const { store, clock } = engine.services;
+
+  app.get<{ Params: { name: string }; Querystring: { window?: string } }>(
+    "/v1/models/:name/health",
+    {
+      config: { scope: "runs:read" },
+      schema: {
+        summary: "A model's health",
+        description:
+          "For each version of the model: calls, error rate (timeouts included), timeout rate and latency " +
+          "p50/p95/p99 over the last `window` (a duration from 1m to 24h; default 5m), across every worker.",
+        tags: ["models"],
+        operationId: "getModelHealth",
+        params: NAME_PARAMS,
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            window: { type: "string", pattern: "^[0-9]{1,9}(s|m|h)$", description: "e.g. 5m, 1h" },
+          },
+        },
+        response: {
+          200: {
+            type: "object",
+            required: ["name", "window", "since", "versions"],
+            properties: {
+              name: { type: "string" },
+              window: { type: "string" },
+              since: { type: "string", format: "date-time" },
+              versions: {
+                type: "object",
+                additionalProperties: {
+                  type: "object",
+                  required: ["calls", "errorRate", "timeoutRate", "latencyMs"],
+                  properties: {
+                    calls: { type: "integer", minimum: 0 },
+                    errorRate: RATE,
+                    timeoutRate: RATE,
+                    latencyMs: {
+                      type: "object",
+                      required: ["p50", "p95", "p99"],
+                      properties: { p50: MILLISECONDS, p95: MILLISECONDS, p99: MILLISECONDS },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          400: problemResponse("The name or the window is not valid"),
+          404: problemResponse("No model of that name"),
+          ...COMMON_PROBLEMS,
+        },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      const window = request.query.window ?? "5m";
+      const windowMs = parseDuration(window);
+      if (windowMs === undefined || windowMs < WINDOW_MIN_MS || windowMs > WINDOW_MAX_MS)
+        throw new Problem("bad-request", `window must be a duration from 1m to 24h, not "${window}"`);
+      const latest = (await store.listDefinitionVersions("Model", name)).at(-1);
+      if (!latest) throw new Problem("not-found", `no model "${name}" is registered`);
+      const versions = Object.keys((latest.compiled as CompiledModel).versions);
+      const from = clock() - windowMs;
+      const since = from - (from % 60_000);
+      const calls = await store.modelCalls(
+        versions.map((version) => `${name}@${version}`),
+        since,
+      );
+      return {
+        name,
+        window,
+        since: new Date(since).toISOString(),
+        versions: Object.fromEntries(
+          versions.map((version) => [version, health(calls[`${name}@${version}`])]),
+        ),
+      };
+    },
+  );
+};
+
+function health(calls: ModelCalls | undefined) {
+  const n = calls?.calls ?? 0;
+  const latency = calls?.latency ?? [];
+  return {
+    calls: n,
+    errorRate: n === 0 ? null : (calls?.errors ?? 0) / n,
+    timeoutRate: n === 0 ? null : (calls?.timeouts ?? 0) / n,
+    latencyMs: {
+      p50: latencyQuantile(latency, 0.5),
+      p95: latencyQuantile(latency, 0.95),
+      p99: latencyQuantile(latency, 0.99),
+    },
+  };
+}
