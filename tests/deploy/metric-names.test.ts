@@ -7,6 +7,7 @@ import { createMetrics } from "../../server/metrics.ts";
 import { allRoutes } from "../../server/routes/index.ts";
 import { opsRoutes } from "../../server/routes/ops.ts";
 import { type TestServer, testServer } from "../server/harness.ts";
+import { METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "../server/metrics-fixtures.ts";
 
 // Every metric an alert or a dashboard query names is one the app exports: the
 // names come from a real server's GET /metrics after real runs (so labelled
@@ -210,32 +211,9 @@ function exposition(text: string): Exposition {
 // A workflow that leaves a series in every labelled metric: a cached, priced
 // model call (tokens, cost, a cache miss then a hit), a model that fails once
 // (a retry), a transform.
-const WORKFLOW = `apiVersion: pflow/v1
-kind: Workflow
-metadata: { name: describe-listing }
-spec:
-  nodes:
-    draft: { type: model, model: writer, cache: { ttl: 1h }, input: { text: "{{ inputs.text }}" } }
-    check: { type: model, model: shaky, retry: { maxAttempts: 2, delay: 10ms, jitter: false } }
-    shout: { type: transform, expr: "$uppercase(nodes.draft.output.text)", needs: [draft, check] }
-`;
-const WRITER = `apiVersion: pflow/v1
-kind: Model
-metadata: { name: writer }
-spec:
-  versions:
-    "1":
-      provider: mock
-      response: { text: "{{ 'a bright flat in ' & input.text }}" }
-      cost: { inputPerMillion: 3, outputPerMillion: 15, currency: USD }
-`;
-const SHAKY = `apiVersion: pflow/v1
-kind: Model
-metadata: { name: shaky }
-spec:
-  versions:
-    "1": { provider: mock, failures: 1, response: { ok: true } }
-`;
+const WORKFLOW = METRICS_WORKFLOW;
+const WRITER = writerModel(true);
+const SHAKY = SHAKY_MODEL;
 
 let server: TestServer | undefined;
 let exported: Exposition;

@@ -3,33 +3,14 @@ import type { NodeFinished } from "../../engine/observer.ts";
 import { createMetrics } from "../../server/metrics.ts";
 import { opsRoutes } from "../../server/routes/ops.ts";
 import { type TestServer, testServer } from "./harness.ts";
+import { METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "./metrics-fixtures.ts";
 
 // The engine's metrics as Prometheus scrapes them: real runs on a real server,
 // read back from GET /metrics.
 
-const WORKFLOW = `apiVersion: pflow/v1
-kind: Workflow
-metadata: { name: describe-listing }
-spec:
-  nodes:
-    draft: { type: model, model: writer, cache: { ttl: 1h }, input: { text: "{{ inputs.text }}" } }
-    check: { type: model, model: shaky, retry: { maxAttempts: 2, delay: 10ms, jitter: false } }
-    shout: { type: transform, expr: "$uppercase(nodes.draft.output.text)", needs: [draft, check] }
-`;
-const WRITER = `apiVersion: pflow/v1
-kind: Model
-metadata: { name: writer }
-spec:
-  versions:
-    "1": { provider: mock, response: { text: "{{ 'a bright flat in ' & input.text }}" } }
-`;
-const SHAKY = `apiVersion: pflow/v1
-kind: Model
-metadata: { name: shaky }
-spec:
-  versions:
-    "1": { provider: mock, failures: 1, response: { ok: true } }
-`;
+const WORKFLOW = METRICS_WORKFLOW;
+const WRITER = writerModel(false);
+const SHAKY = SHAKY_MODEL;
 
 interface Sample {
   readonly name: string;

@@ -17,7 +17,7 @@ export function isDuplicatesOnly(error: unknown): boolean {
   return refused.length > 0 && refused.every((writeError) => writeError.code === DUPLICATE_KEY);
 }
 
-/** The server's "not implemented": FerretDB's answer to a feature MongoDB has and it lacks. */
+/** Error code 238 (NotImplemented): how FerretDB refuses a feature MongoDB has and it lacks. */
 export function isNotImplemented(error: unknown): boolean {
   return error instanceof MongoServerError && error.code === NOT_IMPLEMENTED;
 }

@@ -17,8 +17,8 @@ import { isDuplicateKey } from "./server-errors.ts";
  *   write is inside FerretDB at a time. Correct, and slow (three round trips
  *   a write, and no parallelism): fine for tests, not for production, which
  *   needs MongoDB (or FerretDB 2, whose updates are atomic).
- * - A projection on findAndModify ("not implemented"): the whole document
- *   comes back instead.
+ * - A projection on findAndModify (refused with code 238, NotImplemented):
+ *   the whole document comes back instead.
  */
 export interface ServerTraits {
   readonly atomicUpdates: boolean;

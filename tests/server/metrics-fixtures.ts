@@ -1,0 +1,34 @@
+/**
+ * Definitions whose runs leave a series in every labelled metric: a cached
+ * model call (a cache miss, then a hit), a model that fails once (a retry),
+ * and a transform. `writer` is priced when `priced` (tokens and cost series).
+ */
+export const METRICS_WORKFLOW = `apiVersion: pflow/v1
+kind: Workflow
+metadata: { name: describe-listing }
+spec:
+  nodes:
+    draft: { type: model, model: writer, cache: { ttl: 1h }, input: { text: "{{ inputs.text }}" } }
+    check: { type: model, model: shaky, retry: { maxAttempts: 2, delay: 10ms, jitter: false } }
+    shout: { type: transform, expr: "$uppercase(nodes.draft.output.text)", needs: [draft, check] }
+`;
+
+export function writerModel(priced: boolean): string {
+  return `apiVersion: pflow/v1
+kind: Model
+metadata: { name: writer }
+spec:
+  versions:
+    "1":
+      provider: mock
+      response: { text: "{{ 'a bright flat in ' & input.text }}" }
+${priced ? "      cost: { inputPerMillion: 3, outputPerMillion: 15, currency: USD }\n" : ""}`;
+}
+
+export const SHAKY_MODEL = `apiVersion: pflow/v1
+kind: Model
+metadata: { name: shaky }
+spec:
+  versions:
+    "1": { provider: mock, failures: 1, response: { ok: true } }
+`;
