@@ -8,12 +8,17 @@
 #   scripts/services.sh stop     stop both
 #   scripts/services.sh stop-mongo   stop FerretDB only (the fault tests cut the store off)
 #
+# PFLOW_TEST_AMQP_PORT, PFLOW_TEST_MONGO_PORT, PFLOW_TEST_RABBITMQ_NODE and
+# PFLOW_SERVICES_DIR run a second, independent set.
+#
 # Prints the URLs the suite reads (PFLOW_TEST_AMQP_URL, PFLOW_TEST_MONGO_URL).
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 AMQP_PORT=${PFLOW_TEST_AMQP_PORT:-5672}
 MONGO_PORT=${PFLOW_TEST_MONGO_PORT:-27017}
+# The Erlang node's name; a second set of servers on other ports needs its own.
+RABBITMQ_NODE=${PFLOW_TEST_RABBITMQ_NODE:-pflow-test@localhost}
 STATE_DIR=${PFLOW_SERVICES_DIR:-/var/tmp/pflow-services}
 FERRETDB="$STATE_DIR/bin/ferretdb-$FERRETDB_VERSION"
 
@@ -47,11 +52,11 @@ start_rabbitmq() {
   # A node of its own, on loopback only, with its data under STATE_DIR.
   # The policy-rc.d of containers keeps the package's service from starting, so it is started here.
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
-    RABBITMQ_NODENAME="pflow-test@localhost" RABBITMQ_MNESIA_BASE="$STATE_DIR/rabbitmq/mnesia" \
+    RABBITMQ_NODENAME="$RABBITMQ_NODE" RABBITMQ_MNESIA_BASE="$STATE_DIR/rabbitmq/mnesia" \
     RABBITMQ_LOG_BASE="$STATE_DIR/rabbitmq/log" RABBITMQ_DIST_PORT=$((AMQP_PORT + 20000))
-  # In the background rather than with -detached, which fails silently under the package's su wrapper.
-  nohup env RABBITMQ_NODE_IP_ADDRESS RABBITMQ_NODE_PORT RABBITMQ_NODENAME RABBITMQ_MNESIA_BASE \
-    RABBITMQ_LOG_BASE RABBITMQ_DIST_PORT rabbitmq-server >"$STATE_DIR/rabbitmq.out" 2>&1 &
+  # In the background rather than with -detached, which fails silently under the
+  # package's su wrapper. `su` without `-l` keeps the exported RABBITMQ_* settings.
+  nohup rabbitmq-server >"$STATE_DIR/rabbitmq.out" 2>&1 &
   wait_for_port "$AMQP_PORT" RabbitMQ
   rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup >/dev/null
   echo "services: RabbitMQ $(rabbitmqctl -n "$RABBITMQ_NODENAME" version 2>/dev/null) on 127.0.0.1:$AMQP_PORT"
@@ -91,7 +96,7 @@ stop_mongo() {
 }
 
 stop_all() {
-  rabbitmqctl -n "pflow-test@localhost" stop >/dev/null 2>&1 || true
+  rabbitmqctl -n "$RABBITMQ_NODE" stop >/dev/null 2>&1 || true
   if [ -f "$STATE_DIR/ferretdb.pid" ]; then kill "$(cat "$STATE_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$STATE_DIR/ferretdb.pid"; fi
 }
 
