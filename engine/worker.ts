@@ -368,7 +368,9 @@ export class Worker {
     const now = clock();
     const startAt = await this.#gate.reserve(settings, now);
     const waitMs = startAt - now;
-    if (waitMs <= 0) return false;
+    // Below a timer's resolution a wait would cost more than it is worth: a
+    // call may start up to a millisecond early, which no per-minute limit sees.
+    if (waitMs < 1) return false;
     observer.callHeldBack({ model: settings.name, waitMs });
     if (waitMs <= IN_PROCESS_WAIT_MS) {
       // Cut short by a cancellation or a stop, the attempt then ends at once on the same signals.

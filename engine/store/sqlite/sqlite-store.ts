@@ -642,7 +642,7 @@ export class SqliteStore implements Store {
           `INSERT INTO rate_limits (key, next_slot_at, tokens_free_at) VALUES (?1, 0, ?2 + ?3)
            ON CONFLICT (key) DO UPDATE SET tokens_free_at = max(tokens_free_at, ?2) + ?3`,
         )
-        .run(key, now, Math.ceil(costMs));
+        .run(key, now, costMs);
     }, NOT_DURABLE);
   }
 

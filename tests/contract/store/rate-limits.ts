@@ -59,6 +59,14 @@ export function rateLimitsContract(context: StoreContext): void {
     });
   });
 
+  it("chargeRateTokens keeps fractions of a millisecond (a few tokens of a large budget)", async () => {
+    const { store } = context;
+    const key = `model-${randomUUID()}`;
+    await store.chargeRateTokens(key, 0.25, T0);
+    await store.chargeRateTokens(key, 0.5, T0);
+    expect((await store.takeRateSlot(key, 0.06, T0)).tokensFreeAt).toBeCloseTo(T0 + 0.75, 3);
+  });
+
   it("chargeRateTokens from concurrent callers adds up", async () => {
     const { store } = context;
     const key = `model-${randomUUID()}`;
