@@ -52,14 +52,9 @@ async function executionsWhen(
   throw new Error("the executions never reached the expected state");
 }
 
-/** Records when each chat completion arrives, and answers it. */
-function recordArrivals(answer = chatReply("fine")): number[] {
-  const arrivals: number[] = [];
-  server.respond(() => {
-    arrivals.push(Date.now());
-    return answer;
-  });
-  return arrivals;
+/** When each request to the server arrived, in order. */
+function arrivals(): number[] {
+  return server.requests.map((request) => request.receivedAt).sort((a, b) => a - b);
 }
 
 describe("a model's rate limit", () => {
@@ -88,7 +83,6 @@ describe("a model's rate limit", () => {
   });
 
   it("paces concurrent calls one slot apart, and waits are not attempts", async () => {
-    const arrivals = recordArrivals();
     const h = await start([
       openAiModel("paced", "  rateLimit: { requestsPerMinute: 600 }\n"),
       ONE_CALL("paced"),
@@ -100,16 +94,15 @@ describe("a model's rate limit", () => {
       expect(run.status).toBe("succeeded");
       expect(run.nodes.ask?.attempts).toBe(1);
     }
-    arrivals.sort((a, b) => a - b);
-    expect(arrivals).toHaveLength(8);
+    const at = arrivals();
+    expect(at).toHaveLength(8);
     // One call every 100 ms from the first: 8 calls span at least 700 ms (less a little network jitter).
     // The later ones waited longer than a worker holds on to a call: they waited as state.
-    expect((arrivals.at(-1) as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(700 - 30);
+    expect((at.at(-1) as number) - (at[0] as number)).toBeGreaterThanOrEqual(700 - 30);
   });
 
   it("makes a call wait while the tokens of the calls before it are paid off", async () => {
     // 6,000 tokens a minute is 10 ms a token; each answer uses 17 tokens (170 ms).
-    const arrivals = recordArrivals();
     const h = await start([
       openAiModel("thrifty", "  rateLimit: { tokensPerMinute: 6000 }\n"),
       workflow(
@@ -122,9 +115,21 @@ describe("a model's rate limit", () => {
     const run = await h.run("chain");
     expect(run.status).toBe("succeeded");
     expect(run.usage.totalTokens).toBe(51);
-    const [a, b, c] = arrivals as [number, number, number];
+    const [a, b, c] = arrivals() as [number, number, number];
     expect(b - a).toBeGreaterThanOrEqual(170 - 15);
     expect(c - b).toBeGreaterThanOrEqual(170 - 15);
+  });
+});
+
+describe("a model's concurrency", () => {
+  it("bounds the calls in flight from one process", async () => {
+    server.respond({ ...chatReply("slow"), delayMs: 100 });
+    const h = await start([openAiModel("narrow", "  concurrency: 2\n"), ONE_CALL("narrow")]);
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => h.run("calls-narrow", { text: `n${i}` })),
+    );
+    expect(runs.map((run) => run.status)).toEqual(Array(6).fill("succeeded"));
+    expect(server.maxInFlight).toBe(2);
   });
 });
 
