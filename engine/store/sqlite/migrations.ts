@@ -115,4 +115,7 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (model, minute)
   );
   `,
+  `
+  ALTER TABLE definitions ADD COLUMN reason TEXT;
+  `,
 ];
