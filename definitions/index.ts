@@ -3,8 +3,11 @@ export { type Diagnostic, type Severity, VALIDATION_CODES, type ValidationCode }
 export { parseDuration } from "./duration.ts";
 export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
 export {
+  type AutoRollback,
   type CompiledModel,
+  DEFAULT_MIN_CALLS,
   type ModelAlias,
+  type ModelCanary,
   type ModelCost,
   type ModelStage,
   type ModelVersion,
