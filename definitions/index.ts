@@ -1,5 +1,6 @@
 /** The definitions layer: YAML → validated documents → ExecutionPlans and compiled models. */
 export { type Diagnostic, type Severity, VALIDATION_CODES, type ValidationCode } from "./codes.ts";
+export type { AliasField, AutoRollbackField } from "./documents.ts";
 export { parseDuration } from "./duration.ts";
 export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
 export {
@@ -13,6 +14,7 @@ export {
   type ModelVersion,
   reasonOf,
 } from "./model.ts";
+export { withAlias, withoutCanary } from "./model-edits.ts";
 export type * from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
 export { validationJson } from "./report.ts";
