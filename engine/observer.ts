@@ -1,4 +1,5 @@
 import type { Task } from "./broker/broker.ts";
+import type { CanaryReport } from "./canary-analysis.ts";
 import type { ExecutionRecord, Outcome, RunRecord } from "./store/records.ts";
 
 /**
@@ -16,6 +17,8 @@ export interface EngineObserver {
     readonly code: string;
   }): void;
   deadLettered(task: Task): void;
+  /** A canary with autoRollback was judged in this process (and, with `rolledBack`, cleared by it). */
+  canaryAnalysed(report: CanaryReport): void;
 }
 
 export interface NodeFinished {
@@ -35,4 +38,5 @@ export const NO_OBSERVER: EngineObserver = Object.freeze({
   nodeFinished() {},
   retryScheduled() {},
   deadLettered() {},
+  canaryAnalysed() {},
 });

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { CanaryReport } from "../engine/canary-analysis.ts";
 import type { EngineObserver, NodeFinished } from "../engine/observer.ts";
 import type { RunRecord } from "../engine/store/records.ts";
 
@@ -111,6 +112,13 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const canaryRollbacks = new Counter({
+    name: "pflow_canary_rollbacks_total",
+    help: "Canaries this process cleared automatically (autoRollback) because they were worse than their base, by model and alias",
+    labelNames: ["model", "alias"] as const,
+    registers,
+  });
+
   let depthSource: (() => Promise<number>) | undefined;
   new Gauge({
     name: "pflow_queue_depth",
@@ -206,6 +214,12 @@ export function createMetrics(): Metrics {
     }),
     deadLettered: safely(() => {
       deadLetters.inc();
+    }),
+    canaryAnalysed: safely((report: CanaryReport) => {
+      // Adding 0 creates the series at the first analysis, before any rollback:
+      // Prometheus's increase() cannot see a counter's first sample, so a series
+      // born at 1 would hide the rollback that made it.
+      canaryRollbacks.inc({ model: report.model, alias: report.alias }, report.rolledBack ? 1 : 0);
     }),
   };
 
