@@ -70,7 +70,7 @@ export class CanaryAnalysis {
         const report = { ...judged, rolledBack };
         observer.canaryAnalysed(report);
         reports.push(report);
-        // Another alias of this model is rolled back on top of this rollback.
+        // A further alias of this model is then rolled back on top of this rollback, not of the version judged.
         if (rolledBack) current = (await store.getDefinition("Model", latest.name)) ?? current;
       }
     }
