@@ -8,7 +8,13 @@ import { UsageError } from "./usage.ts";
  * not at the first run.
  */
 type Environment = Readonly<Record<string, string | undefined>>;
-type NumericSetting = "concurrency" | "leaseMs" | "sweepIntervalMs" | "strandedAfterMs" | "shutdownGraceMs";
+type NumericSetting =
+  | "concurrency"
+  | "leaseMs"
+  | "sweepIntervalMs"
+  | "strandedAfterMs"
+  | "shutdownGraceMs"
+  | "canaryAnalysisIntervalMs";
 
 export function engineSettings(
   env: Environment = process.env,
@@ -23,6 +29,7 @@ export function engineSettings(
   number("PFLOW_SWEEP_INTERVAL_MS", "sweepIntervalMs", 100);
   number("PFLOW_STRANDED_AFTER_MS", "strandedAfterMs", 1000);
   number("PFLOW_SHUTDOWN_GRACE_MS", "shutdownGraceMs", 0);
+  number("PFLOW_CANARY_ANALYSIS_INTERVAL_MS", "canaryAnalysisIntervalMs", 1000);
 
   const broker: { -readonly [K in keyof BrokerSettings]: BrokerSettings[K] } = {};
   const maxDeliveries = positiveInteger(env, "PFLOW_MAX_DELIVERIES", 1);

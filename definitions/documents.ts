@@ -65,9 +65,22 @@ export interface WorkflowDocument {
   };
 }
 
+export interface AutoRollbackField {
+  readonly maxErrorRateDelta?: number;
+  readonly maxP95Ratio?: number;
+  readonly minCalls?: number;
+}
+
 export type AliasField =
   | string
-  | { readonly version: string; readonly canary?: { readonly version: string; readonly percent: number } };
+  | {
+      readonly version: string;
+      readonly canary?: {
+        readonly version: string;
+        readonly percent: number;
+        readonly autoRollback?: AutoRollbackField;
+      };
+    };
 
 export interface ModelVersionFields {
   readonly provider: "mock" | "openai" | "http";

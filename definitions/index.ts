@@ -1,17 +1,22 @@
 /** The definitions layer: YAML → validated documents → ExecutionPlans and compiled models. */
 export { type Diagnostic, type Severity, VALIDATION_CODES, type ValidationCode } from "./codes.ts";
+export type { AliasField, AutoRollbackField } from "./documents.ts";
 export { parseDuration } from "./duration.ts";
 export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
 export {
+  type AutoRollback,
   type CircuitBreakerSettings,
   type CompiledModel,
+  DEFAULT_MIN_CALLS,
   type ModelAlias,
+  type ModelCanary,
   type ModelCost,
   type ModelRateLimit,
   type ModelStage,
   type ModelVersion,
   reasonOf,
 } from "./model.ts";
+export { withAlias, withoutCanary } from "./model-edits.ts";
 export type * from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
 export { validationJson } from "./report.ts";

@@ -1,5 +1,5 @@
 import { contentHash, deepFreeze } from "./content-hash.ts";
-import type { ModelDocument, ModelVersionFields } from "./documents.ts";
+import type { AutoRollbackField, ModelDocument, ModelVersionFields } from "./documents.ts";
 import { durationMs } from "./duration.ts";
 import type { ExpressionCache } from "./expressions.ts";
 import type { ValueTemplate } from "./plan.ts";
@@ -55,9 +55,30 @@ export type ModelVersion = {
     }
 );
 
+/**
+ * When canary analysis clears a canary: once the canary and its base have each
+ * had `minCalls` calls since the canary was set, if the canary's error rate
+ * exceeds the base's by more than `maxErrorRateDelta`, or its p95 latency is
+ * more than `maxP95Ratio` times the base's. A null threshold is not checked.
+ */
+export interface AutoRollback {
+  readonly maxErrorRateDelta: number | null;
+  readonly maxP95Ratio: number | null;
+  readonly minCalls: number;
+}
+
+export const DEFAULT_MIN_CALLS = 100;
+
+export interface ModelCanary {
+  readonly version: string;
+  readonly percent: number;
+  /** null (or absent, in models compiled before canary analysis): the canary stays until moved by hand. */
+  readonly autoRollback?: AutoRollback | null;
+}
+
 export interface ModelAlias {
   readonly version: string;
-  readonly canary: { readonly version: string; readonly percent: number } | null;
+  readonly canary: ModelCanary | null;
 }
 
 export interface ModelRateLimit {
@@ -120,10 +141,19 @@ export function compileModel(
         "key",
       );
     }
-    const target =
+    const target: ModelAlias =
       typeof field === "string"
         ? { version: field, canary: null }
-        : { version: field.version, canary: field.canary ?? null };
+        : {
+            version: field.version,
+            canary: field.canary
+              ? {
+                  version: field.canary.version,
+                  percent: field.canary.percent,
+                  autoRollback: compileAutoRollback(field.canary.autoRollback),
+                }
+              : null,
+          };
     const checkVersion = (version: string, at: string, role: string) => {
       if (!(version in spec.versions)) {
         counting(
@@ -144,8 +174,11 @@ export function compileModel(
       typeof field === "string" ? pointer : `${pointer}/version`,
       `alias "${alias}"`,
     );
-    if (target.canary)
+    if (target.canary) {
       checkVersion(target.canary.version, `${pointer}/canary/version`, `the canary of alias "${alias}"`);
+      if (target.canary.autoRollback)
+        checkAutoRollback(alias, target, `${pointer}/canary/autoRollback`, counting);
+    }
     aliases[alias] = target;
   }
   if (errors > 0) return undefined;
@@ -180,6 +213,37 @@ export function compileModel(
               highestVersion(versionKeys)) as string,
           },
   });
+}
+
+function compileAutoRollback(field: AutoRollbackField | undefined): AutoRollback | null {
+  if (field === undefined) return null;
+  return {
+    maxErrorRateDelta: field.maxErrorRateDelta ?? null,
+    maxP95Ratio: field.maxP95Ratio ?? null,
+    minCalls: field.minCalls ?? DEFAULT_MIN_CALLS,
+  };
+}
+
+/** What the schema cannot say: a policy that checks something, against another version. */
+function checkAutoRollback(alias: string, target: ModelAlias, pointer: string, report: FindingSink): void {
+  const policy = target.canary?.autoRollback;
+  if (!policy) return;
+  if (policy.maxErrorRateDelta === null && policy.maxP95Ratio === null) {
+    report(
+      "schema",
+      `autoRollback of the canary of alias "${alias}" sets no threshold: give maxErrorRateDelta, maxP95Ratio or both`,
+      pointer,
+      "key",
+    );
+  }
+  if (target.canary?.version === target.version) {
+    report(
+      "schema",
+      `autoRollback of the canary of alias "${alias}" compares version "${target.version}" with itself: the canary must be another version than the alias's`,
+      pointer,
+      "key",
+    );
+  }
 }
 
 function compileVersion(

@@ -27,6 +27,14 @@ export function sinkFor(source: SourceDocument, out: Diagnostic[]): FindingSink 
 
 const DURATION_DEF = "/$defs/duration";
 
+/** A numeric bound in words: `"percent" must be at most 100, not 150`. */
+const RANGE_WORDS: Readonly<Record<string, string>> = {
+  minimum: "at least",
+  maximum: "at most",
+  exclusiveMinimum: "more than",
+  exclusiveMaximum: "less than",
+};
+
 export function reportSchemaErrors(
   errors: readonly ErrorObject[],
   kind: Kind | undefined,
@@ -142,6 +150,18 @@ function describe(
       return {
         code: "schema",
         message: `${label} ${JSON.stringify(error.data)} is not valid${why}`,
+        pointer,
+        target: "value",
+      };
+    }
+    case "minimum":
+    case "maximum":
+    case "exclusiveMinimum":
+    case "exclusiveMaximum": {
+      const why = description ? ` (${lowerFirst(description)})` : "";
+      return {
+        code: "schema",
+        message: `${label} must be ${RANGE_WORDS[error.keyword]} ${String(params.limit)}, not ${JSON.stringify(error.data)}${why}`,
         pointer,
         target: "value",
       };

@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { CompiledModel, DefinitionSet, ExecutionPlan, ModelVersion } from "../definitions/index.ts";
 import { ExecutionError } from "./errors.ts";
+import type { DefinitionRecord } from "./store/records.ts";
 import type { Store } from "./store/store.ts";
 
 /**
@@ -64,6 +65,27 @@ export class Catalog {
       workflows.set(plan.workflow, { version: record.version, created });
     }
     return { workflows, models };
+  }
+
+  /**
+   * Registers one definition only if its latest version is still `basedOn`,
+   * the one the change was computed from (Store.registerDefinitionIfLatest):
+   * null if another version came first, and the caller must decide again on
+   * the latest. `note` says who made the change and why, for the history.
+   */
+  async registerIfLatest(
+    definition: Pick<DefinitionRecord, "kind" | "name" | "hash" | "source" | "compiled">,
+    basedOn: number,
+    now: number,
+    note: { readonly actor: string | null; readonly reason?: string | null },
+  ): Promise<Registered | null> {
+    const result = await this.#store.registerDefinitionIfLatest(
+      { ...definition, actor: note.actor, reason: note.reason ?? null },
+      basedOn,
+      now,
+    );
+    if (definition.kind === "Model") this.#models.delete(definition.name);
+    return result && { version: result.record.version, created: result.created };
   }
 
   /** A workflow's plan, at a version or the latest. */

@@ -1,4 +1,5 @@
 import type { Task } from "./broker/broker.ts";
+import { CanaryAnalysis } from "./canary-analysis.ts";
 import { deadLetter } from "./dead-letters.ts";
 import { type RunJson, runJson } from "./run-view.ts";
 import { Runner, type StartRequest } from "./runner.ts";
@@ -9,18 +10,22 @@ import { Worker } from "./worker.ts";
 
 /**
  * The engine of one process: the runner (decisions applied through the
- * ports), workers (node tasks from the broker) and the sweeper (repairs). `pflow
- * run` and `pflow serve` run all three; `pflow worker` too, without an API.
+ * ports), workers (node tasks from the broker), the sweeper (repairs) and
+ * canary analysis (automatic rollbacks). `pflow run` and `pflow serve` run
+ * them all; `pflow worker` too, without an API.
  */
 export class Engine {
   readonly services: EngineServices;
   readonly runner: Runner;
+  /** Public so that tests (and the health route) judge canaries when they choose. */
+  readonly canaries: CanaryAnalysis;
   readonly #worker: Worker;
   readonly #sweeper: Sweeper;
 
   constructor(services: EngineServices) {
     this.services = services;
     this.runner = new Runner(services);
+    this.canaries = new CanaryAnalysis(services);
     this.#worker = new Worker(services, this.runner);
     this.#sweeper = new Sweeper(services, this.runner);
   }
@@ -45,12 +50,14 @@ export class Engine {
     if (unfinished.length > 0) logger.info({ runs: unfinished.length }, "resumed unfinished runs");
     this.#sweeper.start();
     this.services.calls.start();
+    this.canaries.start();
   }
 
-  /** Stops taking work, lets work in hand finish, and stops the sweeper. */
+  /** Stops taking work, lets work in hand finish, and stops the sweeper and canary analysis. */
   async stop(): Promise<void> {
     await this.#worker.stop();
     await this.#sweeper.stop();
+    await this.canaries.stop();
     await this.services.calls.stop();
   }
 

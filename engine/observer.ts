@@ -1,4 +1,5 @@
 import type { Task } from "./broker/broker.ts";
+import type { CanaryReport } from "./canary-analysis.ts";
 import type { ExecutionRecord, Outcome, RunRecord } from "./store/records.ts";
 
 /**
@@ -20,6 +21,8 @@ export interface EngineObserver {
   callHeldBack(event: { readonly model: string; readonly waitMs: number }): void;
   /** A model version's circuit breaker in this process changed state. */
   circuitChanged(event: { readonly model: string; readonly state: "closed" | "open" | "half-open" }): void;
+  /** A canary with autoRollback was judged in this process (and, with `rolledBack`, cleared by it). */
+  canaryAnalysed(report: CanaryReport): void;
 }
 
 export interface NodeFinished {
@@ -41,4 +44,5 @@ export const NO_OBSERVER: EngineObserver = Object.freeze({
   deadLettered() {},
   callHeldBack() {},
   circuitChanged() {},
+  canaryAnalysed() {},
 });

@@ -29,6 +29,8 @@ export interface EngineConfig {
   readonly shutdownGraceMs: number;
   /** Limits of every expression evaluation. */
   readonly expressions: EvaluateOptions;
+  /** How often canaries with autoRollback are judged (canary-analysis.ts). */
+  readonly canaryAnalysisIntervalMs: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
@@ -39,6 +41,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
   maxDeliveries: 5,
   shutdownGraceMs: 20_000,
   expressions: Object.freeze({}),
+  canaryAnalysisIntervalMs: 15_000,
 });
 
 export interface EngineServices {

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { CanaryReport } from "../engine/canary-analysis.ts";
 import type { EngineObserver, NodeFinished } from "../engine/observer.ts";
 import type { RunRecord } from "../engine/store/records.ts";
 
@@ -135,6 +136,12 @@ export function createMetrics(): Metrics {
     labelNames: ["model"] as const,
     registers,
   });
+  const canaryRollbacks = new Counter({
+    name: "pflow_canary_rollbacks_total",
+    help: "Canaries this process cleared automatically (autoRollback) because they were worse than their base, by model and alias",
+    labelNames: ["model", "alias"] as const,
+    registers,
+  });
 
   let depthSource: (() => Promise<number>) | undefined;
   new Gauge({
@@ -239,6 +246,12 @@ export function createMetrics(): Metrics {
     circuitChanged: safely((event: { model: string; state: "closed" | "open" | "half-open" }) => {
       circuitState.set({ model: event.model }, CIRCUIT_STATES[event.state]);
       if (event.state === "open") circuitOpened.inc({ model: event.model });
+    }),
+    canaryAnalysed: safely((report: CanaryReport) => {
+      // Adding 0 creates the series at the first analysis, before any rollback:
+      // Prometheus's increase() cannot see a counter's first sample, so a series
+      // born at 1 would hide the rollback that made it.
+      canaryRollbacks.inc({ model: report.model, alias: report.alias }, report.rolledBack ? 1 : 0);
     }),
   };
 

@@ -1,4 +1,4 @@
-import type { CompiledModel } from "../definitions/index.ts";
+import type { AutoRollback, CompiledModel } from "../definitions/index.ts";
 
 /**
  * What changed between two versions of a Model document, in words an auditor
@@ -27,7 +27,9 @@ export function modelChanges(before: CompiledModel | null, after: CompiledModel)
     const thenCanary = then?.canary ?? null;
     const nowCanary = now.canary;
     if (thenCanary === null && nowCanary !== null) {
-      changes.push(`alias ${alias}: canary ${nowCanary.version} at ${nowCanary.percent}%`);
+      changes.push(
+        `alias ${alias}: canary ${nowCanary.version} at ${nowCanary.percent}%${policyWords(nowCanary.autoRollback)}`,
+      );
     } else if (thenCanary !== null && nowCanary === null) {
       changes.push(`alias ${alias}: canary ${thenCanary.version} cleared`);
     } else if (
@@ -39,8 +41,32 @@ export function modelChanges(before: CompiledModel | null, after: CompiledModel)
         `alias ${alias}: canary ${thenCanary.version} at ${thenCanary.percent}% → ${nowCanary.version} at ${nowCanary.percent}%`,
       );
     }
+    if (
+      thenCanary &&
+      nowCanary &&
+      JSON.stringify(thenCanary.autoRollback ?? null) !== JSON.stringify(nowCanary.autoRollback ?? null)
+    ) {
+      const policy = policyWords(nowCanary.autoRollback);
+      changes.push(
+        `alias ${alias}: canary ${nowCanary.version}${policy === "" ? " without automatic rollback" : policy}`,
+      );
+    }
   }
   for (const alias of Object.keys(before.aliases))
     if (!(alias in after.aliases)) changes.push(`alias ${alias} removed`);
   return changes.length > 0 ? changes : ["no change to versions or aliases"];
+}
+
+/** ` (rolled back automatically: error rate +5 points, p95 ×1.5, after 200 calls)`, or "" without a policy. */
+function policyWords(policy: AutoRollback | null | undefined): string {
+  if (!policy) return "";
+  const limits = [
+    policy.maxErrorRateDelta === null ? null : `error rate +${round(policy.maxErrorRateDelta * 100)} points`,
+    policy.maxP95Ratio === null ? null : `p95 ×${policy.maxP95Ratio}`,
+  ].filter((limit) => limit !== null);
+  return ` (rolled back automatically past ${limits.join(" or ")}, after ${policy.minCalls} calls)`;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }

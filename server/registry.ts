@@ -76,6 +76,18 @@ function findingsOf(report: FileReport) {
   return validationJson([report]).files[0]?.errors ?? [];
 }
 
+/** Who registers a version; for an edit of a registered version, which one and why. */
+export interface UploadChange {
+  readonly actor?: string | null;
+  /**
+   * The upload edits a registered version (an alias move edits the latest
+   * document): it is registered only if `basedOn` is still the latest, else a
+   * 409 conflict, so two concurrent moves cannot silently undo each other.
+   * `reason` goes to the model's history.
+   */
+  readonly edit?: { readonly basedOn: number; readonly reason: string | null };
+}
+
 /**
  * Registers the one document of a checked upload as the next version of
  * `kind/name`: the upload must be valid and hold exactly that document.
@@ -87,7 +99,7 @@ export async function registerUpload(
   checked: CheckedUpload,
   kind: DefinitionRecord["kind"],
   name: string,
-  actor: string | null = null,
+  change: UploadChange = {},
 ): Promise<{ readonly version: number; readonly created: boolean }> {
   const { report, set } = checked;
   if (!report.valid) {
@@ -124,6 +136,27 @@ export async function registerUpload(
 
   const plan = kind === "Workflow" ? set.workflows.get(name) : undefined;
   const model = kind === "Model" ? set.models.get(name) : undefined;
+  const actor = change.actor ?? null;
+  const { edit } = change;
+  if (edit !== undefined) {
+    const compiled = plan ?? model;
+    if (compiled === undefined) throw new Error(`${kind} "${name}" was valid but not compiled`);
+    const registered = await services.catalog.registerIfLatest(
+      { kind, name, hash: compiled.hash, source: set.sources.get(`${kind}/${name}`) ?? "", compiled },
+      edit.basedOn,
+      services.clock(),
+      { actor, reason: edit.reason },
+    );
+    if (registered === null) {
+      const latest = await services.store.getDefinition(kind, name);
+      const by = latest?.actor ? ` by ${latest.actor}` : "";
+      throw new Problem(
+        "conflict",
+        `${kind.toLowerCase()} "${name}" changed while this change was made: it was computed from version ${edit.basedOn}, and version ${latest?.version ?? "?"} was registered meanwhile${by}; read it again and retry`,
+      );
+    }
+    return registered;
+  }
   // Only this document: registering the rest of the set again would, if the
   // registry moved meanwhile, bring back the older versions read above.
   const only: DefinitionSet = {

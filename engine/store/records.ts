@@ -164,6 +164,11 @@ export interface DefinitionRecord {
   readonly createdAt: number;
   /** Who registered this version (an API key's id, or "local"); null when not known. */
   readonly actor?: string | null;
+  /**
+   * Why, in the registrant's words: an alias move's reason, or the verdict of
+   * an automatic canary rollback; null when none was given.
+   */
+  readonly reason?: string | null;
 }
 
 export interface DeadLetter {

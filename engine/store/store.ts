@@ -233,6 +233,19 @@ export interface Store {
     definition: Omit<DefinitionRecord, "version" | "createdAt">,
     now: number,
   ): Promise<{ record: DefinitionRecord; created: boolean }>;
+  /**
+   * Compare-and-set: registers a definition only if its latest version is still
+   * `basedOn` (0: none yet), the version the caller computed its change from.
+   * Of two changes computed from one version (two alias moves, two processes
+   * rolling back one canary) exactly one is registered. The same hash as that
+   * latest version is not a new version. null: another version was registered
+   * since, and nothing was written; the caller reads the latest and decides again.
+   */
+  registerDefinitionIfLatest(
+    definition: Omit<DefinitionRecord, "version" | "createdAt">,
+    basedOn: number,
+    now: number,
+  ): Promise<{ record: DefinitionRecord; created: boolean } | null>;
   /** A version, or the latest one. */
   getDefinition(
     kind: DefinitionRecord["kind"],

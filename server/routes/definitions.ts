@@ -127,13 +127,9 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
     async (request, reply) => {
       const { name } = request.params;
       const checked = await validateUpload(services, request.body);
-      const { version, created } = await registerUpload(
-        services,
-        checked,
-        "Workflow",
-        name,
-        actorOf(request),
-      );
+      const { version, created } = await registerUpload(services, checked, "Workflow", name, {
+        actor: actorOf(request),
+      });
       return reply.code(created ? 201 : 200).send({ name, version, created });
     },
   );

@@ -1,5 +1,6 @@
 import type { CompiledModel } from "../../definitions/index.ts";
 import { parseDuration } from "../../definitions/index.ts";
+import { judgeModelCanaries } from "../../engine/canary-analysis.ts";
 import { latencyQuantile } from "../../engine/store/model-calls.ts";
 import type { ModelCalls } from "../../engine/store/records.ts";
 import type { RoutePlugin } from "../app.ts";
@@ -17,6 +18,16 @@ const WINDOW_MAX_MS = 24 * 3_600_000;
 
 const RATE = { type: ["number", "null"], minimum: 0, maximum: 1, description: "null without calls" };
 const MILLISECONDS = { type: ["number", "null"], minimum: 0, description: "ms; null without calls" };
+const FIGURES = {
+  type: "object",
+  required: ["version", "calls", "errorRate", "p95Ms"],
+  properties: {
+    version: { type: "string" },
+    calls: { type: "integer", minimum: 0 },
+    errorRate: RATE,
+    p95Ms: MILLISECONDS,
+  },
+};
 
 export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
   const { store, clock } = engine.services;
@@ -29,7 +40,8 @@ export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
         summary: "A model's health",
         description:
           "For each version of the model: calls, error rate (timeouts included), timeout rate and latency " +
-          "p50/p95/p99 over the last `window` (a duration from 1m to 24h; default 5m), across every worker.",
+          "p50/p95/p99 over the last `window` (a duration from 1m to 24h; default 5m), across every worker; " +
+          "and for each alias whose canary has autoRollback, the verdict of canary analysis as it stands.",
         tags: ["models"],
         operationId: "getModelHealth",
         params: NAME_PARAMS,
@@ -43,7 +55,7 @@ export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
         response: {
           200: {
             type: "object",
-            required: ["name", "window", "since", "versions"],
+            required: ["name", "window", "since", "versions", "canaries"],
             properties: {
               name: { type: "string" },
               window: { type: "string" },
@@ -65,6 +77,23 @@ export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
                   },
                 },
               },
+              canaries: {
+                description:
+                  "Each alias whose canary has autoRollback: what canary analysis makes of it now, from the calls " +
+                  "of the canary and of the alias's own version since the canary was set (not over `window`).",
+                type: "object",
+                additionalProperties: {
+                  type: "object",
+                  required: ["since", "decision", "reason", "canary", "base"],
+                  properties: {
+                    since: { type: "string", format: "date-time" },
+                    decision: { type: "string", enum: ["wait", "keep", "roll-back"] },
+                    reason: { type: "string" },
+                    canary: FIGURES,
+                    base: FIGURES,
+                  },
+                },
+              },
             },
           },
           400: problemResponse("The name or the window is not valid"),
@@ -79,7 +108,8 @@ export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
       const windowMs = parseDuration(window);
       if (windowMs === undefined || windowMs < WINDOW_MIN_MS || windowMs > WINDOW_MAX_MS)
         throw new Problem("bad-request", `window must be a duration from 1m to 24h, not "${window}"`);
-      const latest = (await store.listDefinitionVersions("Model", name)).at(-1);
+      const history = await store.listDefinitionVersions("Model", name);
+      const latest = history.at(-1);
       if (!latest) throw new Problem("not-found", `no model "${name}" is registered`);
       const versions = Object.keys((latest.compiled as CompiledModel).versions);
       const from = clock() - windowMs;
@@ -94,6 +124,13 @@ export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
         since: new Date(since).toISOString(),
         versions: Object.fromEntries(
           versions.map((version) => [version, health(calls[`${name}@${version}`])]),
+        ),
+        // The verdict the next analysis would reach; judging is all it does here, it never rolls back.
+        canaries: Object.fromEntries(
+          (await judgeModelCanaries(store, name, history)).map(({ alias, since, verdict }) => [
+            alias,
+            { since: new Date(since).toISOString(), ...verdict },
+          ]),
         ),
       };
     },

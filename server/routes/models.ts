@@ -1,5 +1,4 @@
-import { parseDocument } from "yaml";
-import type { CompiledModel } from "../../definitions/index.ts";
+import { type AutoRollbackField, type CompiledModel, withAlias } from "../../definitions/index.ts";
 import definitionsApi from "../../schemas/api/definitions.json" with { type: "json" };
 import api from "../../schemas/api/models.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
@@ -18,7 +17,12 @@ import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.
 
 interface AliasBody {
   readonly version: string;
-  readonly canary?: { readonly version: string; readonly percent: number } | null;
+  readonly canary?: {
+    readonly version: string;
+    readonly percent: number;
+    readonly autoRollback?: AutoRollbackField;
+  } | null;
+  readonly reason?: string;
 }
 
 export const modelRoutes: RoutePlugin = async (app, { engine }) => {
@@ -108,9 +112,9 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
       schema: {
         summary: "A model's history",
         description:
-          "Every version of the Model document, newest first, with who registered it (an API key's id, or " +
-          "local), when, and what changed: alias moves (promote, roll back), canaries set or cleared, versions " +
-          "added, removed or moved to another stage.",
+          "Every version of the Model document, newest first, with who registered it (an API key's id, " +
+          "local, startup, or canary-analysis), when, why (`reason`), and what changed: alias moves (promote, " +
+          "roll back), canaries set, cleared or rolled back, versions added, removed or moved to another stage.",
         tags: ["models"],
         operationId: "getModelHistory",
         params: NAME_PARAMS,
@@ -124,11 +128,16 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
                 type: "array",
                 items: {
                   type: "object",
-                  required: ["version", "createdAt", "actor", "changes"],
+                  required: ["version", "createdAt", "actor", "reason", "changes"],
                   properties: {
                     version: { type: "integer" },
                     createdAt: { type: "string", format: "date-time" },
                     actor: { type: ["string", "null"] },
+                    reason: {
+                      type: ["string", "null"],
+                      description:
+                        "Why: the reason given with an alias move, or the verdict of an automatic canary rollback",
+                    },
                     changes: { type: "array", items: { type: "string" } },
                   },
                 },
@@ -148,6 +157,7 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
         version: record.version,
         createdAt: iso(record.createdAt),
         actor: record.actor ?? null,
+        reason: record.reason ?? null,
         changes: modelChanges(
           i === 0 ? null : ((records[i - 1] as { compiled: unknown }).compiled as CompiledModel),
           record.compiled as CompiledModel,
@@ -189,7 +199,9 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
     async (request, reply) => {
       const { name } = request.params;
       const checked = await validateUpload(services, request.body);
-      const { version, created } = await registerUpload(services, checked, "Model", name, actorOf(request));
+      const { version, created } = await registerUpload(services, checked, "Model", name, {
+        actor: actorOf(request),
+      });
       return reply.code(created ? 201 : 200).send({ name, version, created });
     },
   );
@@ -201,7 +213,7 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
       schema: {
         summary: "Point a model alias",
         description:
-          "Promotes, rolls back, or sets or clears the canary of an alias (creating the alias if the model has none of that name). The alias is replaced as a whole: no canary in the body means none. The change is registered as a new version of the Model document; new runs resolve the alias through it, runs in flight keep the versions they pinned.",
+          "Promotes, rolls back, or sets or clears the canary of an alias (creating the alias if the model has none of that name). The alias is replaced as a whole: no canary in the body means none. The change is registered as a new version of the Model document, on top of the version it was computed from (409 if another change came first), with the body's `reason` in the history; new runs resolve the alias through it, runs in flight keep the versions they pinned.",
         tags: ["models"],
         operationId: "putModelAlias",
         params: {
@@ -214,13 +226,16 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
           200: api.aliasesChanged,
           400: problemResponse("The model has no such version, or the alias does not fit the model"),
           404: problemResponse("No model of that name is registered"),
+          409: problemResponse(
+            "The model changed while the move was made (another move, a canary rolled back): read it again and retry",
+          ),
           ...COMMON_PROBLEMS,
         },
       },
     },
     async (request) => {
       const { name, alias } = request.params;
-      const { version, canary } = request.body;
+      const { version, canary, reason } = request.body;
       const record = await store.getDefinition("Model", name);
       if (!record) throw new Problem("not-found", `no model "${name}" is registered`);
       const model = record.compiled as CompiledModel;
@@ -236,14 +251,26 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
           );
         }
       }
-      // Edited through the YAML document, so its comments and layout survive.
-      const document = parseDocument(record.source);
-      document.setIn(
-        ["spec", "aliases", alias],
-        canary ? { version, canary: { version: canary.version, percent: canary.percent } } : version,
+      const text = withAlias(
+        record.source,
+        alias,
+        canary
+          ? {
+              version,
+              canary: {
+                version: canary.version,
+                percent: canary.percent,
+                ...(canary.autoRollback ? { autoRollback: canary.autoRollback } : {}),
+              },
+            }
+          : version,
       );
-      const checked = await validateUpload(services, String(document));
-      const registered = await registerUpload(services, checked, "Model", name, actorOf(request));
+      const checked = await validateUpload(services, text);
+      // Computed from `record`: registered only if no other change came first (409 otherwise).
+      const registered = await registerUpload(services, checked, "Model", name, {
+        actor: actorOf(request),
+        edit: { basedOn: record.version, reason: reason ?? null },
+      });
       const updated = checked.set.models.get(name) as CompiledModel;
       return { name, version: registered.version, aliases: updated.aliases };
     },

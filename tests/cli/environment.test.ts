@@ -16,6 +16,7 @@ describe("settings from the environment", () => {
       PFLOW_MAX_DELIVERIES: "3",
       PFLOW_WORKER_CONCURRENCY: "32",
       PFLOW_SHUTDOWN_GRACE_MS: "0",
+      PFLOW_CANARY_ANALYSIS_INTERVAL_MS: "60000",
     });
     expect(settings).toEqual({
       storeUrl: "mongodb://db/pflow",
@@ -28,7 +29,7 @@ describe("settings from the environment", () => {
         ],
         consumeFrom: ["gpu"],
       },
-      config: { concurrency: 32, shutdownGraceMs: 0 },
+      config: { concurrency: 32, shutdownGraceMs: 0, canaryAnalysisIntervalMs: 60_000 },
     });
   });
 
@@ -39,6 +40,9 @@ describe("settings from the environment", () => {
     );
     expect(() => engineSettings({ PFLOW_LEASE_MS: "10" })).toThrow(
       "PFLOW_LEASE_MS must be an integer ≥ 1000",
+    );
+    expect(() => engineSettings({ PFLOW_CANARY_ANALYSIS_INTERVAL_MS: "15s" })).toThrow(
+      'PFLOW_CANARY_ANALYSIS_INTERVAL_MS must be an integer ≥ 1000, not "15s"',
     );
   });
 

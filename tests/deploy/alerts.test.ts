@@ -92,7 +92,7 @@ describe("alert rules", () => {
     expect(output).toContain("SUCCESS");
   });
 
-  it("are the six alerts of the operations issue", () => {
+  it("are the seven alerts of the operations issue", () => {
     expect(alerts.map((a) => a.alert)).toEqual([
       "PflowDeadLettersGrowing",
       "PflowRunFailureRatioHigh",
@@ -100,6 +100,7 @@ describe("alert rules", () => {
       "PflowQueueBacklogStale",
       "PflowNoReadyWorkers",
       "PflowBackendUnreachable",
+      "PflowCanaryRolledBack",
     ]);
   });
 

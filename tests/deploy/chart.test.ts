@@ -457,6 +457,17 @@ describe("autoscaling", () => {
       expect(envValue(c, "PFLOW_BROKER_PREFIX")).toBe("acme.pflow");
   });
 
+  it("config.canaryAnalysisIntervalMs reaches every process (canary analysis runs in each); unset, pflow's default", () => {
+    const docs = render(VALUES_FILES.production, ["config.canaryAnalysisIntervalMs=60000"]);
+    const containers = pflowContainers(docs);
+    expect(containers.length).toBeGreaterThan(1);
+    for (const { container: c } of containers)
+      expect(envValue(c, "PFLOW_CANARY_ANALYSIS_INTERVAL_MS")).toBe("60000");
+    for (const { container: c } of pflowContainers(render(VALUES_FILES.production)))
+      expect(env(c).has("PFLOW_CANARY_ANALYSIS_INTERVAL_MS")).toBe(false);
+    expect(refusal([], ["config.canaryAnalysisIntervalMs=10"])).toMatch(/canaryAnalysisIntervalMs/);
+  });
+
   it("without KEDA: an autoscaling/v2 HPA on CPU per autoscaled pool; scale to zero is refused", () => {
     const docs = render(VALUES_FILES.production, ["keda.enabled=false"]);
     expect(ofKind(docs, "ScaledObject")).toEqual([]);

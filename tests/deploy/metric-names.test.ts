@@ -7,7 +7,7 @@ import { createMetrics } from "../../server/metrics.ts";
 import { allRoutes } from "../../server/routes/index.ts";
 import { opsRoutes } from "../../server/routes/ops.ts";
 import { type TestServer, testServer } from "../server/harness.ts";
-import { METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "../server/metrics-fixtures.ts";
+import { CANARIED_MODEL, METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "../server/metrics-fixtures.ts";
 
 // Every metric an alert or a dashboard query names is one the app exports: the
 // names come from a real server's GET /metrics after real runs (so labelled
@@ -210,7 +210,7 @@ function exposition(text: string): Exposition {
 
 // A workflow that leaves a series in every labelled metric: a cached, priced
 // model call (tokens, cost, a cache miss then a hit), a model that fails once
-// (a retry), a transform.
+// (a retry), a transform; and a model whose canary canary analysis judges.
 const WORKFLOW = METRICS_WORKFLOW;
 const WRITER = writerModel(true);
 const SHAKY = SHAKY_MODEL;
@@ -221,10 +221,12 @@ let exported: Exposition;
 beforeAll(async () => {
   const metrics = createMetrics();
   server = await testServer({
-    definitions: [WORKFLOW, WRITER, SHAKY],
+    definitions: [WORKFLOW, WRITER, SHAKY, CANARIED_MODEL],
     routes: allRoutes(metrics),
     observer: metrics.observer,
   });
+  // The canary is judged (not yet: too few calls), which starts its rollbacks series at 0.
+  expect((await server.engine.canaries.analyse()).map((report) => report.verdict.decision)).toEqual(["wait"]);
   // One after the other, so that the second run finds the first one's answer in the cache.
   for (let i = 0; i < 2; i++) {
     const run = await server.engine.startRun({ workflow: "describe-listing", input: { text: "Leith" } });

@@ -2,6 +2,7 @@ import pino from "pino";
 import { validateDefinitions } from "../../definitions/index.ts";
 import { createEngine } from "../../engine/create.ts";
 import type { Engine } from "../../engine/engine.ts";
+import type { EngineObserver } from "../../engine/observer.ts";
 import { EgressPolicy } from "../../engine/providers/egress.ts";
 import type { RunJson } from "../../engine/run-view.ts";
 import type { EngineConfig } from "../../engine/services.ts";
@@ -20,7 +21,13 @@ export interface Harness {
 
 export async function harness(
   yamlDocuments: string | readonly string[],
-  options: { storeUrl?: string; config?: Partial<EngineConfig>; start?: boolean } = {},
+  options: {
+    storeUrl?: string;
+    config?: Partial<EngineConfig>;
+    start?: boolean;
+    clock?: () => number;
+    observer?: EngineObserver;
+  } = {},
 ): Promise<Harness> {
   const texts = typeof yamlDocuments === "string" ? [yamlDocuments] : yamlDocuments;
   const set = validateDefinitions(texts.map((text, i) => ({ path: `def-${i}.yaml`, text })));
@@ -38,8 +45,10 @@ export async function harness(
     logger: pino({ level: "silent" }),
     egress: new EgressPolicy({ allowLoopback: true }),
     config: { sweepIntervalMs: 25, leaseMs: 2_000, strandedAfterMs: 500, ...options.config },
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
-  await engine.services.catalog.register(set, Date.now());
+  await engine.services.catalog.register(set, engine.services.clock());
   if (options.start ?? true) await engine.start({ recoverAllLeases: true });
   return {
     engine,

@@ -2,6 +2,8 @@
  * Definitions whose runs leave a series in every labelled metric: a cached
  * model call (a cache miss, then a hit), a model that fails once (a retry),
  * and a transform. `writer` is priced when `priced` (tokens and cost series).
+ * `canaried` has a canary with autoRollback: one pass of canary analysis
+ * gives it its rollbacks series (at 0).
  */
 export const METRICS_WORKFLOW = `apiVersion: pflow/v1
 kind: Workflow
@@ -31,4 +33,17 @@ metadata: { name: shaky }
 spec:
   versions:
     "1": { provider: mock, failures: 1, response: { ok: true } }
+`;
+
+export const CANARIED_MODEL = `apiVersion: pflow/v1
+kind: Model
+metadata: { name: canaried }
+spec:
+  versions:
+    "1": { provider: mock, response: { text: one } }
+    "2": { provider: mock, response: { text: two } }
+  aliases:
+    production:
+      version: "1"
+      canary: { version: "2", percent: 10, autoRollback: { maxErrorRateDelta: 0.05, minCalls: 50 } }
 `;

@@ -37,7 +37,11 @@ describe("GET /v1/models/{name}/history", () => {
     });
     expect(put.status).toBe(201);
     const promote = await server.request("PUT", "/v1/models/writer/aliases/production", {
-      body: { version: "2", canary: { version: "1", percent: 10 } },
+      body: {
+        version: "2",
+        canary: { version: "1", percent: 10 },
+        reason: "2 passed the offline evaluation",
+      },
       key: ADMIN_KEY,
     });
     expect(promote.status).toBe(200);
@@ -57,16 +61,24 @@ describe("GET /v1/models/{name}/history", () => {
     const history = await server.request("GET", "/v1/models/writer/history");
     expect(history.status).toBe(200);
     expect(
-      history.json.items.map((item: { version: number; actor: string; changes: string[] }) => [
-        item.version,
-        item.actor,
-        item.changes,
-      ]),
+      history.json.items.map(
+        (item: { version: number; actor: string; reason: string | null; changes: string[] }) => [
+          item.version,
+          item.actor,
+          item.reason,
+          item.changes,
+        ],
+      ),
     ).toEqual([
-      [4, keyId(DEFINER_KEY), ["version 1: active → retired"]],
-      [3, keyId(ADMIN_KEY), ["alias production: canary 1 cleared"]],
-      [2, keyId(ADMIN_KEY), ["alias production: 1 → 2", "alias production: canary 1 at 10%"]],
-      [1, keyId(DEFINER_KEY), ["registered"]],
+      [4, keyId(DEFINER_KEY), null, ["version 1: active → retired"]],
+      [3, keyId(ADMIN_KEY), null, ["alias production: canary 1 cleared"]],
+      [
+        2,
+        keyId(ADMIN_KEY),
+        "2 passed the offline evaluation",
+        ["alias production: 1 → 2", "alias production: canary 1 at 10%"],
+      ],
+      [1, keyId(DEFINER_KEY), null, ["registered"]],
     ]);
   });
 
@@ -103,5 +115,30 @@ describe("modelChanges", () => {
       "alias old removed",
     ]);
     expect(modelChanges(after, after)).toEqual(["no change to versions or aliases"]);
+  });
+
+  it("names a canary's automatic rollback when it is set or changed", () => {
+    const policy = { maxErrorRateDelta: 0.05, maxP95Ratio: 1.5, minCalls: 200 };
+    const none = model({ production: { version: "1", canary: null } });
+    const watched = model({
+      production: { version: "1", canary: { version: "2", percent: 10, autoRollback: policy } },
+    });
+    const latencyOnly = model({
+      production: {
+        version: "1",
+        canary: { version: "2", percent: 10, autoRollback: { ...policy, maxErrorRateDelta: null } },
+      },
+    });
+    const unwatched = model({ production: { version: "1", canary: { version: "2", percent: 10 } } });
+    expect(modelChanges(none, watched)).toEqual([
+      "alias production: canary 2 at 10% (rolled back automatically past error rate +5 points or p95 ×1.5, after 200 calls)",
+    ]);
+    expect(modelChanges(watched, latencyOnly)).toEqual([
+      "alias production: canary 2 (rolled back automatically past p95 ×1.5, after 200 calls)",
+    ]);
+    expect(modelChanges(watched, unwatched)).toEqual([
+      "alias production: canary 2 without automatic rollback",
+    ]);
+    expect(modelChanges(watched, none)).toEqual(["alias production: canary 2 cleared"]);
   });
 });

@@ -194,7 +194,10 @@ describe("PUT /v1/models/{name}/aliases/{alias}", () => {
     const s = await start();
     const set = await moveAlias(s, { version: "1", canary: { version: "3", percent: 100 } });
     expect(set.status).toBe(200);
-    expect(set.json.aliases.production).toEqual({ version: "1", canary: { version: "3", percent: 100 } });
+    expect(set.json.aliases.production).toEqual({
+      version: "1",
+      canary: { version: "3", percent: 100, autoRollback: null },
+    });
     // Every run goes to a 100% canary.
     expect(await pinnedByNewRun(s)).toBe("writer@3");
 
@@ -206,6 +209,82 @@ describe("PUT /v1/models/{name}/aliases/{alias}", () => {
     await moveAlias(s, { version: "1", canary: { version: "2", percent: 10 } });
     const omitted = await moveAlias(s, { version: "2" });
     expect(omitted.json.aliases.production).toEqual({ version: "2", canary: null });
+  });
+
+  it("sets a canary with automatic rollback, defaults applied, written into the document", async () => {
+    const s = await start();
+    const set = await moveAlias(s, {
+      version: "1",
+      canary: { version: "2", percent: 10, autoRollback: { maxErrorRateDelta: 0.05 } },
+    });
+    expect(set.status).toBe(200);
+    expect(set.json.aliases.production.canary).toEqual({
+      version: "2",
+      percent: 10,
+      autoRollback: { maxErrorRateDelta: 0.05, maxP95Ratio: null, minCalls: 100 },
+    });
+    const model = await s.request("GET", "/v1/models/writer");
+    expect(model.json.aliases.production.canary.autoRollback).toMatchObject({ maxErrorRateDelta: 0.05 });
+    expect(model.json.definition).toContain("autoRollback:");
+    expect(model.json.definition).toContain("maxErrorRateDelta: 0.05");
+  });
+
+  it("400s for an autoRollback out of range, unknown, or without a threshold", async () => {
+    const s = await start();
+    const canary = (autoRollback: unknown) => ({
+      version: "1",
+      canary: { version: "2", percent: 10, autoRollback },
+    });
+    for (const policy of [
+      { maxErrorRateDelta: 1 },
+      { maxP95Ratio: 0.5 },
+      { maxP95Ratio: 2, minCalls: 0 },
+      { maxP95Ratio: 2, minCals: 10 },
+    ]) {
+      const response = await moveAlias(s, canary(policy));
+      expect(response.status, JSON.stringify(policy)).toBe(400);
+      expect(response.json.type).toMatch(/bad-request$/);
+    }
+    const none = await moveAlias(s, canary({ minCalls: 10 }));
+    expect(none.status).toBe(400);
+    expect(none.json.detail).toContain(
+      'autoRollback of the canary of alias "production" sets no threshold: give maxErrorRateDelta, maxP95Ratio or both',
+    );
+    expect((await s.request("GET", "/v1/models/writer")).json.latest).toBe(1);
+  });
+
+  it("409s when the model changed between reading it and registering the move, and registers nothing", async () => {
+    const s = await start();
+    const { store } = s.engine.services;
+    // Another move lands while this one is computed: the store hands back the
+    // version this one read, as a slower process would have read it.
+    const read = await store.getDefinition("Model", "writer");
+    const original = store.getDefinition.bind(store);
+    let raced = false;
+    store.getDefinition = async (kind, name, version) => {
+      if (!raced && kind === "Model" && version === undefined) {
+        raced = true;
+        const other = await moveAlias(s, { version: "3" });
+        expect(other.status).toBe(200);
+        return read;
+      }
+      return original(kind, name, version);
+    };
+    try {
+      const response = await moveAlias(s, { version: "2" });
+      expect(response.status).toBe(409);
+      expect(response.json.type).toMatch(/conflict$/);
+      expect(response.json.detail).toMatch(
+        /^model "writer" changed while this change was made: it was computed from version 1, and version 2 was registered meanwhile by \w+; read it again and retry$/,
+      );
+    } finally {
+      store.getDefinition = original;
+    }
+    // The other move stands; this one was not applied over it.
+    const model = await s.request("GET", "/v1/models/writer");
+    expect(model.json).toMatchObject({ latest: 2, aliases: { production: { version: "3" } } });
+    // Read again, and retried: it lands.
+    expect((await moveAlias(s, { version: "2" })).json).toMatchObject({ version: 3 });
   });
 
   it("creates an alias the model does not have yet", async () => {

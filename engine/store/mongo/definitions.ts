@@ -6,21 +6,27 @@ import { isDuplicateKey } from "./server-errors.ts";
 /**
  * Registered definitions, one document per version. A new version is the
  * latest + 1, taken by an insert the unique (kind, name, version) index lets
- * only one process win; the loser reads the latest again and tries once more
- * (or finds its hash is now the latest's, and registers nothing).
+ * only one process win. Without `basedOn` the loser reads the latest again and
+ * tries once more (or finds its hash is now the latest's, and registers
+ * nothing); with it (compare-and-set) the loser's change was computed from a
+ * version that is no longer the latest, so it gets null. The insert decides on
+ * FerretDB too: its unique index is atomic even where its updates are not.
  */
 export async function registerDefinition(
   definitions: Collection<DefinitionDocument>,
   definition: Omit<DefinitionRecord, "version" | "createdAt">,
   now: number,
-): Promise<{ record: DefinitionRecord; created: boolean }> {
+  basedOn?: number,
+): Promise<{ record: DefinitionRecord; created: boolean } | null> {
   const compiled = jsonValue(definition.compiled, () => `the compiled ${definition.kind} ${definition.name}`);
   for (;;) {
     const latest = await latestDefinition(definitions, definition.kind, definition.name);
+    if (basedOn !== undefined && (latest?.version ?? 0) !== basedOn) return null;
     if (latest?.hash === definition.hash) return { record: latest, created: false };
     const record: DefinitionRecord = {
       ...definition,
       actor: definition.actor ?? null,
+      reason: definition.reason ?? null,
       version: (latest?.version ?? 0) + 1,
       createdAt: now,
     };
@@ -34,10 +40,12 @@ export async function registerDefinition(
         compiled,
         createdAt: now,
         actor: record.actor ?? null,
+        reason: record.reason ?? null,
       });
       return { record, created: true };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
+      if (basedOn !== undefined) return null;
     }
   }
 }

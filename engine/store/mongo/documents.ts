@@ -112,6 +112,8 @@ export interface DefinitionDocument {
   compiled: string;
   createdAt: number;
   actor: string | null;
+  /** Absent in documents written before reasons were kept. */
+  reason?: string | null;
 }
 
 export interface IdempotencyDocument {
@@ -296,6 +298,7 @@ export function toDefinition(doc: DefinitionDocument): DefinitionRecord {
     compiled: parse(doc.compiled),
     createdAt: doc.createdAt,
     actor: doc.actor ?? null,
+    reason: doc.reason ?? null,
   };
 }
 

@@ -521,7 +521,18 @@ export class MongoStore implements Store {
     definition: Omit<DefinitionRecord, "version" | "createdAt">,
     now: number,
   ): Promise<{ record: DefinitionRecord; created: boolean }> {
-    return registerDefinition(this.#db.definitions, definition, now);
+    return (await registerDefinition(this.#db.definitions, definition, now)) as {
+      record: DefinitionRecord;
+      created: boolean;
+    };
+  }
+
+  async registerDefinitionIfLatest(
+    definition: Omit<DefinitionRecord, "version" | "createdAt">,
+    basedOn: number,
+    now: number,
+  ): Promise<{ record: DefinitionRecord; created: boolean } | null> {
+    return registerDefinition(this.#db.definitions, definition, now, basedOn);
   }
 
   async getDefinition(

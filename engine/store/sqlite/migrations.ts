@@ -116,6 +116,9 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   `
+  ALTER TABLE definitions ADD COLUMN reason TEXT;
+  `,
+  `
   ALTER TABLE executions ADD COLUMN rate_slot_at INTEGER;
 
   CREATE TABLE rate_limits (

@@ -93,6 +93,7 @@ export function toDefinition(row: Row): DefinitionRecord {
     compiled: parse(row.compiled),
     createdAt: Number(row.created_at),
     actor: (row.actor as string | null | undefined) ?? null,
+    reason: (row.reason as string | null | undefined) ?? null,
   };
 }
 

@@ -17,6 +17,8 @@ import type { FinishResult, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
 
+type Registration = { record: DefinitionRecord; created: boolean };
+
 /**
  * The embedded Store, on Node's built-in SQLite (see SqliteConnection: WAL, group
  * commit). Every method is one atomic write or a read; node:sqlite is
@@ -552,30 +554,15 @@ export class SqliteStore implements Store {
     definition: Omit<DefinitionRecord, "version" | "createdAt">,
     now: number,
   ): Promise<{ record: DefinitionRecord; created: boolean }> {
-    return this.#db.write(() => {
-      const latest = this.#latestDefinition(definition.kind, definition.name);
-      if (latest?.hash === definition.hash) return { record: latest, created: false };
-      const version = (latest?.version ?? 0) + 1;
-      this.#db
-        .sql(
-          `INSERT INTO definitions (kind, name, version, hash, source, compiled, created_at, actor)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          definition.kind,
-          definition.name,
-          version,
-          definition.hash,
-          definition.source,
-          json(definition.compiled),
-          now,
-          definition.actor ?? null,
-        );
-      return {
-        record: { ...definition, actor: definition.actor ?? null, version, createdAt: now },
-        created: true,
-      };
-    });
+    return this.#db.write(() => this.#registerDefinition(definition, undefined, now) as Registration);
+  }
+
+  async registerDefinitionIfLatest(
+    definition: Omit<DefinitionRecord, "version" | "createdAt">,
+    basedOn: number,
+    now: number,
+  ): Promise<Registration | null> {
+    return this.#db.write(() => this.#registerDefinition(definition, basedOn, now));
   }
 
   async getDefinition(
@@ -726,6 +713,42 @@ export class SqliteStore implements Store {
   #run(id: string): RunRecord | null {
     const row = this.#db.sql("SELECT * FROM runs WHERE id = ?").get(id);
     return row ? toRun(row) : null;
+  }
+
+  /** Inside a write: the check and the insert are one transaction, so nothing comes between them. */
+  #registerDefinition(
+    definition: Omit<DefinitionRecord, "version" | "createdAt">,
+    basedOn: number | undefined,
+    now: number,
+  ): Registration | null {
+    const latest = this.#latestDefinition(definition.kind, definition.name);
+    if (basedOn !== undefined && (latest?.version ?? 0) !== basedOn) return null;
+    if (latest?.hash === definition.hash) return { record: latest, created: false };
+    const version = (latest?.version ?? 0) + 1;
+    const record: DefinitionRecord = {
+      ...definition,
+      actor: definition.actor ?? null,
+      reason: definition.reason ?? null,
+      version,
+      createdAt: now,
+    };
+    this.#db
+      .sql(
+        `INSERT INTO definitions (kind, name, version, hash, source, compiled, created_at, actor, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.kind,
+        record.name,
+        version,
+        record.hash,
+        record.source,
+        json(record.compiled),
+        now,
+        record.actor ?? null,
+        record.reason ?? null,
+      );
+    return { record, created: true };
   }
 
   #latestDefinition(kind: DefinitionRecord["kind"], name: string): DefinitionRecord | null {

@@ -70,7 +70,7 @@ security, scheduling. "component" is the component's effective values
 - name: PFLOW_RATE_LIMIT
   value: {{ $c.rateLimit | int64 | quote }}
 {{- end }}
-{{- range $name, $key := dict "PFLOW_MAX_DELIVERIES" "maxDeliveries" "PFLOW_LEASE_MS" "leaseMs" "PFLOW_SWEEP_INTERVAL_MS" "sweepIntervalMs" "PFLOW_STRANDED_AFTER_MS" "strandedAfterMs" }}
+{{- range $name, $key := dict "PFLOW_MAX_DELIVERIES" "maxDeliveries" "PFLOW_LEASE_MS" "leaseMs" "PFLOW_SWEEP_INTERVAL_MS" "sweepIntervalMs" "PFLOW_STRANDED_AFTER_MS" "strandedAfterMs" "PFLOW_CANARY_ANALYSIS_INTERVAL_MS" "canaryAnalysisIntervalMs" }}
 {{- $value := get $c $key }}
 {{- if not (kindIs "invalid" $value) }}
 - name: {{ $name }}

@@ -143,4 +143,27 @@ export function concurrencyContract(context: StoreContext): void {
     expect(results.every((result) => result?.items?.total === values.length)).toBe(true);
     expect(await store.getRun(run.id)).toMatchObject({ nodesDone: 0 });
   });
+
+  it("of concurrent compare-and-set registrations on one version, exactly one is registered", async () => {
+    const { store } = context;
+    const name = `cas-${randomUUID().slice(0, 8)}`;
+    const base = await store.registerDefinition(
+      { kind: "Model", name, hash: "base", source: "# base\n", compiled: { base: true } },
+      T0,
+    );
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, index) =>
+        store.registerDefinitionIfLatest(
+          { kind: "Model", name, hash: `change-${index}`, source: `# ${index}\n`, compiled: { index } },
+          base.record.version,
+          T0 + 1 + index,
+        ),
+      ),
+    );
+    const winners = results.filter((result) => result !== null);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]).toMatchObject({ created: true, record: { version: 2 } });
+    const versions = await store.listDefinitionVersions("Model", name);
+    expect(versions.map((version) => version.hash)).toEqual(["base", winners[0]?.record.hash]);
+  });
 }

@@ -138,12 +138,78 @@ export function keepingContract(context: StoreContext): void {
     expect(versions.map((v) => v.actor)).toEqual(["key-a", null]);
   });
 
+  it("registerDefinition keeps why each version was registered", async () => {
+    const { store } = context;
+    const name = `reason-${randomUUID().slice(0, 8)}`;
+    const first = await store.registerDefinition(
+      { ...definition("Model", name, "hash-1"), actor: "key-a", reason: "canary 2 looks good" },
+      T0,
+    );
+    expect(first.record.reason).toBe("canary 2 looks good");
+    await store.registerDefinition(definition("Model", name, "hash-2"), T0 + 1);
+    const versions = await store.listDefinitionVersions("Model", name);
+    expect(versions.map((v) => v.reason)).toEqual(["canary 2 looks good", null]);
+    expect(await store.getDefinition("Model", name, 1)).toMatchObject({ reason: "canary 2 looks good" });
+  });
+
+  it("registerDefinitionIfLatest registers only on top of the version the change was computed from", async () => {
+    const { store } = context;
+    const name = `cas-${randomUUID().slice(0, 8)}`;
+    const other = `cas-other-${randomUUID().slice(0, 8)}`;
+    await store.registerDefinition(definition("Model", other, "hash-1"), T0);
+    // 0: none registered yet.
+    const v1 = await store.registerDefinitionIfLatest(definition("Model", name, "hash-1"), 0, T0);
+    expect(v1).toMatchObject({ record: { version: 1, hash: "hash-1" }, created: true });
+    const v2 = await store.registerDefinitionIfLatest(
+      { ...definition("Model", name, "hash-2"), actor: "canary-analysis", reason: "errors" },
+      1,
+      T0 + 1,
+    );
+    expect(v2).toEqual({
+      record: {
+        ...definition("Model", name, "hash-2"),
+        version: 2,
+        createdAt: T0 + 1,
+        actor: "canary-analysis",
+        reason: "errors",
+      },
+      created: true,
+    });
+    // Computed from version 1, which is no longer the latest: a conflict, and nothing written.
+    expect(await store.registerDefinitionIfLatest(definition("Model", name, "hash-3"), 1, T0 + 2)).toBeNull();
+    // Even when the change is the one already made.
+    expect(await store.registerDefinitionIfLatest(definition("Model", name, "hash-2"), 1, T0 + 2)).toBeNull();
+    // Ahead of the latest, or on a definition that does not exist: a conflict too.
+    expect(await store.registerDefinitionIfLatest(definition("Model", name, "hash-3"), 5, T0 + 2)).toBeNull();
+    expect(
+      await store.registerDefinitionIfLatest(definition("Model", `missing-${randomUUID()}`, "h"), 1, T0 + 2),
+    ).toBeNull();
+    // The latest's own content on top of it is not a new version.
+    expect(await store.registerDefinitionIfLatest(definition("Model", name, "hash-2"), 2, T0 + 3)).toEqual({
+      record: v2?.record,
+      created: false,
+    });
+    expect((await store.listDefinitionVersions("Model", name)).map((v) => v.hash)).toEqual([
+      "hash-1",
+      "hash-2",
+    ]);
+    // Another definition, of another name or kind, is unaffected.
+    expect((await store.listDefinitionVersions("Model", other)).map((v) => v.version)).toEqual([1]);
+    expect(await store.getDefinition("Workflow", name)).toBeNull();
+  });
+
   it("registerDefinition versions a definition by its hash", async () => {
     const { store } = context;
     const name = `listing-${randomUUID()}`;
     const v1 = await store.registerDefinition(definition("Workflow", name, "hash-1"), T0);
     expect(v1).toEqual({
-      record: { ...definition("Workflow", name, "hash-1"), version: 1, createdAt: T0, actor: null },
+      record: {
+        ...definition("Workflow", name, "hash-1"),
+        version: 1,
+        createdAt: T0,
+        actor: null,
+        reason: null,
+      },
       created: true,
     });
 
@@ -152,7 +218,13 @@ export function keepingContract(context: StoreContext): void {
 
     const v2 = await store.registerDefinition(definition("Workflow", name, "hash-2"), T0 + 20);
     expect(v2).toEqual({
-      record: { ...definition("Workflow", name, "hash-2"), version: 2, createdAt: T0 + 20, actor: null },
+      record: {
+        ...definition("Workflow", name, "hash-2"),
+        version: 2,
+        createdAt: T0 + 20,
+        actor: null,
+        reason: null,
+      },
       created: true,
     });
 
