@@ -7,7 +7,13 @@ import { createMetrics } from "../../server/metrics.ts";
 import { allRoutes } from "../../server/routes/index.ts";
 import { opsRoutes } from "../../server/routes/ops.ts";
 import { type TestServer, testServer } from "../server/harness.ts";
-import { CANARIED_MODEL, METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "../server/metrics-fixtures.ts";
+import {
+  CANARIED_MODEL,
+  LIMITS_DEFINITIONS,
+  METRICS_WORKFLOW,
+  SHAKY_MODEL,
+  writerModel,
+} from "../server/metrics-fixtures.ts";
 
 // Every metric an alert or a dashboard query names is one the app exports: the
 // names come from a real server's GET /metrics after real runs (so labelled
@@ -221,7 +227,7 @@ let exported: Exposition;
 beforeAll(async () => {
   const metrics = createMetrics();
   server = await testServer({
-    definitions: [WORKFLOW, WRITER, SHAKY, CANARIED_MODEL],
+    definitions: [WORKFLOW, WRITER, SHAKY, CANARIED_MODEL, ...LIMITS_DEFINITIONS],
     routes: allRoutes(metrics),
     observer: metrics.observer,
   });
@@ -232,6 +238,9 @@ beforeAll(async () => {
     const run = await server.engine.startRun({ workflow: "describe-listing", input: { text: "Leith" } });
     expect((await server.engine.waitForRun(run.id, 10_000))?.status).toBe("succeeded");
   }
+  // A rate-limit wait and an open circuit breaker.
+  const limits = await server.engine.startRun({ workflow: "limits", input: {} });
+  expect((await server.engine.waitForRun(limits.id, 10_000))?.status).toBe("succeeded");
   const response = await server.request("GET", "/metrics", { key: null });
   expect(response.status).toBe(200);
   exported = exposition(response.text);

@@ -47,3 +47,37 @@ spec:
       version: "1"
       canary: { version: "2", percent: 10, autoRollback: { maxErrorRateDelta: 0.05, minCalls: 50 } }
 `;
+
+/**
+ * A run of `limits` leaves a series in the limits' metrics: `paced` allows 120
+ * calls a minute, so of its two parallel calls one waits its 500 ms slot;
+ * `broken` always fails, and its breaker opens at the first failure.
+ */
+export const LIMITS_DEFINITIONS: readonly string[] = [
+  `apiVersion: pflow/v1
+kind: Model
+metadata: { name: paced }
+spec:
+  rateLimit: { requestsPerMinute: 120 }
+  versions:
+    "1": { provider: mock, response: 1 }
+`,
+  `apiVersion: pflow/v1
+kind: Model
+metadata: { name: broken }
+spec:
+  circuitBreaker: { minCalls: 1 }
+  versions:
+    "1": { provider: mock, error: down }
+`,
+  `apiVersion: pflow/v1
+kind: Workflow
+metadata: { name: limits }
+spec:
+  failFast: false
+  nodes:
+    a: { type: model, model: paced, input: {} }
+    b: { type: model, model: paced, input: {} }
+    c: { type: model, model: broken, input: {}, onError: continue }
+`,
+];

@@ -3,7 +3,7 @@ import type { NodeFinished } from "../../engine/observer.ts";
 import { createMetrics } from "../../server/metrics.ts";
 import { opsRoutes } from "../../server/routes/ops.ts";
 import { type TestServer, testServer } from "./harness.ts";
-import { METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "./metrics-fixtures.ts";
+import { LIMITS_DEFINITIONS, METRICS_WORKFLOW, SHAKY_MODEL, writerModel } from "./metrics-fixtures.ts";
 
 // The engine's metrics as Prometheus scrapes them: real runs on a real server,
 // read back from GET /metrics.
@@ -54,11 +54,7 @@ describe("engine metrics after real runs", () => {
   it("counts waits for a rate limit and shows each circuit breaker's state", async () => {
     const metrics = createMetrics();
     server = await testServer({
-      definitions: [
-        `apiVersion: pflow/v1\nkind: Model\nmetadata: { name: paced }\nspec:\n  rateLimit: { requestsPerMinute: 120 }\n  versions:\n    "1": { provider: mock, response: 1 }\n`,
-        `apiVersion: pflow/v1\nkind: Model\nmetadata: { name: broken }\nspec:\n  circuitBreaker: { minCalls: 1 }\n  versions:\n    "1": { provider: mock, error: down }\n`,
-        `apiVersion: pflow/v1\nkind: Workflow\nmetadata: { name: limits }\nspec:\n  failFast: false\n  nodes:\n    a: { type: model, model: paced, input: {} }\n    b: { type: model, model: paced, input: {} }\n    c: { type: model, model: broken, input: {}, onError: continue }\n`,
-      ],
+      definitions: [...LIMITS_DEFINITIONS],
       routes: [opsRoutes(metrics)],
       observer: metrics.observer,
     });
