@@ -92,7 +92,7 @@ describe("alert rules", () => {
     expect(output).toContain("SUCCESS");
   });
 
-  it("are the seven alerts of the operations issue", () => {
+  it("are the seven alerts of the operations issue, and the circuit breakers'", () => {
     expect(alerts.map((a) => a.alert)).toEqual([
       "PflowDeadLettersGrowing",
       "PflowRunFailureRatioHigh",
@@ -101,6 +101,7 @@ describe("alert rules", () => {
       "PflowNoReadyWorkers",
       "PflowBackendUnreachable",
       "PflowCanaryRolledBack",
+      "PflowCircuitOpen",
     ]);
   });
 
