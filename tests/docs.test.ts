@@ -57,3 +57,21 @@ describe("docs/language.md examples outside the codes section", () => {
     });
   });
 });
+
+describe("docs/models.md examples", () => {
+  const guide = readFileSync("docs/models.md", "utf8");
+  const blocks = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const whole = blocks.filter((block) => block.includes("apiVersion: pflow/"));
+
+  it("has a complete Model document, and YAML everywhere", () => {
+    expect(whole.length).toBeGreaterThan(0);
+    for (const block of blocks) expect(parseAllDocuments(block).flatMap((d) => d.errors)).toEqual([]);
+  });
+
+  whole.forEach((block, i) => {
+    it(`document ${i + 1} validates with no finding`, () => {
+      const set = validateDefinitions([{ path: `models-guide-${i + 1}.yaml`, text: block }]);
+      expect(set.files.flatMap((f) => [...f.errors, ...f.warnings])).toEqual([]);
+    });
+  });
+});
