@@ -104,9 +104,7 @@ describe("openai provider: streaming chat", () => {
     const { deltas, result } = await streamed({ prompt: "classify" }, { outputSchema: schema });
     expect(deltas.join("")).toBe('{"label": "luxury", "score": 0.9}');
     expect(result?.output).toEqual({ label: "luxury", score: 0.9 });
-    expect((server.requests[0]?.body as { response_format?: unknown }).response_format).toMatchObject({
-      type: "json_schema",
-    });
+    expect(server.requests[0]?.body).toMatchObject({ response_format: { type: "json_schema" } });
   });
 
   it("accepts a stream whose model finished but that closed without [DONE]", async () => {
