@@ -37,6 +37,8 @@ export interface StreamSpec {
   readonly events: readonly unknown[];
   /** Wait this long before each event. */
   readonly chunkDelayMs?: number;
+  /** Send the first event only once this resolves (headers go at once): a test's gate. */
+  readonly after?: Promise<void>;
   /**
    * After the events: `done` sends `data: [DONE]` and ends the response (the
    * default); `end` ends it without [DONE]; `reset` destroys the connection mid-body.
@@ -201,6 +203,7 @@ async function sendStream(
 ): Promise<void> {
   res.writeHead(status, { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers });
   res.flushHeaders();
+  await stream.after;
   for (const event of stream.events) {
     if (stream.chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, stream.chunkDelayMs));
     if (res.destroyed) return;
