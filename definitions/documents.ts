@@ -100,6 +100,13 @@ export interface ModelDocument {
   readonly spec: {
     readonly timeout?: string;
     readonly concurrency?: number;
+    readonly rateLimit?: { readonly requestsPerMinute?: number; readonly tokensPerMinute?: number };
+    readonly circuitBreaker?: {
+      readonly failureRatio?: number;
+      readonly minCalls?: number;
+      readonly window?: string;
+      readonly openFor?: string;
+    };
     readonly versions: Readonly<Record<string, ModelVersionFields>>;
     readonly aliases?: Readonly<Record<string, AliasField>>;
   };

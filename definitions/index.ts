@@ -3,9 +3,11 @@ export { type Diagnostic, type Severity, VALIDATION_CODES, type ValidationCode }
 export { parseDuration } from "./duration.ts";
 export { collectDefinitionFiles, DefinitionsNotFound } from "./load.ts";
 export {
+  type CircuitBreakerSettings,
   type CompiledModel,
   type ModelAlias,
   type ModelCost,
+  type ModelRateLimit,
   type ModelStage,
   type ModelVersion,
   reasonOf,

@@ -60,6 +60,18 @@ export interface ModelAlias {
   readonly canary: { readonly version: string; readonly percent: number } | null;
 }
 
+export interface ModelRateLimit {
+  readonly requestsPerMinute: number | null;
+  readonly tokensPerMinute: number | null;
+}
+
+export interface CircuitBreakerSettings {
+  readonly failureRatio: number;
+  readonly minCalls: number;
+  readonly windowMs: number;
+  readonly openForMs: number;
+}
+
 export interface CompiledModel {
   readonly name: string;
   readonly description: string | null;
@@ -68,6 +80,10 @@ export interface CompiledModel {
   readonly timeoutMs: number | null;
   /** In-flight calls per worker process; null: no limit of the model's own. */
   readonly concurrency: number | null;
+  /** Deployment-wide, all versions together; null: none. */
+  readonly rateLimit: ModelRateLimit | null;
+  /** Per version and worker process; null: calls are never held back for failing. */
+  readonly circuitBreaker: CircuitBreakerSettings | null;
   readonly versions: Readonly<Record<string, ModelVersion>>;
   readonly aliases: Readonly<Record<string, ModelAlias>>;
   /** What `name` alone means: an alias (production) or the highest version. */
@@ -139,6 +155,20 @@ export function compileModel(
     hash: contentHash(doc),
     timeoutMs: spec.timeout === undefined ? null : durationMs(spec.timeout),
     concurrency: spec.concurrency ?? null,
+    rateLimit: spec.rateLimit
+      ? {
+          requestsPerMinute: spec.rateLimit.requestsPerMinute ?? null,
+          tokensPerMinute: spec.rateLimit.tokensPerMinute ?? null,
+        }
+      : null,
+    circuitBreaker: spec.circuitBreaker
+      ? {
+          failureRatio: spec.circuitBreaker.failureRatio ?? 0.5,
+          minCalls: spec.circuitBreaker.minCalls ?? 10,
+          windowMs: durationMs(spec.circuitBreaker.window ?? "60s"),
+          openForMs: durationMs(spec.circuitBreaker.openFor ?? "30s"),
+        }
+      : null,
     versions,
     aliases,
     // A bare name never means a retired version, while another is left.

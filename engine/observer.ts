@@ -16,6 +16,10 @@ export interface EngineObserver {
     readonly code: string;
   }): void;
   deadLettered(task: Task): void;
+  /** A model call waits for its model's rate limit (`waitMs`), in the process or, if long, as state. */
+  callHeldBack(event: { readonly model: string; readonly waitMs: number }): void;
+  /** A model version's circuit breaker in this process changed state. */
+  circuitChanged(event: { readonly model: string; readonly state: "closed" | "open" | "half-open" }): void;
 }
 
 export interface NodeFinished {
@@ -35,4 +39,6 @@ export const NO_OBSERVER: EngineObserver = Object.freeze({
   nodeFinished() {},
   retryScheduled() {},
   deadLettered() {},
+  callHeldBack() {},
+  circuitChanged() {},
 });

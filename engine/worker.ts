@@ -14,7 +14,10 @@ import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
+import type { CallVerdict } from "./limits/circuit-breaker.ts";
+import { ModelGate } from "./limits/model-gate.ts";
 import type { CallOutcome } from "./model-call-recorder.ts";
+import { delay } from "./providers/abortable.ts";
 import { evaluateTemplate } from "./providers/template-eval.ts";
 import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
@@ -37,10 +40,18 @@ const EXECUTORS: Readonly<Record<"model" | "preprocess" | "transform", AttemptEx
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
+/**
+ * A wait for a rate limit up to this long is spent in the process; a longer
+ * one as state (the execution deferred, its delivery delayed), which frees the
+ * worker for other work and costs a round trip through the store and broker.
+ */
+const IN_PROCESS_WAIT_MS = 250;
+
 export class Worker {
   readonly #services: EngineServices;
   readonly #runner: Runner;
   readonly #modelLimits = new Map<string, LimitFunction>();
+  readonly #gate: ModelGate;
   #consumer: Consumer | undefined;
   #stopping = false;
   /** Aborts the attempts still running when a stop's grace period ends. */
@@ -49,6 +60,7 @@ export class Worker {
   constructor(services: EngineServices, runner: Runner) {
     this.#services = services;
     this.#runner = runner;
+    this.#gate = new ModelGate(services.store, services.observer, services.logger);
   }
 
   async start(): Promise<void> {
@@ -173,6 +185,7 @@ export class Worker {
       // Reading the dependencies' outputs is not part of the node: if the store
       // fails here, the delivery fails (and comes again), the node does not.
       const context = await this.#context(claimed);
+      let callsOut = false;
       try {
         if (
           node.when !== null &&
@@ -185,11 +198,20 @@ export class Worker {
           if (node.type === "map") await startMap(wait);
           else await startChild(wait);
         } else {
-          outcome = await this.#attempt(claimed, context, lease.signal);
+          callsOut = true;
         }
       } catch (error) {
         await this.#failed(claimed, asExecutionError(error));
         return;
+      }
+      // Waiting for a rate limit is not part of the node either (nor is its store's failure).
+      if (callsOut && !(await this.#heldBackByRateLimit(claimed))) {
+        try {
+          outcome = await this.#attempt(claimed, context, lease.signal);
+        } catch (error) {
+          await this.#failed(claimed, asExecutionError(error));
+          return;
+        }
       }
     } finally {
       lease.stop();
@@ -254,7 +276,9 @@ export class Worker {
   ): Promise<Outcome> {
     const { node, run, plan, execution } = claimed;
     const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
-    const timeoutMs = node.timeoutMs ?? (await this.#modelTimeout(claimed)) ?? DEFAULT_TIMEOUT_MS;
+    const model = this.#pinnedModel(claimed);
+    const settings = model === null ? null : (await this.#services.catalog.modelVersion(model)).model;
+    const timeoutMs = node.timeoutMs ?? settings?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // A timer of our own, cleared when the attempt ends: AbortSignal.timeout's
     // timer would live on (and hold the signal) for the whole timeout.
     const timeout = new AbortController();
@@ -267,11 +291,15 @@ export class Worker {
       leaseSignal,
       this.#shutdown.signal,
     ]);
-    const model = this.#pinnedModel(claimed);
+    const { clock, calls } = this.#services;
     const call = async () => {
-      const started = this.#services.clock();
-      const record = (outcome: CallOutcome) => {
-        if (model) this.#services.calls.record(model, started, this.#services.clock() - started, outcome);
+      const started = clock();
+      if (model && settings && !this.#gate.permit(settings, model, started)) throw this.#circuitOpen(model);
+      const record = (outcome: CallOutcome | null) => {
+        if (!model || !settings) return;
+        const now = clock();
+        if (outcome) calls.record(model, started, now - started, outcome);
+        this.#gate.record(settings, model, verdictOf(outcome), now);
       };
       try {
         const result = await executor({
@@ -284,10 +312,13 @@ export class Worker {
           signal,
         });
         // A cache hit called no model.
-        if (!result.cached) record("ok");
+        if (!result.cached) {
+          record("ok");
+          if (settings && result.usage) this.#gate.charge(settings, result.usage, clock());
+        }
         return result;
       } catch (error) {
-        record(asExecutionError(error).code === "timeout" ? "timeout" : "error");
+        record(callOutcomeOf(asExecutionError(error)));
         throw error;
       }
     };
@@ -320,9 +351,48 @@ export class Worker {
     }
   }
 
-  async #modelTimeout(claimed: Claimed): Promise<number | null> {
-    const pinned = this.#pinnedModel(claimed);
-    return pinned === null ? null : (await this.#services.catalog.modelVersion(pinned)).model.timeoutMs;
+  /**
+   * Before a model call, its model's deployment-wide rate limit: a call slot is
+   * reserved (unless the execution holds one from an earlier wait) and, when it
+   * is not yet due, waited for: briefly here, else as state. True when the
+   * execution was deferred (its delivery comes back when the slot is due); a
+   * wait is no attempt and no failure.
+   */
+  async #heldBackByRateLimit(claimed: Claimed): Promise<boolean> {
+    const { execution, token, run, plan } = claimed;
+    const model = this.#pinnedModel(claimed);
+    if (model === null || execution.rateSlotAt !== null) return false;
+    const { store, broker, catalog, clock, observer } = this.#services;
+    const settings = (await catalog.modelVersion(model)).model;
+    if (!settings.rateLimit) return false;
+    const now = clock();
+    const startAt = await this.#gate.reserve(settings, now);
+    const waitMs = startAt - now;
+    // Below a timer's resolution a wait would cost more than it is worth: a
+    // call may start up to a millisecond early, which no per-minute limit sees.
+    if (waitMs < 1) return false;
+    observer.callHeldBack({ model: settings.name, waitMs });
+    if (waitMs <= IN_PROCESS_WAIT_MS) {
+      // Cut short by a cancellation or a stop, the attempt then ends at once on the same signals.
+      await delay(waitMs, AbortSignal.any([this.#runner.runSignal(run), this.#shutdown.signal])).catch(
+        () => {},
+      );
+      return false;
+    }
+    if (await store.deferExecution(execution.key, token, { notBefore: startAt, rateSlotAt: startAt }, now))
+      await broker.publish([taskFor(run.id, execution.key, plan)], { delayMs: waitMs });
+    return true;
+  }
+
+  /** The error of a call its version's open circuit breaker did not let through. */
+  #circuitOpen(model: string): ExecutionError {
+    const reopensAt = this.#gate.reopensAt(model);
+    const when =
+      reopensAt === null ? "" : `; it lets a probe through at ${new Date(reopensAt).toISOString()}`;
+    return ExecutionError.retryable(
+      "circuit-open",
+      `the circuit breaker of ${model} is open: too many of its recent calls failed${when}`,
+    );
   }
 
   /** The model version (`name@version`) this attempt calls: the node's model, or the fallback being tried. */
@@ -369,7 +439,10 @@ export class Worker {
       return;
     }
     const now = clock();
-    const retry = error.retryable && execution.attempt < node.retry.maxAttempts;
+    // An open circuit breaker sends the call straight to the next fallback, if any is left.
+    const skipToFallback =
+      error.code === "circuit-open" && node.type === "model" && execution.modelIndex < node.fallback.length;
+    const retry = !skipToFallback && error.retryable && execution.attempt < node.retry.maxAttempts;
     const fallback = !retry && node.type === "model" && execution.modelIndex < node.fallback.length;
     if (retry || fallback) {
       const delayMs = retry ? retryDelayMs(node.retry, execution.attempt) : 0;
@@ -402,6 +475,20 @@ export class Worker {
     }));
     await this.#runner.finishExecution(run, plan, execution, { status: ["running"], token }, outcome);
   }
+}
+
+/** How a failed call counts in a model's statistics; null: it says nothing of the model (the run was cancelled). */
+function callOutcomeOf(error: ExecutionError): CallOutcome | null {
+  if (error.code === "timeout") return "timeout";
+  if (NOT_THE_MODELS.has(error.code)) return null;
+  return "error";
+}
+
+const NOT_THE_MODELS: ReadonlySet<string> = new Set(["cancelled", "worker-stopped", "circuit-open"]);
+
+function verdictOf(outcome: CallOutcome | null): CallVerdict {
+  if (outcome === null) return "ignored";
+  return outcome === "ok" ? "ok" : "failed";
 }
 
 /** JSONata's $boolean: false, null, 0, "", [] and {} are false; an array is true if any item is. */

@@ -111,6 +111,31 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const heldBack = new Counter({
+    name: "pflow_rate_limit_waits_total",
+    help: "Model calls that waited for their model's deployment-wide rate limit, by model name",
+    labelNames: ["model"] as const,
+    registers,
+  });
+  const heldBackSeconds = new Counter({
+    name: "pflow_rate_limit_wait_seconds_total",
+    help: "Seconds model calls waited for their model's rate limit, by model name",
+    labelNames: ["model"] as const,
+    registers,
+  });
+  const circuitState = new Gauge({
+    name: "pflow_circuit_state",
+    help: "State of this process's circuit breaker of a model version (name@version): 0 closed, 1 half-open, 2 open",
+    labelNames: ["model"] as const,
+    registers,
+  });
+  const circuitOpened = new Counter({
+    name: "pflow_circuit_opened_total",
+    help: "Times this process's circuit breaker of a model version (name@version) opened",
+    labelNames: ["model"] as const,
+    registers,
+  });
+
   let depthSource: (() => Promise<number>) | undefined;
   new Gauge({
     name: "pflow_queue_depth",
@@ -207,6 +232,14 @@ export function createMetrics(): Metrics {
     deadLettered: safely(() => {
       deadLetters.inc();
     }),
+    callHeldBack: safely((event: { model: string; waitMs: number }) => {
+      heldBack.inc({ model: event.model });
+      heldBackSeconds.inc({ model: event.model }, event.waitMs / 1000);
+    }),
+    circuitChanged: safely((event: { model: string; state: "closed" | "open" | "half-open" }) => {
+      circuitState.set({ model: event.model }, CIRCUIT_STATES[event.state]);
+      if (event.state === "open") circuitOpened.inc({ model: event.model });
+    }),
   };
 
   return {
@@ -238,3 +271,5 @@ function safely<A extends unknown[]>(record: (...args: A) => void): (...args: A)
     }
   };
 }
+
+const CIRCUIT_STATES = { closed: 0, "half-open": 1, open: 2 } as const;

@@ -77,7 +77,7 @@ class ChunkCollector {
     this.#onDelta = onDelta;
   }
 
-  /** Called by the parser, which would swallow nothing thrown here: failures are kept for the reader. */
+  /** Called by the parser for each event. A failure is kept, not thrown: the reader checks after each read. */
   accept(event: EventSourceMessage): void {
     if (this.done || this.#failure !== undefined) return;
     if (event.data === "[DONE]") {

@@ -100,6 +100,12 @@ export interface ExecutionRecord {
   readonly leasesLost: number;
   readonly leaseToken: string | null;
   readonly leaseExpiresAt: number | null;
+  /**
+   * A call slot of its model's rate limit, reserved for this execution when it
+   * was deferred to wait for it (epoch ms): the next claim calls the model
+   * without taking another. null: none held.
+   */
+  readonly rateSlotAt: number | null;
   /** Earliest time a queued execution may be claimed (retry backoff). */
   readonly notBefore: number;
   /** For a map node: its items; for items and other nodes: 0. */
@@ -185,6 +191,16 @@ export interface ModelCalls {
   readonly timeouts: number;
   /** Counts per CALL_LATENCY_BOUNDS_MS bucket, plus the last, unbounded one. */
   readonly latency: readonly number[];
+}
+
+/**
+ * A call slot reserved from a rate limit: when the call may start (at most
+ * `now`: at once) and until when the calls before it have spent the token
+ * budget (at most `now`: nothing owed).
+ */
+export interface RateSlot {
+  readonly startAt: number;
+  readonly tokensFreeAt: number;
 }
 
 /** One process's calls to one model version (`name@version`) in one minute, to be added up. */

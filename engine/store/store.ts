@@ -7,6 +7,7 @@ import type {
   ModelCalls,
   NewRun,
   Outcome,
+  RateSlot,
   RunRecord,
   RunStatus,
 } from "./records.ts";
@@ -108,6 +109,18 @@ export interface Store {
     now: number,
   ): Promise<boolean>;
   /**
+   * running (held by `token`) → queued, due at `notBefore`, as if the claim had
+   * not happened: attempt and attemptsTotal go back by one, the error stays.
+   * For an execution held back by a limit: waiting is not an attempt. Sets
+   * `rateSlotAt` (null clears it).
+   */
+  deferExecution(
+    key: string,
+    token: string,
+    next: { notBefore: number; rateSlotAt: number | null },
+    now: number,
+  ): Promise<boolean>;
+  /**
    * running (held by `token`) → running with no lease: a map or workflow node
    * that now waits on its items or child run. Sets itemsTotal / childRunId, and
    * `until`, the node's own timeout (null: none).
@@ -185,6 +198,21 @@ export interface Store {
   ): Promise<string[]>;
   /** Non-terminal executions of a run → cancelled (or skipped); returns their keys. */
   cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]>;
+
+  // Rate limits (deployment-wide) --------------------------------------------
+
+  /**
+   * Reserves the next call slot of `key` (a rate-limited model), paced one call
+   * every `intervalMs` (60 s / requestsPerMinute) across every process: the
+   * slot after the last one reserved, or `now` if that is past. Concurrent
+   * callers get distinct slots.
+   */
+  takeRateSlot(key: string, intervalMs: number, now: number): Promise<RateSlot>;
+  /**
+   * Charges the tokens a call of `key` used, as time: `costMs` (tokens × 60 s /
+   * tokensPerMinute) added after the later of the budget's end and `now`.
+   */
+  chargeRateTokens(key: string, costMs: number, now: number): Promise<void>;
 
   // Model call statistics ---------------------------------------------------
 

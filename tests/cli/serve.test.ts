@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { pflow } from "../helpers/cli.ts";
+import { freePort } from "../helpers/ports.ts";
 
 // `pflow serve` as a process: it refuses a public listener without keys, serves
 // the bundled examples on loopback, and stops gracefully on SIGTERM.
@@ -33,7 +34,7 @@ describe("pflow serve", () => {
 
   it("serves the examples on loopback, runs one, and stops gracefully on SIGTERM", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pflow-serve-"));
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawn(process.execPath, [BIN, "serve", "--port", String(port)], {
       cwd: dir,
       env: { ...process.env, PFLOW_LOG_LEVEL: "warn" },

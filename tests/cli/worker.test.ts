@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/ports.ts";
 
 // `pflow worker --port` as a process: probes and metrics on its port, nothing
 // else there, and a graceful stop on SIGTERM.
@@ -16,7 +17,7 @@ afterEach(() => {
 describe("pflow worker --port", () => {
   it("serves /healthz, /readyz and /metrics, no API, and stops gracefully on SIGTERM", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pflow-worker-"));
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const child = spawn(process.execPath, [BIN, "worker", "--port", String(port)], {
       cwd: dir,
       env: { ...process.env, PFLOW_LOG_LEVEL: "warn" },

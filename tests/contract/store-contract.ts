@@ -5,6 +5,7 @@ import { executionsContract } from "./store/executions.ts";
 import { finishContract } from "./store/finish.ts";
 import { itemsContract } from "./store/items.ts";
 import { keepingContract } from "./store/keeping.ts";
+import { rateLimitsContract } from "./store/rate-limits.ts";
 import { recoveryContract } from "./store/recovery.ts";
 import { runsContract } from "./store/runs.ts";
 import type { StoreContext } from "./store/seed.ts";
@@ -43,6 +44,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe("map items", () => itemsContract(context));
     describe("rerun, sweeping and cancellation", () => recoveryContract(context));
     describe("concurrent calls", () => concurrencyContract(context));
+    describe("rate limits", () => rateLimitsContract(context));
     describe("cache, definitions, idempotency keys, dead letters", () => keepingContract(context));
   });
 }

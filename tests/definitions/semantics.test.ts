@@ -302,3 +302,34 @@ describe("timeouts of nodes that wait on others", () => {
     expect(plan?.nodes.w?.timeoutMs).toBe(3_600_000);
   });
 });
+
+describe("a model's limits", () => {
+  const limited = (lines: string) =>
+    `apiVersion: pflow/v1\nkind: Model\nmetadata: { name: limited }\nspec:\n${lines}\n  versions:\n    "1": { provider: mock, response: 1 }\n`;
+
+  it("compiles rateLimit and circuitBreaker, with the breaker's defaults", () => {
+    const set = check(
+      limited(
+        "  rateLimit: { tokensPerMinute: 90000 }\n  circuitBreaker: { failureRatio: 0.25, openFor: 2m }",
+      ),
+    );
+    expect(set.valid).toBe(true);
+    expect(set.models.get("limited")).toMatchObject({
+      rateLimit: { requestsPerMinute: null, tokensPerMinute: 90000 },
+      circuitBreaker: { failureRatio: 0.25, minCalls: 10, windowMs: 60_000, openForMs: 120_000 },
+    });
+    expect(check(limited("  concurrency: 2")).models.get("limited")).toMatchObject({
+      rateLimit: null,
+      circuitBreaker: null,
+    });
+  });
+
+  it("refuses limits that cannot hold, at their line and column", () => {
+    expect(where(limited("  rateLimit: { requestsPerMinute: 0 }"))).toEqual(["schema 5:35"]);
+    expect(where(limited("  rateLimit: {}"))).toEqual(["schema 5:14"]);
+    expect(where(limited("  circuitBreaker: { failureRatio: 1.5, window: soon }"))).toEqual([
+      "schema 5:35",
+      "invalid-duration 5:48",
+    ]);
+  });
+});

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { MongoClient } from "mongodb";
 import { MongoStore } from "../../engine/store/mongo/mongo-store.ts";
+import { freePort } from "../helpers/ports.ts";
 import { AMQP_URL, MONGO_URL, mongoUrlFor } from "./services.ts";
 
 /**
@@ -212,15 +212,4 @@ export class Cluster {
     this.#processes.add(started);
     return started;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }

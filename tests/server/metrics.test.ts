@@ -51,6 +51,28 @@ afterEach(async () => {
 });
 
 describe("engine metrics after real runs", () => {
+  it("counts waits for a rate limit and shows each circuit breaker's state", async () => {
+    const metrics = createMetrics();
+    server = await testServer({
+      definitions: [
+        `apiVersion: pflow/v1\nkind: Model\nmetadata: { name: paced }\nspec:\n  rateLimit: { requestsPerMinute: 120 }\n  versions:\n    "1": { provider: mock, response: 1 }\n`,
+        `apiVersion: pflow/v1\nkind: Model\nmetadata: { name: broken }\nspec:\n  circuitBreaker: { minCalls: 1 }\n  versions:\n    "1": { provider: mock, error: down }\n`,
+        `apiVersion: pflow/v1\nkind: Workflow\nmetadata: { name: limits }\nspec:\n  failFast: false\n  nodes:\n    a: { type: model, model: paced, input: {} }\n    b: { type: model, model: paced, input: {} }\n    c: { type: model, model: broken, input: {}, onError: continue }\n`,
+      ],
+      routes: [opsRoutes(metrics)],
+      observer: metrics.observer,
+    });
+    const run = await server.engine.startRun({ workflow: "limits", input: {} });
+    expect((await server.engine.waitForRun(run.id, 10_000))?.status).toBe("succeeded");
+
+    const samples = parse((await server.request("GET", "/metrics", { key: null })).text);
+    // Two calls at 120 a minute: the second waited its 500 ms slot.
+    expect(value(samples, "pflow_rate_limit_waits_total", { model: "paced" })).toBe(1);
+    expect(value(samples, "pflow_rate_limit_wait_seconds_total", { model: "paced" })).toBeGreaterThan(0.4);
+    expect(value(samples, "pflow_circuit_state", { model: "broken@1" })).toBe(2);
+    expect(value(samples, "pflow_circuit_opened_total", { model: "broken@1" })).toBe(1);
+  });
+
   it("counts runs, nodes, cache hits and misses, retries and tokens, labelled by workflow and model", async () => {
     const metrics = createMetrics();
     server = await testServer({

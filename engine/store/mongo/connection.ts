@@ -6,6 +6,7 @@ import type {
   ExecutionDocument,
   IdempotencyDocument,
   ModelCallsDocument,
+  RateLimitDocument,
   RunDocument,
 } from "./documents.ts";
 import { ensureIndexes } from "./indexes.ts";
@@ -46,6 +47,7 @@ export class MongoConnection {
   readonly idempotencyKeys: Collection<IdempotencyDocument>;
   readonly deadLetters: Collection<DeadLetterDocument>;
   readonly modelCalls: Collection<ModelCallsDocument>;
+  readonly rateLimits: Collection<RateLimitDocument>;
   readonly #lock: WriteLock;
   /** MongoDB's, until start() learns the server's (server-traits.ts). */
   #traits: ServerTraits = { atomicUpdates: true, projectsFindAndModify: true };
@@ -75,6 +77,7 @@ export class MongoConnection {
     this.idempotencyKeys = collection("idempotency_keys");
     this.deadLetters = collection("dead_letters");
     this.modelCalls = collection("model_calls");
+    this.rateLimits = collection("rate_limits");
   }
 
   /** Connects, creates the indexes, and learns what the server can do. Idempotent. */

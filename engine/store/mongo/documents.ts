@@ -64,6 +64,8 @@ export interface ExecutionDocument {
   leasesLost?: number;
   leaseToken: string | null;
   leaseExpiresAt: number | null;
+  /** Absent until an execution is first deferred for a rate limit. */
+  rateSlotAt?: number | null;
   notBefore: number;
   itemsTotal: number;
   itemsDone: number;
@@ -124,6 +126,13 @@ export interface IdempotencyDocument {
  * `model|minute`; latency counts are keyed by bucket index (an `$inc` on
  * `latency.3` makes an object, not an array, where the field is missing).
  */
+/** A rate-limited key's schedule (see rate-limits.ts). */
+export interface RateLimitDocument {
+  _id: string;
+  nextSlotAt: number;
+  tokensFreeAt: number;
+}
+
 export interface ModelCallsDocument {
   _id: string;
   model: string;
@@ -215,6 +224,7 @@ export function toExecution(doc: ExecutionDocument): ExecutionRecord {
     leasesLost: doc.leasesLost ?? 0,
     leaseToken: doc.leaseToken ?? null,
     leaseExpiresAt: doc.leaseExpiresAt ?? null,
+    rateSlotAt: doc.rateSlotAt ?? null,
     notBefore: doc.notBefore,
     itemsTotal: doc.itemsTotal,
     input: parse(doc.input),
@@ -241,6 +251,7 @@ export const PENDING_STATE = Object.freeze({
   leasesLost: 0,
   leaseToken: null,
   leaseExpiresAt: null,
+  rateSlotAt: null,
   notBefore: 0,
   itemsTotal: 0,
   itemsDone: 0,

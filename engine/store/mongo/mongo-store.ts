@@ -10,6 +10,7 @@ import {
   type ModelCalls,
   type NewRun,
   type Outcome,
+  type RateSlot,
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
@@ -30,6 +31,7 @@ import {
 } from "./documents.ts";
 import { finishExecution, readyDependents } from "./finish.ts";
 import { PropagationFlags } from "./propagation-flags.ts";
+import { chargeRateTokens, takeRateSlot } from "./rate-limits.ts";
 import {
   cancelExecutions,
   findStrandedExecutions,
@@ -269,9 +271,34 @@ export class MongoStore implements Store {
           notBefore: next.notBefore,
           error: next.error ?? null,
           updatedAt: now,
+          rateSlotAt: null,
           // At a fallback model, the attempts start again from 0 (attemptsTotal goes on).
           ...(next.modelIndex === undefined ? {} : { modelIndex: next.modelIndex, attempt: 0 }),
         },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async deferExecution(
+    key: string,
+    token: string,
+    next: { notBefore: number; rateSlotAt: number | null },
+    now: number,
+  ): Promise<boolean> {
+    const result = await this.#db.executions.updateOne(
+      { _id: key, status: "running", leaseToken: token },
+      {
+        $set: {
+          status: "queued",
+          leaseToken: null,
+          leaseExpiresAt: null,
+          notBefore: next.notBefore,
+          rateSlotAt: next.rateSlotAt,
+          updatedAt: now,
+        },
+        // The claim handed back counts as no attempt.
+        $inc: { attempt: -1, attemptsTotal: -1 },
       },
     );
     return result.matchedCount === 1;
@@ -409,6 +436,16 @@ export class MongoStore implements Store {
   }
 
   // Model call statistics ---------------------------------------------------
+
+  // Rate limits ---------------------------------------------------------------
+
+  takeRateSlot(key: string, intervalMs: number, now: number): Promise<RateSlot> {
+    return takeRateSlot(this.#db.rateLimits, key, intervalMs, now);
+  }
+
+  chargeRateTokens(key: string, costMs: number, now: number): Promise<void> {
+    return chargeRateTokens(this.#db.rateLimits, key, costMs, now);
+  }
 
   async recordModelCalls(samples: readonly ModelCallSample[]): Promise<void> {
     if (samples.length === 0) return;

@@ -115,4 +115,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (model, minute)
   );
   `,
+  `
+  ALTER TABLE executions ADD COLUMN rate_slot_at INTEGER;
+
+  CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    next_slot_at INTEGER NOT NULL,
+    tokens_free_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -65,6 +65,7 @@ export function toExecution(row: Row): ExecutionRecord {
     leasesLost: Number(row.leases_lost),
     leaseToken: (row.lease_token as string | null) ?? null,
     leaseExpiresAt: nullableNumber(row.lease_expires_at),
+    rateSlotAt: nullableNumber(row.rate_slot_at),
     notBefore: Number(row.not_before),
     itemsTotal: Number(row.items_total),
     input: parse(row.input),

@@ -9,12 +9,13 @@ import {
   type ModelCalls,
   type NewRun,
   type Outcome,
+  type RateSlot,
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
 import type { FinishResult, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
-import { json, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
+import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
 
 /**
  * The embedded Store, on Node's built-in SQLite (see SqliteConnection: WAL, group
@@ -244,7 +245,7 @@ export class SqliteStore implements Store {
       const result = this.#db
         .sql(
           `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
-           not_before = ?, error = ?, updated_at = ?,
+           not_before = ?, error = ?, updated_at = ?, rate_slot_at = NULL,
            model_index = coalesce(?, model_index),
            attempt = CASE WHEN ? IS NULL THEN attempt ELSE 0 END
          WHERE key = ? AND status = 'running' AND lease_token = ?`,
@@ -258,6 +259,25 @@ export class SqliteStore implements Store {
           key,
           token,
         );
+      return Number(result.changes) === 1;
+    });
+  }
+
+  async deferExecution(
+    key: string,
+    token: string,
+    next: { notBefore: number; rateSlotAt: number | null },
+    now: number,
+  ): Promise<boolean> {
+    return this.#db.write(() => {
+      const result = this.#db
+        .sql(
+          `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
+           not_before = ?, rate_slot_at = ?, updated_at = ?,
+           attempt = attempt - 1, attempts_total = attempts_total - 1
+         WHERE key = ? AND status = 'running' AND lease_token = ?`,
+        )
+        .run(next.notBefore, next.rateSlotAt, now, key, token);
       return Number(result.changes) === 1;
     });
   }
@@ -399,7 +419,7 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     return this.#db.write(() => {
       const reset = this.#db.sql(
-        `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0, leases_lost = 0,
+        `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0, leases_lost = 0, rate_slot_at = NULL,
            lease_token = NULL, lease_expires_at = NULL, not_before = 0, items_total = 0, items_done = 0,
            output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL,
            started_at = NULL, finished_at = NULL, updated_at = ?
@@ -596,6 +616,34 @@ export class SqliteStore implements Store {
         .run(key, runId, now);
       return this.#db.sql("SELECT run_id FROM idempotency_keys WHERE key = ?").get(key)?.run_id as string;
     });
+  }
+
+  async takeRateSlot(key: string, intervalMs: number, now: number): Promise<RateSlot> {
+    return this.#db.write(() => {
+      // One statement: the slot after the last one reserved, or now if that is past.
+      const row = this.#db
+        .sql(
+          `INSERT INTO rate_limits (key, next_slot_at, tokens_free_at) VALUES (?1, ?2 + ?3, 0)
+           ON CONFLICT (key) DO UPDATE SET next_slot_at = max(next_slot_at, ?2) + ?3
+           RETURNING next_slot_at, tokens_free_at`,
+        )
+        .get(key, now, intervalMs) as Row;
+      return {
+        startAt: Number(row.next_slot_at) - intervalMs,
+        tokensFreeAt: Number(row.tokens_free_at),
+      };
+    }, NOT_DURABLE);
+  }
+
+  async chargeRateTokens(key: string, costMs: number, now: number): Promise<void> {
+    return this.#db.write(() => {
+      this.#db
+        .sql(
+          `INSERT INTO rate_limits (key, next_slot_at, tokens_free_at) VALUES (?1, 0, ?2 + ?3)
+           ON CONFLICT (key) DO UPDATE SET tokens_free_at = max(tokens_free_at, ?2) + ?3`,
+        )
+        .run(key, now, costMs);
+    }, NOT_DURABLE);
   }
 
   async recordModelCalls(samples: readonly ModelCallSample[]): Promise<void> {

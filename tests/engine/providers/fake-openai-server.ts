@@ -7,9 +7,11 @@ import type { AddressInfo } from "node:net";
  * embeddings return a small vector per input. A test replaces the answer with
  * `respond()` (a fixed reply, or a function of the request: statuses, latency,
  * malformed bodies, a hang), and reads what the provider sent in `requests`.
- * A chat request with `stream: true` is answered with server-sent events, as
- * OpenAI streams (`streamReply()`: chunks, a delay between them, a usage
- * chunk, `[DONE]`, or a stream cut off mid-way).
+ * It also records what a limit must bound: when each request arrived, and the
+ * most requests in flight at once (`maxInFlight`). A chat request with
+ * `stream: true` is answered with server-sent events, as OpenAI streams
+ * (`streamReply()`: chunks, a delay between them, a usage chunk, `[DONE]`, or
+ * a stream cut off mid-way).
  */
 export interface RecordedRequest {
   readonly method: string;
@@ -17,6 +19,8 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   readonly body: unknown;
+  /** When it arrived (epoch ms). */
+  readonly receivedAt: number;
 }
 
 export interface ReplySpec {
@@ -54,6 +58,8 @@ export interface FakeServer {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   readonly requests: RecordedRequest[];
+  /** The most requests it has been answering at once. */
+  readonly maxInFlight: number;
   respond(reply: Reply | Handler): void;
   /** Back to the OpenAI-like default answers, with no requests recorded. */
   reset(): void;
@@ -137,12 +143,20 @@ const openAi: Handler = (request) => {
 
 export async function startFakeServer(): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   let handler: Handler = openAi;
   const server = createServer((req, res) => {
     void serve(req, res);
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.once("close", () => {
+      inFlight--;
+    });
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
@@ -157,6 +171,7 @@ export async function startFakeServer(): Promise<FakeServer> {
       path: req.url ?? "",
       headers: req.headers,
       body,
+      receivedAt,
     };
     requests.push(request);
     const reply = handler(request);
@@ -180,12 +195,16 @@ export async function startFakeServer(): Promise<FakeServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    get maxInFlight() {
+      return maxInFlight;
+    },
     respond(reply) {
       handler = typeof reply === "function" ? reply : () => reply;
     },
     reset() {
       handler = openAi;
       requests.length = 0;
+      maxInFlight = inFlight;
     },
     close() {
       // Hanging requests keep their connections open; end them, or close() waits forever.
