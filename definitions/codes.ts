@@ -22,6 +22,7 @@ export const VALIDATION_CODES = {
   "unknown-model": "a model reference names no model, version or alias in the set",
   "retired-model": "a model reference (or an alias) resolves to a retired version",
   "deprecated-model": "warning: a model reference resolves to a deprecated version",
+  "stream-ignored": "warning: a model node streams (stream: true) a call whose answer has no text to stream",
   "unknown-workflow": "a workflow node names no workflow in the set",
   "duplicate-name": "two documents of one kind share a name, or a model alias has a version's name",
   "unknown-op": "a preprocess op that does not exist",

@@ -124,7 +124,23 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
         fallback.forEach((ref, i) => {
           models.push({ ref, pointer: `${pointer}/fallback/${i}` });
         });
-        return { type: "model", model, fallback, input: compileValue(node.input, `${pointer}/input`, scope) };
+        const stream = node.stream === true;
+        if (stream && asksForEmbeddings(node.input)) {
+          report(
+            "stream-ignored",
+            "stream has no effect here: the input asks for embeddings (embed), which arrive whole, with no text to relay as it is written",
+            `${pointer}/stream`,
+            "key",
+            "warning",
+          );
+        }
+        return {
+          type: "model",
+          model,
+          fallback,
+          input: compileValue(node.input, `${pointer}/input`, scope),
+          stream,
+        };
       }
       case "preprocess": {
         const op = node.op as string;
@@ -337,4 +353,13 @@ function expressionPointers(value: unknown, pointer: string): string[] {
   if (typeof value === "string") return scanTemplate(value).kind === "expression" ? [pointer] : [];
   if (value === null || typeof value !== "object") return [];
   return Object.entries(value).flatMap(([key, child]) => expressionPointers(child, pointer + pointerOf(key)));
+}
+
+/**
+ * Whether a model node's input is written as an embeddings request (an `embed`
+ * field): only the openai provider reads it, and its embeddings are numbers,
+ * not text a reader could watch being written.
+ */
+function asksForEmbeddings(input: unknown): boolean {
+  return typeof input === "object" && input !== null && !Array.isArray(input) && "embed" in input;
 }

@@ -33,6 +33,7 @@ export interface NodeFields {
   readonly model?: string;
   readonly input?: unknown;
   readonly fallback?: readonly string[];
+  readonly stream?: boolean;
   // preprocess
   readonly op?: string;
   readonly with?: Readonly<Record<string, unknown>>;

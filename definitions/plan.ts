@@ -67,6 +67,12 @@ export interface ModelNodeBody {
   readonly model: string;
   readonly fallback: readonly string[];
   readonly input: ValueTemplate;
+  /**
+   * Relay the text as the model writes it (node.delta events). Only what
+   * clients see while the node runs: the output, usage, caching and retries
+   * are the same either way. Absent from plans compiled before it existed.
+   */
+  readonly stream?: boolean;
 }
 export interface PreprocessNodeBody {
   readonly type: "preprocess";

@@ -8,6 +8,11 @@
  * dies holding it) is dead-lettered after `maxDeliveries`: the broker hands it
  * to the dead-letter handler given at construction. No driver type (channel,
  * connection) crosses this port.
+ *
+ * Besides tasks, the Broker fans out deltas (the text of streaming model nodes
+ * as it is written) from the worker that produces them to every process whose
+ * clients follow the run. Deltas are the opposite of tasks: at most once, not
+ * durable, never stored, dropped when no one listens or a listener lags.
  */
 export interface Task {
   /** The execution key (`runId/nodeId` or `runId/nodeId#index`). */
@@ -50,6 +55,29 @@ export interface Consumer {
 
 export type DeadLetterHandler = (task: Task, reason: string, deliveries: number) => Promise<void>;
 
+/**
+ * A piece of a streaming model node's answer, as the model writes it. The
+ * pieces of one attempt, joined in order, are the text its output comes from.
+ */
+export interface NodeDelta {
+  readonly runId: string;
+  readonly nodeId: string;
+  /** The map item whose template node wrote it, or null. */
+  readonly item: number | null;
+  /** The attempt it belongs to, counting fallbacks (the execution's attemptsTotal); a retry starts over. */
+  readonly attempt: number;
+  /** Where `text` starts in the attempt's text (UTF-16 code units): a gap shows a piece was lost. */
+  readonly offset: number;
+  readonly text: string;
+}
+
+export type DeltaListener = (delta: NodeDelta) => void;
+
+export interface DeltaSubscription {
+  /** No more deltas reach the listener. */
+  close(): Promise<void>;
+}
+
 export interface Broker {
   start(): Promise<void>;
   close(): Promise<void>;
@@ -60,4 +88,18 @@ export interface Broker {
   consume(handler: DeliveryHandler, options: { concurrency: number }): Promise<Consumer>;
   /** Tasks waiting for delivery (for metrics and tests). */
   depth(): Promise<number>;
+  /**
+   * Sends deltas to the processes subscribed to their runs, at most once, in
+   * the order each process published them (so in order per execution).
+   * Resolves once they are handed on; never rejects: a delta
+   * that cannot be sent (no connection, a congested one) is dropped, as a
+   * glimpse lost costs nothing the run's state does not hold.
+   */
+  publishDeltas(deltas: readonly NodeDelta[]): Promise<void>;
+  /**
+   * Calls `listener` with the deltas of `runId` published after this resolves,
+   * in order per execution, until the subscription is closed. Earlier ones are not
+   * replayed.
+   */
+  subscribeDeltas(runId: string, listener: DeltaListener): Promise<DeltaSubscription>;
 }

@@ -1,6 +1,7 @@
 import type { ModelCost } from "../../definitions/index.ts";
+import { DeltaBatcher } from "../delta-batcher.ts";
 import { ExecutionError } from "../errors.ts";
-import type { TokenUsage } from "../providers/provider.ts";
+import type { ProviderResult, TokenUsage } from "../providers/provider.ts";
 import { evaluateTemplate } from "../providers/template-eval.ts";
 import type { Cost } from "../store/records.ts";
 import { describeViolations } from "../user-schemas.ts";
@@ -11,7 +12,9 @@ import { withCache } from "./with-cache.ts";
  * A model node calls the model version pinned for the run: its own model
  * reference (modelIndex 0) or, once that has used up its attempts, each of its
  * fallbacks in turn (modelIndex 1, 2…). An output that breaks `outputSchema` is
- * a retryable error here: asking again often fixes a model's answer.
+ * a retryable error here: asking again often fixes a model's answer. A node
+ * with `stream: true` also relays the text as the model writes it (deltas,
+ * through the Broker), which changes nothing else.
  */
 export async function runModel(attempt: Attempt): Promise<AttemptResult> {
   const { node, context, services, signal, run, execution } = attempt;
@@ -28,14 +31,22 @@ export async function runModel(attempt: Attempt): Promise<AttemptResult> {
   const input = await evaluateTemplate(node.input, context, services.config.expressions);
   const params = version.provider === "openai" ? version.params : null;
   const result = await withCache(attempt, { target: pinned, input, params }, async () => {
-    const answer = await services.providers.providerFor(version).call({
-      version,
-      model: pinned,
-      input,
-      attempt: execution.attempt,
-      outputSchema: node.outputSchema,
-      signal,
-    });
+    // Inside the cache's compute: a hit calls no model, so it streams nothing.
+    const deltas = node.stream === true ? deltaBatcherFor(attempt) : null;
+    let answer: ProviderResult;
+    try {
+      answer = await services.providers.providerFor(version).call({
+        version,
+        model: pinned,
+        input,
+        attempt: execution.attempt,
+        outputSchema: node.outputSchema,
+        signal,
+        ...(deltas === null ? {} : { onDelta: (text: string) => deltas.push(text) }),
+      });
+    } finally {
+      await deltas?.close();
+    }
     const violations = services.schemas.validate(node.outputSchema, answer.output);
     if (violations.length > 0) {
       throw ExecutionError.retryable(
@@ -47,6 +58,17 @@ export async function runModel(attempt: Attempt): Promise<AttemptResult> {
   });
   const cost = version.cost && result.usage ? costOf(version.cost, result.usage) : undefined;
   return { ...result, model: pinned, ...(cost ? { cost } : {}) };
+}
+
+/** Batches the attempt's streamed text into deltas for whoever follows the run. */
+function deltaBatcherFor({ services, execution }: Attempt): DeltaBatcher {
+  const { runId, nodeId, item, attemptsTotal } = execution;
+  return new DeltaBatcher((batch) => services.broker.publishDeltas(batch), {
+    runId,
+    nodeId,
+    item,
+    attempt: attemptsTotal,
+  });
 }
 
 /** Tokens at the version's prices per million; a cache hit costs nothing (it has no usage). */

@@ -14,6 +14,8 @@ import type { SecretSource } from "./provider.ts";
  * - a 2xx whose body is not JSON: retryable `malformed-response`;
  * - a body larger than `maxResponseBytes`: non-retryable `response-too-large`.
  * An abort rejects with the signal's own reason, whatever stage it interrupts.
+ * `sendPost` stops at the status and leaves the body to its caller, for
+ * replies read as they arrive (chat-stream.ts).
  * Messages name the endpoint without its query string (it may carry a key) and
  * never contain the secret's value.
  */
@@ -44,8 +46,26 @@ const SERVER_MESSAGE_LIMIT = 300;
 
 /** POSTs `body` as JSON; the parsed JSON reply of a 2xx, or an ExecutionError. */
 export async function postJson(options: OutboundOptions, post: JsonPost): Promise<unknown> {
+  const response = await sendPost(options, post);
+  const text = await readBody(response, maxResponseBytes(options), post);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw ExecutionError.retryable(
+      "malformed-response",
+      `${post.model}: ${whereOf(post.url)} answered ${response.status} with a body that is not JSON`,
+    );
+  }
+}
+
+/**
+ * POSTs `body` as JSON and resolves with the response of a 2xx, its body not
+ * yet read (a streamed reply is read as it arrives); anything else is thrown
+ * as the ExecutionError its status calls for.
+ */
+export async function sendPost(options: OutboundOptions, post: JsonPost): Promise<Response> {
   const { url, model, signal } = post;
-  const where = `${url.origin}${url.pathname}`;
+  const where = whereOf(url);
   const secret = readSecret(options.secrets, post.apiKeySecret, model);
   await options.egress.check(url, signal);
   const headers: Record<string, string> = {
@@ -71,17 +91,19 @@ export async function postJson(options: OutboundOptions, post: JsonPost): Promis
       { cause: error },
     );
   }
-  const text = await readBody(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, post);
+  if (response.ok) return response;
+  const text = await readBody(response, maxResponseBytes(options), post);
   const hide = (message: string) => (secret === undefined ? message : message.replaceAll(secret, "[secret]"));
-  if (!response.ok) throw statusError(response, hide(serverMessage(text)), model, where);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw ExecutionError.retryable(
-      "malformed-response",
-      `${model}: ${where} answered ${response.status} with a body that is not JSON`,
-    );
-  }
+  throw statusError(response, hide(serverMessage(text)), model, where);
+}
+
+export function maxResponseBytes(options: OutboundOptions): number {
+  return options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+}
+
+/** The endpoint without its query string, which may carry a key. */
+export function whereOf(url: URL): string {
+  return `${url.origin}${url.pathname}`;
 }
 
 /** The secret named by apiKeySecret; undefined when the version names none. */
@@ -142,7 +164,7 @@ function serverMessage(text: string): string {
 }
 
 /** The body as text, refusing to buffer more than `limit` bytes. */
-async function readBody(response: Response, limit: number, post: JsonPost): Promise<string> {
+export async function readBody(response: Response, limit: number, post: JsonPost): Promise<string> {
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   if (declared > limit) {
     await response.body?.cancel();
@@ -164,21 +186,30 @@ async function readBody(response: Response, limit: number, post: JsonPost): Prom
       chunks.push(value);
     }
   } catch (error) {
-    post.signal.throwIfAborted();
-    if (error instanceof ExecutionError) throw error;
-    throw ExecutionError.retryable(
-      "provider-unavailable",
-      `${post.model}: the reply from ${post.url.origin}${post.url.pathname} broke off: ${networkReason(error)}`,
-      { cause: error },
-    );
+    throw readFailure(error, post);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function tooLarge(post: JsonPost, limit: number): ExecutionError {
+/**
+ * What to throw when reading a reply's body failed: the abort's own reason, an
+ * ExecutionError as it is, else a retryable `provider-unavailable` (the
+ * connection broke off).
+ */
+export function readFailure(error: unknown, post: JsonPost): unknown {
+  if (post.signal.aborted) return post.signal.reason;
+  if (error instanceof ExecutionError) return error;
+  return ExecutionError.retryable(
+    "provider-unavailable",
+    `${post.model}: the reply from ${whereOf(post.url)} broke off: ${networkReason(error)}`,
+    { cause: error },
+  );
+}
+
+export function tooLarge(post: JsonPost, limit: number): ExecutionError {
   return ExecutionError.nonRetryable(
     "response-too-large",
-    `${post.model}: the reply from ${post.url.origin}${post.url.pathname} is larger than ${limit} bytes`,
+    `${post.model}: the reply from ${whereOf(post.url)} is larger than ${limit} bytes`,
   );
 }
 

@@ -1,5 +1,7 @@
 import { ExecutionError } from "../errors.ts";
-import { type OutboundOptions, postJson } from "./json-post.ts";
+import { readChatStream } from "./chat-stream.ts";
+import { type JsonPost, maxResponseBytes, type OutboundOptions, postJson, sendPost } from "./json-post.ts";
+import { estimateUsage } from "./mock.ts";
 import type { Provider, ProviderCall, ProviderResult, TokenUsage } from "./provider.ts";
 
 /**
@@ -16,9 +18,15 @@ import type { Provider, ProviderCall, ProviderResult, TokenUsage } from "./provi
  *
  * The version's `params` (temperature, max_tokens…) go into the request body
  * under the fields pflow sets, which win: `model`, `messages`/`input`,
- * `response_format` when there is an outputSchema. `stream` and
- * `encoding_format` are dropped from params: pflow reads one JSON reply with
- * float vectors, and a streamed or base64 reply would fail every attempt.
+ * `response_format` when there is an outputSchema. `stream`, `stream_options`
+ * and `encoding_format` are dropped from params: pflow decides whether a reply
+ * streams (the node's `stream`), and a base64 reply would fail every attempt.
+ *
+ * A streaming node's chat call asks for `stream: true` with the usage in the
+ * last chunk (`stream_options.include_usage`), and hands each piece of text to
+ * `onDelta` (chat-stream.ts). The output is the same as without streaming; a
+ * server that sends no usage in the stream gets it estimated (as the http
+ * provider does), so a run's tokens and cost still add up.
  */
 export class OpenAIProvider implements Provider {
   readonly #outbound: OutboundOptions;
@@ -33,7 +41,12 @@ export class OpenAIProvider implements Provider {
       throw ExecutionError.nonRetryable("internal", `${model} is a ${version.provider} model, not openai`);
     }
     const request = requestOf(call.input, model);
-    const { stream: _stream, encoding_format: _encoding, ...params } = version.params;
+    const {
+      stream: _stream,
+      stream_options: _streamOptions,
+      encoding_format: _encoding,
+      ...params
+    } = version.params;
     const base = version.endpoint.replace(/\/+$/, "");
     if (request.kind === "embeddings") {
       const reply = await this.#post(call, `${base}/embeddings`, {
@@ -50,12 +63,45 @@ export class OpenAIProvider implements Provider {
     if (schema !== null) {
       body.response_format = { type: "json_schema", json_schema: { name: "output", schema, strict: true } };
     }
-    const reply = await this.#post(call, `${base}/chat/completions`, body);
+    const endpoint = `${base}/chat/completions`;
+    const { onDelta } = call;
+    if (onDelta === undefined) {
+      const reply = await this.#post(call, endpoint, body);
+      const text = contentOf(reply, model);
+      return withUsage(schema === null ? { text } : parseStructured(text, model), reply);
+    }
+    const reply = await this.#postStreaming(call, endpoint, body, onDelta);
     const text = contentOf(reply, model);
-    return withUsage(schema === null ? { text } : parseStructured(text, model), reply);
+    const output = schema === null ? { text } : parseStructured(text, model);
+    return { output, usage: usageOf(reply) ?? estimateUsage(call.input, output) };
   }
 
   #post(call: ProviderCall, endpoint: string, body: unknown): Promise<unknown> {
+    return postJson(this.#outbound, this.#request(call, endpoint, body));
+  }
+
+  async #postStreaming(
+    call: ProviderCall,
+    endpoint: string,
+    body: Record<string, unknown>,
+    onDelta: (text: string) => void,
+  ): Promise<unknown> {
+    const request = this.#request(
+      call,
+      endpoint,
+      { ...body, stream: true, stream_options: { include_usage: true } },
+      { accept: "text/event-stream" },
+    );
+    const response = await sendPost(this.#outbound, request);
+    return readChatStream(response, request, maxResponseBytes(this.#outbound), onDelta);
+  }
+
+  #request(
+    call: ProviderCall,
+    endpoint: string,
+    body: unknown,
+    headers?: Readonly<Record<string, string>>,
+  ): JsonPost {
     const version = call.version as Extract<ProviderCall["version"], { provider: "openai" }>;
     let url: URL;
     try {
@@ -63,13 +109,14 @@ export class OpenAIProvider implements Provider {
     } catch {
       throw ExecutionError.nonRetryable("bad-endpoint", `${call.model}: "${endpoint}" is not a URL`);
     }
-    return postJson(this.#outbound, {
+    return {
       url,
       body,
       apiKeySecret: version.apiKeySecret,
       model: call.model,
       signal: call.signal,
-    });
+      ...(headers === undefined ? {} : { headers }),
+    };
   }
 }
 

@@ -18,6 +18,13 @@ export interface ProviderCall {
   /** The node's outputSchema: openai sends it as the response format. */
   readonly outputSchema: unknown;
   readonly signal: AbortSignal;
+  /**
+   * Set when the node streams (`stream: true`): called with each piece of the
+   * answer's text as the model writes it, in order. Providers that cannot
+   * stream (http, embeddings) never call it. Streaming changes only this: the
+   * result (output, usage) is what it would have been without it.
+   */
+  readonly onDelta?: (text: string) => void;
 }
 
 export interface TokenUsage {

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import type { FastifyReply } from "fastify";
+import type { FastifyBaseLogger, FastifyReply } from "fastify";
+import type { DeltaSubscription } from "../../engine/broker/broker.ts";
 import type { Engine } from "../../engine/engine.ts";
 import {
   type ExecutionRecord,
@@ -7,6 +8,7 @@ import {
   TERMINAL_EXECUTION,
   TERMINAL_RUN,
 } from "../../engine/store/records.ts";
+import { DeltaRelay, planStreams } from "./run-deltas.ts";
 
 /**
  * GET /v1/runs/{id}/events: server-sent events, one per run and node state
@@ -19,6 +21,10 @@ import {
  * yield what changed. Snapshots are taken every POLL_MS, and at once when the
  * run ends in this process. A client connecting after the run ended gets the
  * whole history and the stream closes.
+ *
+ * While the run is open, the text of its streaming model nodes comes too, as
+ * node.delta events relayed from the Broker (see run-deltas.ts): pushed, not
+ * polled, and with no event id, as they are not kept anywhere to be replayed.
  */
 const POLL_MS = 100;
 /** Proxies close connections that stay silent; a comment line keeps them open. */
@@ -28,6 +34,8 @@ const KEEP_ALIVE_MS = 15_000;
  * this long at most for them, so their node.cancelled events come first.
  */
 const SETTLE_MS = 1_000;
+/** A client whose socket holds this much unsent is not keeping up: deltas for it are dropped, state events are not. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface RunEventData {
   readonly runId: string;
@@ -142,6 +150,7 @@ async function followRun(
   runId: string,
   send: (events: readonly RunEvent[]) => void,
   stopped: () => boolean,
+  wakeup: Wakeup,
 ): Promise<void> {
   const { store, clock } = engine.services;
   const reported = new Reported();
@@ -169,9 +178,51 @@ async function followRun(
     ].sort((a, b) => a.at - b.at || a.rank - b.rank);
     const events = changes.map((change) => change.event);
     if (final) events.push(...reported.newSteps("run", steps).map((step) => runEvent(run, step)));
-    if (events.length > 0) send(events);
+    send(events);
     if (final) return;
-    await engine.runner.events.waitFor(runId, POLL_MS);
+    await Promise.race([engine.runner.events.waitFor(runId, POLL_MS), wakeup.next()]);
+  }
+}
+
+/** Cuts a wait between snapshots short: `next()` resolves at the next `wake()`, or at once if one came meanwhile. */
+class Wakeup {
+  #resolve: (() => void) | null = null;
+  #woken = false;
+
+  readonly wake = (): void => {
+    if (this.#resolve === null) this.#woken = true;
+    this.#resolve?.();
+    this.#resolve = null;
+  };
+
+  next(): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+}
+
+/** Subscribes the relay to the run's deltas, if the run is open and streams; a Broker that cannot is logged, not fatal. */
+async function subscribeToDeltas(
+  engine: Engine,
+  runId: string,
+  relay: DeltaRelay,
+  log: FastifyBaseLogger,
+): Promise<DeltaSubscription | null> {
+  const { store, catalog, broker } = engine.services;
+  try {
+    const run = await store.getRun(runId);
+    if (!run || TERMINAL_RUN.has(run.status)) return null;
+    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+    if (!planStreams(plan)) return null;
+    return await broker.subscribeDeltas(runId, (delta) => relay.accept(delta));
+  } catch (error) {
+    log.warn({ err: error, runId }, "cannot relay the run's streamed text; its events go on without it");
+    return null;
   }
 }
 
@@ -209,21 +260,37 @@ export async function streamRunEvents(
     if (!closed) response.write(": keep-alive\n\n");
   }, KEEP_ALIVE_MS);
 
+  const wakeup = new Wakeup();
+  const relay = new DeltaRelay(
+    (data) => {
+      if (!closed) response.write(`event: node.delta\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    () => response.writableLength < MAX_BUFFERED_BYTES,
+    wakeup.wake,
+  );
   let sequence = 0;
   const send = (events: readonly RunEvent[]) => {
     if (closed) return;
-    const text = events
-      .map((event) => `id: ${++sequence}\nevent: ${event.name}\ndata: ${JSON.stringify(event.data)}\n\n`)
-      .join("");
-    response.write(text);
+    if (events.length > 0) {
+      const text = events
+        .map((event) => `id: ${++sequence}\nevent: ${event.name}\ndata: ${JSON.stringify(event.data)}\n\n`)
+        .join("");
+      response.write(text);
+    }
+    for (const { data } of events) {
+      if (data.nodeId !== undefined) relay.nodeReported(data.nodeId, data.status, data.attempts ?? 0);
+    }
+    relay.release();
   };
 
+  const deltas = await subscribeToDeltas(engine, runId, relay, reply.log);
   try {
-    await followRun(engine, runId, send, () => closed);
+    await followRun(engine, runId, send, () => closed, wakeup);
   } catch (error) {
     // Headers are sent: no problem reply is possible any more; the stream just ends.
     reply.log.error({ err: error, runId }, "run event stream failed");
   } finally {
+    await deltas?.close().catch(() => {});
     clearInterval(keepAlive);
     response.off("close", close);
     shutdown.removeEventListener("abort", close);

@@ -262,6 +262,8 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
           "`run.failed`, `run.cancelled`, `run.timed_out`, `node.queued`, `node.running`, " +
           "`node.succeeded`, `node.failed`, `node.skipped`, `node.cancelled`; each with an `id` " +
           "(increasing within the stream) and JSON `data` in the shape of the runEvent schema. " +
+          "While the run is open, `node.delta` events relay the text of model nodes with `stream: true` " +
+          "as it is written (data: the nodeDelta schema); they have no `id` and are not replayed. " +
           "A `: keep-alive` comment comes every 15 s.",
         tags: ["runs"],
         operationId: "followRun",

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Broker, Consumer, DeadLetterHandler, Delivery, Task } from "../../engine/broker/broker.ts";
+import { describeDeltaContract } from "./broker-deltas.ts";
+import { waitFor } from "./wait-for.ts";
 
 /**
  * The Broker contract: what every Broker adapter (in-process, RabbitMQ) must do,
@@ -17,18 +19,7 @@ const EARLY_TOLERANCE_MS = 20;
 /** How long "is not delivered again" is watched. */
 const QUIET_MS = 400;
 
-/** Polls `condition` until it holds, failing after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 8_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+export { waitFor };
 
 interface DeadLettered {
   readonly task: Task;
@@ -60,10 +51,18 @@ function gate(): { wait: Promise<void>; open: () => void } {
   return { wait, open };
 }
 
-export function describeBrokerContract(
-  name: string,
-  makeBroker: (onDeadLetter: DeadLetterHandler, maxDeliveries: number) => Broker,
-): void {
+/**
+ * Makes a broker with its own queues. Brokers made with the same `deployment`
+ * are processes of one deployment: they share queues and deltas.
+ */
+export type BrokerFactory = (
+  onDeadLetter: DeadLetterHandler,
+  maxDeliveries: number,
+  deployment: string,
+) => Broker;
+
+export function describeBrokerContract(name: string, makeBroker: BrokerFactory): void {
+  describeDeltaContract(name, makeBroker);
   describe(`Broker contract: ${name}`, { timeout: 30_000 }, () => {
     const brokers: Broker[] = [];
     const gates: Array<() => void> = [];
@@ -75,9 +74,13 @@ export function describeBrokerContract(
 
     async function open(maxDeliveries = 5): Promise<{ broker: Broker; deadLetters: DeadLettered[] }> {
       const deadLetters: DeadLettered[] = [];
-      const broker = makeBroker(async (task, reason, deliveries) => {
-        deadLetters.push({ task, reason, deliveries });
-      }, maxDeliveries);
+      const broker = makeBroker(
+        async (task, reason, deliveries) => {
+          deadLetters.push({ task, reason, deliveries });
+        },
+        maxDeliveries,
+        randomUUID(),
+      );
       await broker.start();
       brokers.push(broker);
       return { broker, deadLetters };

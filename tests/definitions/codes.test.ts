@@ -135,6 +135,14 @@ describe("every validation code", () => {
     expect(findings({ "flow.yaml": flow, "model.yaml": model })[0]?.message).toContain("deprecated (use 2)");
   });
 
+  it("stream-ignored (warning): an embeddings call cannot stream", () => {
+    const flow = workflow(
+      "    vectors:\n      type: model\n      model: writer@1\n      stream: true\n      input: { embed: hi }\n",
+    );
+    expectOne("stream-ignored", { "flow.yaml": flow, "model.yaml": MODEL }, "10:7");
+    expect(findings({ "flow.yaml": flow, "model.yaml": MODEL })[0]?.severity).toBe("warning");
+  });
+
   it("unknown-workflow: a workflow node names no workflow", () => {
     expectOne(
       "unknown-workflow",

@@ -168,6 +168,38 @@ describe("compiling a workflow to an ExecutionPlan", () => {
     expect(tag.node.retry.maxAttempts).toBe(3);
   });
 
+  it("compiles stream: false unless a model node asks for it, in map templates too", () => {
+    const draft = plan.nodes.draft;
+    if (draft?.type !== "model") throw new Error("draft is a model node");
+    expect(draft.stream).toBe(false);
+    const streaming = planOf(FLOW.replace("retry: { maxAttempts: 5 }", "stream: true"), "listing").nodes
+      .draft;
+    expect(streaming).toMatchObject({ type: "model", stream: true });
+    const text = yaml`
+      apiVersion: pflow/v1
+      kind: Workflow
+      metadata: { name: drafts }
+      spec:
+        nodes:
+          each:
+            type: map
+            items: "{{ inputs.rooms }}"
+            node: { type: model, model: writer@1, stream: true, input: { prompt: "{{ item }}" } }
+    `;
+    const each = planOf(text, "drafts").nodes.each;
+    if (each?.type !== "map") throw new Error("each is a map");
+    expect(each.node).toMatchObject({ type: "model", stream: true });
+  });
+
+  it("rejects stream on nodes that are not model calls", () => {
+    const text = FLOW.replace("needs: [clean]\n", "needs: [clean]\n      stream: true\n");
+    expect(text).toContain("stream: true");
+    const errors = check({ "flow.yaml": text, "model.yaml": MODEL }).files.flatMap((f) => f.errors);
+    expect(errors.map((e) => `${e.code}: ${e.message}`)).toEqual([
+      expect.stringMatching(/^schema: unknown field "stream"/),
+    ]);
+  });
+
   it("compiles a 1,000-long chain without recursion trouble", () => {
     const nodes = Array.from({ length: 1000 }, (_, i) =>
       i === 0

@@ -155,4 +155,24 @@ describe("RabbitMQ broker across a RabbitMQ restart", () => {
     await waitFor(() => seen.size === 5, "deliveries after the restart", 30_000);
     await expect(made.ping()).resolves.toBeUndefined();
   });
+
+  it("delta subscriptions come back by themselves: deltas flow again once RabbitMQ is back", async () => {
+    const { broker: made } = await broker();
+    const runId = randomUUID();
+    const received: string[] = [];
+    await made.subscribeDeltas(runId, (delta) => received.push(delta.text));
+    const delta = (text: string) => ({ runId, nodeId: "draft", item: null, attempt: 1, offset: 0, text });
+    await made.publishDeltas([delta("before")]);
+    await waitFor(() => received.includes("before"), "a delta before the restart");
+    restartRabbitMq();
+    // At most once: deltas published while the connection is down are lost, so keep publishing.
+    await waitFor(
+      async () => {
+        await made.publishDeltas([delta("after")]);
+        return received.includes("after");
+      },
+      "a delta after the restart",
+      30_000,
+    );
+  });
 });

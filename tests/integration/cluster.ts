@@ -189,6 +189,7 @@ export class Cluster {
     const channel = await connection.createChannel();
     await channel.deleteQueue(`${this.prefix}.tasks.default`);
     await channel.deleteQueue(`${this.prefix}.dead-letters`);
+    await channel.deleteExchange(`${this.prefix}.deltas`);
     await connection.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

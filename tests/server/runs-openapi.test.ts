@@ -57,8 +57,11 @@ describe("the runs routes in the OpenAPI document", () => {
     );
   });
 
-  it("says the events route answers text/event-stream", () => {
+  it("says the events route answers text/event-stream, node.delta events included", () => {
     const events = document.paths["/v1/runs/{id}/events"].get;
     expect(Object.keys(events.responses["200"].content)).toEqual(["text/event-stream"]);
+    expect(events.description).toContain("`node.delta`");
+    const delta = document.components.schemas["runs-nodeDelta"];
+    expect(delta.required).toEqual(["runId", "nodeId", "attempts", "offset", "text"]);
   });
 });

@@ -1,8 +1,18 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import amqp, { type Channel, type ChannelModel, type RecoveringChannelModel } from "amqplib";
 import type { Logger } from "pino";
-import type { Broker, Consumer, DeadLetterHandler, DeliveryHandler, Task } from "../broker.ts";
+import type {
+  Broker,
+  Consumer,
+  DeadLetterHandler,
+  DeliveryHandler,
+  DeltaListener,
+  DeltaSubscription,
+  NodeDelta,
+  Task,
+} from "../broker.ts";
 import { AmqpConsumer } from "./consumer.ts";
+import { DeltaFanout } from "./delta-fanout.ts";
 import { deathOf } from "./headers.ts";
 import { Publisher } from "./publisher.ts";
 import { ReopeningChannel } from "./reopening-channel.ts";
@@ -31,7 +41,8 @@ export interface AmqpBrokerOptions {
  * topology again on every connect; consumers and the publisher open new
  * channels once it is back. Every process also drains the dead-letter queue
  * into the dead-letter handler (the Store), so a task given up on is visible
- * and its run fails with the reason.
+ * and its run fails with the reason. Deltas go through a fanout of their own
+ * (DeltaFanout), at most once.
  */
 export class AmqpBroker implements Broker {
   readonly #options: AmqpBrokerOptions;
@@ -42,6 +53,7 @@ export class AmqpBroker implements Broker {
   readonly #consumers = new Set<AmqpConsumer>();
   #deadLetters: AmqpConsumer | null = null;
   #admin: ReopeningChannel<Channel> | null = null;
+  #deltas: DeltaFanout | null = null;
   #closed = false;
 
   constructor(options: AmqpBrokerOptions) {
@@ -73,10 +85,12 @@ export class AmqpBroker implements Broker {
       this.#connected = false;
       this.#publisher?.reset();
       this.#admin?.reset();
+      this.#deltas?.reset();
       if (!this.#closed) logger.warn({ err: error }, "RabbitMQ connection lost; reconnecting");
     });
     connection.on("error", (error: Error) => logger.warn({ err: error }, "RabbitMQ connection error"));
     this.#publisher = new Publisher(connection, this.#topology, logger, () => this.#declare(connection));
+    this.#deltas = new DeltaFanout(connection, this.#topology, logger);
     this.#deadLetters = new AmqpConsumer(
       {
         connection,
@@ -108,6 +122,7 @@ export class AmqpBroker implements Broker {
     const consumers = [...this.#consumers, ...(this.#deadLetters ? [this.#deadLetters] : [])];
     this.#consumers.clear();
     await Promise.all(consumers.map((consumer) => consumer.stop()));
+    await this.#deltas?.close();
     this.#publisher?.close();
     await this.#connection?.close();
   }
@@ -158,10 +173,20 @@ export class AmqpBroker implements Broker {
     return counts.reduce((sum, { messageCount }) => sum + messageCount, 0);
   }
 
-  /** The task queues and dead-letter queue, declared on every (re)connect. */
+  async publishDeltas(deltas: readonly NodeDelta[]): Promise<void> {
+    await this.#deltas?.publish(deltas);
+  }
+
+  subscribeDeltas(runId: string, listener: DeltaListener): Promise<DeltaSubscription> {
+    this.#ready();
+    return (this.#deltas as DeltaFanout).subscribe(runId, listener);
+  }
+
+  /** The task queues, dead-letter queue and delta exchange, declared on every (re)connect. */
   async #declare(model: Pick<ChannelModel, "createChannel">): Promise<void> {
     const channel = await model.createChannel();
     try {
+      await DeltaFanout.declare(channel, this.#topology);
       await channel.assertQueue(this.#topology.deadLetters, {
         durable: true,
         arguments: this.#topology.deadLetterArguments(),

@@ -13,6 +13,12 @@
  *   use and deleted by the server a minute after their last use.
  * Tasks are published to the default exchange, straight to a queue by name:
  * there is no routing to get wrong, and `mandatory` catches a missing queue.
+ *
+ * Deltas (streamed model text) are not tasks, and nothing of the above applies
+ * to them: `<prefix>.deltas` is a non-durable direct exchange, routed by run
+ * id, and each process that relays deltas to clients has one exclusive,
+ * auto-deleted queue, bound to the runs its clients follow, short and with a
+ * short TTL, so a slow reader loses old deltas instead of building a backlog.
  */
 export interface QueueRoute {
   /** The pool's name: letters, digits, `-` and `_`. */
@@ -27,6 +33,7 @@ export class Topology {
   readonly prefix: string;
   readonly queues: readonly QueueRoute[];
   readonly deadLetters: string;
+  readonly deltaExchange: string;
   readonly #patterns: ReadonlyArray<{ queue: string; test: RegExp }>;
   readonly #byRoute = new Map<string, string>();
 
@@ -39,6 +46,7 @@ export class Topology {
     this.prefix = prefix;
     this.queues = queues;
     this.deadLetters = `${prefix}.dead-letters`;
+    this.deltaExchange = `${prefix}.deltas`;
     this.#patterns = queues.flatMap(({ queue, routes }) =>
       routes.map((route) => ({ queue, test: globPattern(route) })),
     );
@@ -78,6 +86,24 @@ export class Topology {
 
   deadLetterArguments(): Record<string, unknown> {
     return { "x-queue-type": "quorum" };
+  }
+
+  /** One process's delta queue: `<prefix>.deltas.<process id>`. */
+  deltaQueue(processId: string): string {
+    return `${this.deltaExchange}.${processId}`;
+  }
+
+  /**
+   * A delta queue holds little, briefly: past either limit the oldest deltas
+   * are dropped (the default overflow), as a draft seconds old is of no use.
+   */
+  deltaQueueArguments(): Record<string, unknown> {
+    return {
+      "x-queue-type": "classic",
+      "x-max-length": 2_000,
+      "x-max-length-bytes": 4 * 1024 * 1024,
+      "x-message-ttl": 10_000,
+    };
   }
 
   /** The delay queue for a task queue and a delay, rounded up to 2 significant digits (at most 10% late). */

@@ -1,10 +1,23 @@
-import type { Broker, Consumer, DeadLetterHandler, Delivery, DeliveryHandler, Task } from "../broker.ts";
+import type {
+  Broker,
+  Consumer,
+  DeadLetterHandler,
+  Delivery,
+  DeliveryHandler,
+  DeltaListener,
+  DeltaSubscription,
+  NodeDelta,
+  Task,
+} from "../broker.ts";
+import { DeltaListeners } from "../delta-listeners.ts";
 
 /**
  * The in-process Broker of the embedded default: one FIFO queue in memory.
  * Nothing here is durable, and it need not be: after a restart the sweeper
  * republishes every execution the Store holds as queued. Delayed tasks wait on
  * timers (kept referenced, so a process waiting on a retry stays alive).
+ * Deltas go straight to the listeners of their run, during the publish: the
+ * worker that writes them and the clients that read them share this process.
  */
 export interface MemoryBrokerOptions {
   /** Deliveries after which a task is dead-lettered. */
@@ -23,6 +36,7 @@ export class MemoryBroker implements Broker {
   #head = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #consumers = new Set<MemoryConsumer>();
+  readonly #deltaListeners = new DeltaListeners();
   #closed = false;
 
   constructor(options: MemoryBrokerOptions) {
@@ -35,6 +49,7 @@ export class MemoryBroker implements Broker {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    this.#deltaListeners.clear();
     await Promise.all([...this.#consumers].map((consumer) => consumer.stop()));
   }
 
@@ -57,6 +72,23 @@ export class MemoryBroker implements Broker {
 
   async depth(): Promise<number> {
     return this.#queue.length - this.#head;
+  }
+
+  async publishDeltas(deltas: readonly NodeDelta[]): Promise<void> {
+    if (this.#closed) return;
+    for (const delta of deltas) this.#deltaListeners.dispatch(delta);
+  }
+
+  async subscribeDeltas(runId: string, listener: DeltaListener): Promise<DeltaSubscription> {
+    if (this.#closed) throw new Error("the in-process broker is closed");
+    // A wrapper per subscription: a listener subscribed twice has two entries, each closed by its own.
+    const entry: DeltaListener = (delta) => listener(delta);
+    this.#deltaListeners.add(runId, entry);
+    return {
+      close: async () => {
+        this.#deltaListeners.remove(runId, entry);
+      },
+    };
   }
 
   /** The next message, or undefined; compacts the queue now and then. */

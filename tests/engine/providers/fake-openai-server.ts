@@ -8,7 +8,10 @@ import type { AddressInfo } from "node:net";
  * `respond()` (a fixed reply, or a function of the request: statuses, latency,
  * malformed bodies, a hang), and reads what the provider sent in `requests`.
  * It also records what a limit must bound: when each request arrived, and the
- * most requests in flight at once (`maxInFlight`).
+ * most requests in flight at once (`maxInFlight`). A chat request with
+ * `stream: true` is answered with server-sent events, as OpenAI streams
+ * (`streamReply()`: chunks, a delay between them, a usage chunk, `[DONE]`, or
+ * a stream cut off mid-way).
  */
 export interface RecordedRequest {
   readonly method: string;
@@ -29,6 +32,22 @@ export interface ReplySpec {
   readonly headers?: Readonly<Record<string, string>>;
   /** Wait this long before answering. */
   readonly delayMs?: number;
+  /** Answer with server-sent events instead (wins over `json` and `text`). */
+  readonly stream?: StreamSpec;
+}
+
+export interface StreamSpec {
+  /** Each a chunk's `data:` as it is (a chunk object is sent as JSON, a string as written). */
+  readonly events: readonly unknown[];
+  /** Wait this long before each event. */
+  readonly chunkDelayMs?: number;
+  /** Send the first event only once this resolves (headers go at once): a test's gate. */
+  readonly after?: Promise<void>;
+  /**
+   * After the events: `done` sends `data: [DONE]` and ends the response (the
+   * default); `end` ends it without [DONE]; `reset` destroys the connection mid-body.
+   */
+  readonly ending?: "done" | "end" | "reset";
 }
 
 /** "hang": never answer (the connection stays open until the client gives up or the server closes). */
@@ -61,6 +80,36 @@ export function chatReply(content: string | null, usage: unknown = DEFAULT_USAGE
   };
 }
 
+/** One streamed chat chunk carrying `content`, the last one with a finish_reason. */
+export function contentChunk(content: string, finishReason: string | null = null): unknown {
+  return {
+    id: "chatcmpl-test",
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta: { content }, finish_reason: finishReason }],
+  };
+}
+
+/** The usage chunk of `stream_options.include_usage`: no choices. */
+export function usageChunk(usage: unknown = DEFAULT_USAGE): unknown {
+  return { id: "chatcmpl-test", object: "chat.completion.chunk", choices: [], usage };
+}
+
+/** A streamed chat completion of `pieces`, then the usage chunk (unless `usage` is null), then [DONE]. */
+export function streamReply(
+  pieces: readonly string[],
+  options: { usage?: unknown; chunkDelayMs?: number; ending?: StreamSpec["ending"] } = {},
+): ReplySpec {
+  const events = pieces.map((piece, i) => contentChunk(piece, i === pieces.length - 1 ? "stop" : null));
+  if (options.usage !== null) events.push(usageChunk(options.usage ?? DEFAULT_USAGE));
+  return {
+    stream: {
+      events,
+      ...(options.chunkDelayMs === undefined ? {} : { chunkDelayMs: options.chunkDelayMs }),
+      ...(options.ending === undefined ? {} : { ending: options.ending }),
+    },
+  };
+}
+
 /** OpenAI's error body shape. */
 export function errorReply(status: number, message: string): ReplySpec {
   return { status, json: { error: { message, type: "invalid_request_error", code: null } } };
@@ -70,7 +119,10 @@ const openAi: Handler = (request) => {
   const body = request.body as { messages?: { content?: unknown }[]; input?: string[] };
   if (request.path.endsWith("/chat/completions")) {
     const last = body.messages?.at(-1)?.content;
-    return chatReply(`echo: ${typeof last === "string" ? last : JSON.stringify(last)}`);
+    const echo = `echo: ${typeof last === "string" ? last : JSON.stringify(last)}`;
+    if ((request.body as { stream?: unknown }).stream === true)
+      return streamReply(echo.match(/\S+\s*/g) ?? []);
+    return chatReply(echo);
   }
   if (request.path.endsWith("/embeddings")) {
     const inputs = body.input ?? [];
@@ -126,6 +178,10 @@ export async function startFakeServer(): Promise<FakeServer> {
     if (reply === "hang") return;
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
     if (res.destroyed) return;
+    if (reply.stream) {
+      await sendStream(res, reply.stream, reply.status ?? 200, reply.headers);
+      return;
+    }
     const payload = reply.text ?? JSON.stringify(reply.json ?? {});
     res.writeHead(reply.status ?? 200, {
       "content-type": reply.text === undefined ? "application/json" : "text/plain",
@@ -156,4 +212,28 @@ export async function startFakeServer(): Promise<FakeServer> {
       return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
     },
   };
+}
+
+async function sendStream(
+  res: ServerResponse,
+  stream: StreamSpec,
+  status: number,
+  headers: Readonly<Record<string, string>> | undefined,
+): Promise<void> {
+  res.writeHead(status, { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers });
+  res.flushHeaders();
+  await stream.after;
+  for (const event of stream.events) {
+    if (stream.chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, stream.chunkDelayMs));
+    if (res.destroyed) return;
+    res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`);
+  }
+  const ending = stream.ending ?? "done";
+  if (ending === "reset") {
+    // Let the last chunk reach the client, then break the connection mid-body.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    res.destroy();
+    return;
+  }
+  res.end(ending === "done" ? "data: [DONE]\n\n" : undefined);
 }

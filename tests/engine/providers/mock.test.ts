@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ModelVersion, ValueTemplate } from "../../../definitions/index.ts";
 import { asExecutionError } from "../../../engine/errors.ts";
-import { estimateUsage, MockProvider } from "../../../engine/providers/mock.ts";
+import { estimateUsage, MockProvider, wordPieces } from "../../../engine/providers/mock.ts";
 import { callOf } from "./provider-call.ts";
 
 const RESPONSE: ValueTemplate = {
@@ -84,5 +84,59 @@ describe("mock provider", () => {
       retryable: false,
       message: 'expression "$error("no kind given")" failed: no kind given',
     });
+  });
+});
+
+describe("mock provider: streaming", () => {
+  const streaming = async (version: ModelVersion, input: unknown, signal = new AbortController().signal) => {
+    const deltas: string[] = [];
+    const result = await provider.call(callOf(version, input, { signal, onDelta: (t) => deltas.push(t) }));
+    return { deltas, result };
+  };
+
+  it("streams its text in word-sized pieces; the output and usage are as without streaming", async () => {
+    const plain = await provider.call(callOf(mock(), { kind: "sunny villa" }));
+    const { deltas, result } = await streaming(mock({ latencyMs: 30 }), { kind: "sunny villa" });
+    expect(deltas).toEqual(["A ", "lovely ", "sunny ", "villa"]);
+    expect(result).toEqual(plain);
+  });
+
+  it("streams the JSON of an output without text, as a model answering an outputSchema writes it", async () => {
+    const response: ValueTemplate = { t: "literal", value: { label: "luxury", score: 0.9 } };
+    const { deltas, result } = await streaming(mock({ response }), {});
+    expect(deltas.join("")).toBe('{"label":"luxury","score":0.9}');
+    expect(result.output).toEqual({ label: "luxury", score: 0.9 });
+  });
+
+  it("keeps leading whitespace and every character", () => {
+    expect(wordPieces("  Two  rooms,\nsea view ")).toEqual(["  Two  ", "rooms,\n", "sea ", "view "]);
+    expect(wordPieces("")).toEqual([]);
+    expect(wordPieces("   ")).toEqual(["   "]);
+  });
+
+  it("streams nothing from an attempt that fails", async () => {
+    const deltas: string[] = [];
+    const call = callOf(mock({ failures: 1 }), { kind: "flat" }, { onDelta: (t) => deltas.push(t) });
+    await expect(provider.call(call)).rejects.toMatchObject({ code: "mock-failure" });
+    expect(deltas).toEqual([]);
+  });
+
+  it("stops streaming when the attempt aborts", async () => {
+    const controller = new AbortController();
+    const deltas: string[] = [];
+    const call = callOf(
+      mock({ latencyMs: 5_000 }),
+      { kind: "villa with a view" },
+      {
+        signal: controller.signal,
+        onDelta: (text) => {
+          deltas.push(text);
+          controller.abort(new DOMException("cancelled", "AbortError"));
+        },
+      },
+    );
+    const error = await provider.call(call).catch((e: unknown) => e);
+    expect((error as Error).name).toBe("AbortError");
+    expect(deltas).toEqual(["A "]);
   });
 });
