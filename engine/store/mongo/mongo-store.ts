@@ -265,12 +265,8 @@ export class MongoStore implements Store {
       { _id: key, status: "running", leaseToken: token },
       {
         $set: {
-          status: "queued",
-          leaseToken: null,
-          leaseExpiresAt: null,
-          notBefore: next.notBefore,
+          ...backInQueue(next.notBefore, now),
           error: next.error ?? null,
-          updatedAt: now,
           rateSlotAt: null,
           // At a fallback model, the attempts start again from 0 (attemptsTotal goes on).
           ...(next.modelIndex === undefined ? {} : { modelIndex: next.modelIndex, attempt: 0 }),
@@ -289,14 +285,7 @@ export class MongoStore implements Store {
     const result = await this.#db.executions.updateOne(
       { _id: key, status: "running", leaseToken: token },
       {
-        $set: {
-          status: "queued",
-          leaseToken: null,
-          leaseExpiresAt: null,
-          notBefore: next.notBefore,
-          rateSlotAt: next.rateSlotAt,
-          updatedAt: now,
-        },
+        $set: { ...backInQueue(next.notBefore, now), rateSlotAt: next.rateSlotAt },
         // The claim handed back counts as no attempt.
         $inc: { attempt: -1, attemptsTotal: -1 },
       },
@@ -601,4 +590,9 @@ export class MongoStore implements Store {
       if (!isDuplicatesOnly(error)) throw error;
     }
   }
+}
+
+/** A running execution handed back to the queue, lease dropped, due at `notBefore`. */
+function backInQueue(notBefore: number, now: number) {
+  return { status: "queued", leaseToken: null, leaseExpiresAt: null, notBefore, updatedAt: now } as const;
 }

@@ -14,7 +14,7 @@ import {
   streamReply,
   usageChunk,
 } from "./fake-openai-server.ts";
-import { callOf } from "./provider-call.ts";
+import { callOf, openAiVersion } from "./provider-call.ts";
 
 // The openai provider with `onDelta` (a node with stream: true): a chat call
 // streams, its pieces reach onDelta in order, and the result is what the call
@@ -32,15 +32,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 beforeEach(() => server.reset());
 
-function openai(fields: Partial<Extract<ModelVersion, { provider: "openai" }>> = {}): ModelVersion {
-  return {
-    provider: "openai",
-    endpoint: `${server.url}/v1`,
-    model: "llama-3.1-8b-instruct",
-    apiKeySecret: null,
-    params: {},
-    ...fields,
-  };
+function openai(fields: Parameters<typeof openAiVersion>[1] = {}): ModelVersion {
+  return openAiVersion(`${server.url}/v1`, fields);
 }
 
 /** Calls the provider streaming; the deltas it received, and its result or error. */

@@ -5,7 +5,7 @@ import { EgressPolicy } from "../../../engine/providers/egress.ts";
 import { OpenAIProvider } from "../../../engine/providers/openai.ts";
 import type { SecretSource } from "../../../engine/providers/provider.ts";
 import { chatReply, errorReply, type FakeServer, startFakeServer } from "./fake-openai-server.ts";
-import { callOf } from "./provider-call.ts";
+import { callOf, openAiVersion } from "./provider-call.ts";
 
 const SECRET = "sk-test-5ecret-value";
 const secrets: SecretSource = (name) => (name === "LLM_API_KEY" ? SECRET : undefined);
@@ -18,15 +18,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 beforeEach(() => server.reset());
 
-function openai(fields: Partial<Extract<ModelVersion, { provider: "openai" }>> = {}): ModelVersion {
-  return {
-    provider: "openai",
-    endpoint: `${server.url}/v1`,
-    model: "llama-3.1-8b-instruct",
-    apiKeySecret: null,
-    params: {},
-    ...fields,
-  };
+function openai(fields: Parameters<typeof openAiVersion>[1] = {}): ModelVersion {
+  return openAiVersion(`${server.url}/v1`, fields);
 }
 
 const only = () => {

@@ -17,3 +17,18 @@ export function callOf(
     ...extra,
   };
 }
+
+/** An `openai` version served at `baseUrl` (a test server's `/v1`), with test defaults. */
+export function openAiVersion(
+  baseUrl: string,
+  fields: Partial<Extract<ModelVersion, { provider: "openai" }>> = {},
+): ModelVersion {
+  return {
+    provider: "openai",
+    endpoint: baseUrl,
+    model: "llama-3.1-8b-instruct",
+    apiKeySecret: null,
+    params: {},
+    ...fields,
+  };
+}
