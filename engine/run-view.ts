@@ -38,6 +38,9 @@ export interface NodeJson {
   readonly cost?: { readonly amount: number; readonly currency: string };
   readonly items?: number;
   readonly childRunId?: string;
+  /** A queued node not yet due: when it is, and why it waits (a retry's backoff, or its model's rate limit). */
+  readonly dueAt?: string;
+  readonly waitingFor?: "retry" | "rate-limit";
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly output: unknown;
@@ -58,6 +61,7 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
       ...(execution.cost ? { cost: execution.cost } : {}),
       ...(execution.itemsTotal > 0 ? { items: execution.itemsTotal } : {}),
       ...(execution.childRunId ? { childRunId: execution.childRunId } : {}),
+      ...waiting(execution),
       startedAt: iso(execution.startedAt),
       finishedAt: iso(execution.finishedAt),
       output: terminal ? execution.output : null,
@@ -79,6 +83,15 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
     cost: runCost(run.cost),
     parent: run.parent,
     nodes,
+  };
+}
+
+/** A queued execution put off to a later time: a retry after its backoff, or a call waiting for its slot. */
+function waiting(execution: ExecutionRecord): Pick<NodeJson, "dueAt" | "waitingFor"> {
+  if (execution.status !== "queued" || execution.notBefore <= execution.updatedAt) return {};
+  return {
+    dueAt: new Date(execution.notBefore).toISOString(),
+    waitingFor: execution.rateSlotAt !== null ? "rate-limit" : "retry",
   };
 }
 

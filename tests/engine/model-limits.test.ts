@@ -80,6 +80,38 @@ describe("a model's rate limit", () => {
     expect(waiting.notBefore).toBe(waiting.rateSlotAt);
     expect(waiting.notBefore - Date.now()).toBeGreaterThan(50_000);
     expect((await h.engine.services.store.getRun(run.id))?.status).toBe("running");
+    // The run says why the node waits, and until when.
+    const view = await h.engine.runJson(run.id);
+    expect(view?.nodes[waiting.nodeId]).toMatchObject({
+      status: "queued",
+      attempts: 0,
+      waitingFor: "rate-limit",
+      dueAt: new Date(waiting.notBefore).toISOString(),
+    });
+    await h.engine.runner.cancelRun(run.id);
+  });
+
+  it("is told apart from a retry's backoff in the run's view", async () => {
+    const h = await start([
+      mockModel("wobbly", { "1": "failures: 1, response: 1" }),
+      workflow(
+        "retried",
+        "    a: { type: model, model: wobbly, input: {}, retry: { maxAttempts: 2, delay: 1m } }\n",
+      ),
+    ]);
+    const run = await h.engine.startRun({ workflow: "retried", input: {} });
+    const [retrying] = await executionsWhen(
+      h,
+      run.id,
+      (all) => all[0]?.error !== null && all[0]?.status === "queued",
+    );
+    const view = await h.engine.runJson(run.id);
+    expect(view?.nodes.a).toMatchObject({
+      status: "queued",
+      attempts: 1,
+      waitingFor: "retry",
+      dueAt: new Date((retrying as ExecutionRecord).notBefore).toISOString(),
+    });
     await h.engine.runner.cancelRun(run.id);
   });
 
