@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit, { type LimitFunction } from "p-limit";
-import type { PlanNode, TemplateNode } from "../definitions/index.ts";
+import type { CompiledModel, PlanNode, TemplateNode } from "../definitions/index.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { Consumer, Delivery, Task } from "./broker/broker.ts";
 import { expressionContext } from "./context.ts";
@@ -9,7 +9,7 @@ import { deadLetter } from "./dead-letters.ts";
 import { asExecutionError, ExecutionError } from "./errors.ts";
 import type { AttemptExecutor, AttemptResult } from "./executors/attempt.ts";
 import { startMap } from "./executors/map.ts";
-import { runModel } from "./executors/model.ts";
+import { modelReference, runModel } from "./executors/model.ts";
 import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
 import type { Claimed } from "./executors/waiting.ts";
@@ -46,6 +46,12 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
  * worker for other work and costs a round trip through the store and broker.
  */
 const IN_PROCESS_WAIT_MS = 250;
+
+/** The model version an attempt calls (`name@version`), and its model's settings. */
+interface CalledModel {
+  readonly pinned: string;
+  readonly model: CompiledModel;
+}
 
 export class Worker {
   readonly #services: EngineServices;
@@ -186,6 +192,7 @@ export class Worker {
       // fails here, the delivery fails (and comes again), the node does not.
       const context = await this.#context(claimed);
       let callsOut = false;
+      let called: CalledModel | null = null;
       try {
         if (
           node.when !== null &&
@@ -199,15 +206,16 @@ export class Worker {
           else await startChild(wait);
         } else {
           callsOut = true;
+          called = await this.#calledModel(claimed);
         }
       } catch (error) {
         await this.#failed(claimed, asExecutionError(error));
         return;
       }
       // Waiting for a rate limit is not part of the node either (nor is its store's failure).
-      if (callsOut && !(await this.#heldBackByRateLimit(claimed))) {
+      if (callsOut && !(await this.#heldBackByRateLimit(claimed, called))) {
         try {
-          outcome = await this.#attempt(claimed, context, lease.signal);
+          outcome = await this.#attempt(claimed, context, lease.signal, called);
         } catch (error) {
           await this.#failed(claimed, asExecutionError(error));
           return;
@@ -273,12 +281,11 @@ export class Worker {
     claimed: Claimed,
     context: Record<string, unknown>,
     leaseSignal: AbortSignal,
+    called: CalledModel | null,
   ): Promise<Outcome> {
     const { node, run, plan, execution } = claimed;
     const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
-    const model = this.#pinnedModel(claimed);
-    const settings = model === null ? null : (await this.#services.catalog.modelVersion(model)).model;
-    const timeoutMs = node.timeoutMs ?? settings?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = node.timeoutMs ?? called?.model.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // A timer of our own, cleared when the attempt ends: AbortSignal.timeout's
     // timer would live on (and hold the signal) for the whole timeout.
     const timeout = new AbortController();
@@ -294,12 +301,13 @@ export class Worker {
     const { clock, calls } = this.#services;
     const call = async () => {
       const started = clock();
-      if (model && settings && !this.#gate.permit(settings, model, started)) throw this.#circuitOpen(model);
+      if (called && !this.#gate.permit(called.model, called.pinned, started))
+        throw this.#circuitOpen(called.pinned);
       const record = (outcome: CallOutcome | null) => {
-        if (!model || !settings) return;
+        if (!called) return;
         const now = clock();
-        if (outcome) calls.record(model, started, now - started, outcome);
-        this.#gate.record(settings, model, verdictOf(outcome), now);
+        if (outcome) calls.record(called.pinned, started, now - started, outcome);
+        this.#gate.record(called.model, called.pinned, verdictOf(outcome), now);
       };
       try {
         const result = await executor({
@@ -314,7 +322,7 @@ export class Worker {
         // A cache hit called no model.
         if (!result.cached) {
           record("ok");
-          if (settings && result.usage) this.#gate.charge(settings, result.usage, clock());
+          if (called && result.usage) this.#gate.charge(called.model, result.usage, clock());
         }
         return result;
       } catch (error) {
@@ -358,13 +366,11 @@ export class Worker {
    * execution was deferred (its delivery comes back when the slot is due); a
    * wait is no attempt and no failure.
    */
-  async #heldBackByRateLimit(claimed: Claimed): Promise<boolean> {
+  async #heldBackByRateLimit(claimed: Claimed, called: CalledModel | null): Promise<boolean> {
     const { execution, token, run, plan } = claimed;
-    const model = this.#pinnedModel(claimed);
-    if (model === null || execution.rateSlotAt !== null) return false;
-    const { store, broker, catalog, clock, observer } = this.#services;
-    const settings = (await catalog.modelVersion(model)).model;
-    if (!settings.rateLimit) return false;
+    if (!called?.model.rateLimit || execution.rateSlotAt !== null) return false;
+    const { store, broker, clock, observer } = this.#services;
+    const settings = called.model;
     const now = clock();
     const startAt = await this.#gate.reserve(settings, now);
     const waitMs = startAt - now;
@@ -395,12 +401,18 @@ export class Worker {
     );
   }
 
-  /** The model version (`name@version`) this attempt calls: the node's model, or the fallback being tried. */
-  #pinnedModel(claimed: Claimed): string | null {
+  /**
+   * The model version this attempt calls (the node's model, or the fallback
+   * being tried), as pinned in the run, with its model's settings; null for
+   * nodes that call no model. Read once per attempt, for the rate limit, the
+   * timeout, the breaker and the token charge alike.
+   */
+  async #calledModel(claimed: Claimed): Promise<CalledModel | null> {
     const { node, run, execution } = claimed;
     if (node.type !== "model") return null;
-    const reference = execution.modelIndex === 0 ? node.model : node.fallback[execution.modelIndex - 1];
-    return (reference === undefined ? undefined : run.models[reference]) ?? null;
+    const pinned = run.models[modelReference(node, execution.modelIndex)];
+    if (pinned === undefined) return null;
+    return { pinned, model: (await this.#services.catalog.modelVersion(pinned)).model };
   }
 
   /** A model's `concurrency`: in-flight calls per worker process. */
