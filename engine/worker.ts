@@ -330,7 +330,7 @@ export class Worker {
         throw error;
       }
     };
-    const limit = await this.#limitFor(node);
+    const limit = this.#limitFor(called);
     let result: AttemptResult;
     try {
       result = limit ? await limit(call) : await call();
@@ -415,14 +415,13 @@ export class Worker {
     return { pinned, model: (await this.#services.catalog.modelVersion(pinned)).model };
   }
 
-  /** A model's `concurrency`: in-flight calls per worker process. */
-  async #limitFor(node: PlanNode | TemplateNode): Promise<LimitFunction | null> {
-    if (node.type !== "model") return null;
-    const name = node.model.split("@")[0] as string;
+  /** A model's `concurrency`: in-flight calls per worker process (of the model called: a fallback has its own). */
+  #limitFor(called: CalledModel | null): LimitFunction | null {
+    if (!called) return null;
+    const { name, concurrency } = called.model;
     let limit = this.#modelLimits.get(name);
     if (!limit) {
-      const model = await this.#services.catalog.model(name);
-      limit = this.#modelLimits.get(name) ?? pLimit(model.concurrency ?? Number.POSITIVE_INFINITY);
+      limit = pLimit(concurrency ?? Number.POSITIVE_INFINITY);
       this.#modelLimits.set(name, limit);
     }
     return limit;

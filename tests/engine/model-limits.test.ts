@@ -163,6 +163,20 @@ describe("a model's concurrency", () => {
     expect(runs.map((run) => run.status)).toEqual(Array(6).fill("succeeded"));
     expect(server.maxInFlight).toBe(2);
   });
+
+  it("of a fallback model bounds the calls to it, not the node's own model's", async () => {
+    server.respond({ ...chatReply("slow"), delayMs: 100 });
+    const h = await start([
+      mockModel("refuses", { "1": "error: no" }),
+      openAiModel("narrow", "  concurrency: 1\n"),
+      ONE_CALL("refuses", ", fallback: [narrow]"),
+    ]);
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => h.run("calls-refuses", { text: `n${i}` })),
+    );
+    expect(runs.map((run) => run.nodes.ask?.model)).toEqual(Array(4).fill("narrow@1"));
+    expect(server.maxInFlight).toBe(1);
+  });
 });
 
 describe("a model's circuit breaker", () => {
