@@ -9,13 +9,8 @@
  *
  * Run: npm run bench:engine   (BENCH_RUNS=100000 for the full memory figure)
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import pino from "pino";
-import { validateDefinitions } from "../definitions/index.ts";
-import { createEngine } from "../engine/create.ts";
+import { embeddedEngine } from "./embedded-engine.ts";
 
 const WIDTH = 1000;
 const fanOut = [
@@ -52,21 +47,11 @@ spec:
     b: { type: transform, expr: "nodes.a.output * 2" }
 `;
 
-const set = validateDefinitions([
+const { engine, close } = await embeddedEngine([
   { path: "fan.yaml", text: fanOut },
   { path: "chain.yaml", text: chain },
   { path: "small.yaml", text: small },
 ]);
-if (!set.valid) throw new Error("bench definitions are invalid");
-
-const dir = mkdtempSync(join(tmpdir(), "pflow-bench-"));
-const { engine, close } = await createEngine({
-  storeUrl: `sqlite:${join(dir, "pflow.db")}`,
-  brokerUrl: "memory:",
-  logger: pino({ level: "silent" }),
-});
-await engine.services.catalog.register(set, Date.now());
-await engine.start({ recoverAllLeases: true });
 
 async function timeRun(workflow: string, nodes: number): Promise<number> {
   const started = performance.now();

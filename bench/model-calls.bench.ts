@@ -13,13 +13,8 @@
  * Run: npm run bench:models   (BENCH_VARIANTS=plain to run one; on an older
  * commit, plain is the "before" of the accounting)
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import pino from "pino";
-import { validateDefinitions } from "../definitions/index.ts";
-import { createEngine } from "../engine/create.ts";
+import { embeddedEngine } from "./embedded-engine.ts";
 
 const WIDTH = 1000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -47,17 +42,7 @@ const documents = variants.flatMap((variant) => [
     ),
   ].join("\n"),
 ]);
-const set = validateDefinitions(documents.map((text, i) => ({ path: `d${i}.yaml`, text })));
-if (!set.valid) throw new Error(JSON.stringify(set.files.flatMap((f) => f.errors).slice(0, 3)));
-
-const dir = mkdtempSync(join(tmpdir(), "pflow-bench-models-"));
-const { engine, close } = await createEngine({
-  storeUrl: `sqlite:${join(dir, "pflow.db")}`,
-  brokerUrl: "memory:",
-  logger: pino({ level: "silent" }),
-});
-await engine.services.catalog.register(set, Date.now());
-await engine.start({ recoverAllLeases: true });
+const { engine, close } = await embeddedEngine(documents.map((text, i) => ({ path: `d${i}.yaml`, text })));
 
 async function microsPerCall(variant: string): Promise<number> {
   const started = performance.now();
