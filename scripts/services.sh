@@ -7,6 +7,7 @@
 #   scripts/services.sh          install and start both
 #   scripts/services.sh stop     stop both
 #   scripts/services.sh stop-mongo   stop FerretDB only (the fault tests cut the store off)
+#   scripts/services.sh restart-rabbitmq   stop the RabbitMQ node and start it again (the broker restart tests)
 #
 # PFLOW_TEST_AMQP_PORT, PFLOW_TEST_MONGO_PORT, PFLOW_TEST_RABBITMQ_NODE and
 # PFLOW_SERVICES_DIR run a second, independent set.
@@ -95,6 +96,15 @@ stop_mongo() {
   for _ in $(seq 1 50); do listening "$MONGO_PORT" || return 0; sleep 0.1; done
 }
 
+# The whole node, not `stop_app`/`start_app`: RabbitMQ 3.10 restarted that way in
+# quick succession can lose the supervisor of its quorum queues' dead-lettering
+# (rabbit_fifo_dlx_sup), after which no quorum queue works until the node restarts.
+restart_rabbitmq() {
+  rabbitmqctl -n "$RABBITMQ_NODE" stop >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do listening "$AMQP_PORT" || break; sleep 0.1; done
+  start_rabbitmq >/dev/null
+}
+
 stop_all() {
   rabbitmqctl -n "$RABBITMQ_NODE" stop >/dev/null 2>&1 || true
   if [ -f "$STATE_DIR/ferretdb.pid" ]; then kill "$(cat "$STATE_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$STATE_DIR/ferretdb.pid"; fi
@@ -111,5 +121,6 @@ case "${1:-start}" in
     ;;
   stop) stop_all ;;
   stop-mongo) stop_mongo ;;
-  *) echo "usage: $0 [start|stop|stop-mongo]" >&2; exit 2 ;;
+  restart-rabbitmq) restart_rabbitmq ;;
+  *) echo "usage: $0 [start|stop|stop-mongo|restart-rabbitmq]" >&2; exit 2 ;;
 esac

@@ -1,9 +1,7 @@
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import amqp from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster.ts";
-import { AMQP_URL, restartRabbitMq } from "./services.ts";
+import { AMQP_URL, restartRabbitMq, startMongo, stopMongo } from "./services.ts";
 
 /**
  * Fault tests of the production topology: real `pflow serve` and `pflow worker`
@@ -60,7 +58,6 @@ spec:
     stuck: { type: model, model: hang, input: { value: 1 } }
 `;
 
-const SERVICES = join(import.meta.dirname, "../../scripts/services.sh");
 const clusters: Cluster[] = [];
 
 afterEach(async () => {
@@ -245,11 +242,3 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
     expect(nextStatus, JSON.stringify((await c.request(`/v1/runs/${next}`)).json)).toBe("succeeded");
   });
 });
-
-function stopMongo(): void {
-  execFileSync(SERVICES, ["stop-mongo"], { stdio: "ignore" });
-}
-
-function startMongo(): void {
-  execFileSync(SERVICES, ["start"], { stdio: "ignore" });
-}

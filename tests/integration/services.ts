@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 
 /**
  * Where the integration suite finds its real servers: the environment
@@ -15,12 +16,26 @@ export function mongoUrlFor(database: string): string {
   return url.toString();
 }
 
+/** The script that starts the servers; it also stops and restarts them for the fault tests. */
+const SERVICES = join(import.meta.dirname, "../../scripts/services.sh");
+
 /**
- * Restarts RabbitMQ's application (the node started by scripts/services.sh):
- * every connection drops, as in a broker restart, and durable queues stay.
+ * Restarts the RabbitMQ node started by scripts/services.sh, as a broker
+ * restart does: every connection drops, durable queues stay. The whole node,
+ * not its application: see restart_rabbitmq in the script. The script reads
+ * the same PFLOW_TEST_* settings as this suite, so it restarts the node this
+ * suite talks to.
  */
 export function restartRabbitMq(): void {
-  const node = process.env.PFLOW_TEST_RABBITMQ_NODE ?? "pflow-test@localhost";
-  execFileSync("rabbitmqctl", ["-n", node, "stop_app"], { stdio: "ignore" });
-  execFileSync("rabbitmqctl", ["-n", node, "start_app"], { stdio: "ignore" });
+  execFileSync(SERVICES, ["restart-rabbitmq"], { stdio: "ignore" });
+}
+
+/** Stops the MongoDB-wire server (FerretDB), to cut the store off. */
+export function stopMongo(): void {
+  execFileSync(SERVICES, ["stop-mongo"], { stdio: "ignore" });
+}
+
+/** Starts it again (the script leaves RabbitMQ as it is). */
+export function startMongo(): void {
+  execFileSync(SERVICES, ["start"], { stdio: "ignore" });
 }
