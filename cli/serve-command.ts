@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { buildServer } from "../server/app.ts";
+import { buildServer, type ServerOptions } from "../server/app.ts";
 import { ApiKeyError, parseApiKeys } from "../server/auth.ts";
 import { createMetrics } from "../server/metrics.ts";
 import { allRoutes } from "../server/routes/index.ts";
@@ -57,6 +57,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     apiKeys,
     routes: allRoutes(metrics),
     rateLimit: { max: requestsPerMinute(process.env.PFLOW_RATE_LIMIT), windowMs: 60_000 },
+    ...serverLimits(process.env),
   });
   try {
     await app.listen({ host, port });
@@ -82,6 +83,28 @@ function requestsPerMinute(text: string | undefined): number {
   if (!Number.isInteger(value) || value < 1)
     throw new UsageError(`PFLOW_RATE_LIMIT must be a whole number of requests per minute, not "${text}"`);
   return value;
+}
+
+/** PFLOW_REQUEST_TIMEOUT_MS, PFLOW_VALIDATION_TIMEOUT_MS, PFLOW_VALIDATION_THREADS (docs/operations.md). */
+function serverLimits(env: NodeJS.ProcessEnv): Pick<ServerOptions, "requestTimeoutMs" | "validation"> {
+  const setting = (name: string, min: number) => {
+    const text = env[name];
+    if (text === undefined || text === "") return undefined;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min)
+      throw new UsageError(`${name} must be an integer ≥ ${min}, not "${text}"`);
+    return value;
+  };
+  const requestTimeoutMs = setting("PFLOW_REQUEST_TIMEOUT_MS", 1000);
+  const timeoutMs = setting("PFLOW_VALIDATION_TIMEOUT_MS", 100);
+  const threads = setting("PFLOW_VALIDATION_THREADS", 1);
+  return {
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    validation: {
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(threads === undefined ? {} : { threads }),
+    },
+  };
 }
 
 /** Loopback addresses, and localhost. */

@@ -5,7 +5,8 @@
  */
 export const VALIDATION_CODES = {
   "yaml-syntax": "the YAML does not parse",
-  "yaml-limits": "the file is too large, too deep, or has too many aliases (YAML bombs end here, fast)",
+  "yaml-limits":
+    "the file is too large, too deep, has too many nodes or aliases, or expands too far (YAML bombs end here, fast)",
   "duplicate-key": "a mapping repeats a key",
   "empty-file": "a definition file holds no documents",
   schema: "the document breaks the JSON Schema (unknown field, wrong type, bad name…)",

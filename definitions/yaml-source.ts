@@ -14,14 +14,17 @@ import {
   type Node as YamlNode,
 } from "yaml";
 import type { Diagnostic, ValidationCode } from "./codes.ts";
+import { type Expansion, measureExpansion, SelfReferencingAlias } from "./yaml-expansion.ts";
 
 /**
  * YAML files to documents, keeping every source position.
  *
  * Limits are checked while the file is lexed (size before anything, nesting depth
- * on the parser's stack as it grows, aliases as they appear), so a YAML bomb is
- * refused before it is ever expanded: a megabyte of `[[[[…` or of aliases ends in
- * milliseconds with `yaml-limits`.
+ * on the parser's stack as it grows, aliases and nodes as they appear), and what
+ * the aliases would expand to is measured before anything is expanded, so a YAML
+ * bomb is refused before it is ever built: a megabyte of `[[[[…` or of aliases
+ * ends in milliseconds with `yaml-limits`, and a file of a million keys stops
+ * being read at the node limit instead of being composed whole.
  */
 export interface YamlLimits {
   /** Largest file accepted, in bytes. */
@@ -32,6 +35,12 @@ export interface YamlLimits {
   readonly maxAliases: number;
   /** Most documents in one file. */
   readonly maxDocuments: number;
+  /** Most nodes (scalars, keys included, and collections) written in one file. */
+  readonly maxNodes: number;
+  /** Most nodes one document may hold once its aliases are expanded. */
+  readonly maxExpandedNodes: number;
+  /** Most characters of scalars one document may hold once its aliases are expanded. */
+  readonly maxExpandedBytes: number;
 }
 
 export const DEFAULT_YAML_LIMITS: YamlLimits = {
@@ -39,6 +48,10 @@ export const DEFAULT_YAML_LIMITS: YamlLimits = {
   maxDepth: 64,
   maxAliases: 100,
   maxDocuments: 1000,
+  // A 50,000-node workflow is about 400,000 nodes of YAML.
+  maxNodes: 500_000,
+  maxExpandedNodes: 1_000_000,
+  maxExpandedBytes: 16 * 1024 * 1024,
 };
 
 /** One YAML document of a file, its plain value, and what locates positions in it. */
@@ -137,6 +150,11 @@ function readDocument(doc: Document.Parsed, text: string, limits: YamlLimits, re
     report("yaml-syntax", firstLine(warning.message), warning.pos[0], "warning");
   if (isEmptyDocument(doc)) return EMPTY; // e.g. after a trailing ---
   if (fatal) return undefined;
+  const overLimit = expansionOverLimit(doc, limits);
+  if (overLimit !== undefined) {
+    report("yaml-limits", overLimit.message, overLimit.offset);
+    return undefined;
+  }
   for (const finding of inspectMappings(doc, text)) report(finding.code, finding.message, finding.offset);
   try {
     return doc.toJS({ maxAliasCount: limits.maxAliases });
@@ -155,12 +173,47 @@ class LimitExceeded extends Error {
   }
 }
 
+/** What a document's aliases would expand it to, if past a limit: the finding to report. */
+function expansionOverLimit(
+  doc: Document.Parsed,
+  limits: YamlLimits,
+): { message: string; offset: number } | undefined {
+  let size: Expansion;
+  try {
+    size = measureExpansion(doc);
+  } catch (error) {
+    if (!(error instanceof SelfReferencingAlias)) throw error;
+    return { message: error.message, offset: error.offset };
+  }
+  const offset = doc.range[0];
+  if (size.nodes > limits.maxExpandedNodes) {
+    const message = `the document expands to ${size.nodes.toLocaleString("en-US")} nodes with its aliases; the limit is ${limits.maxExpandedNodes.toLocaleString("en-US")}`;
+    return { message, offset };
+  }
+  if (size.bytes > limits.maxExpandedBytes) {
+    const message = `the document expands to ${formatBytes(size.bytes)} with its aliases; the limit is ${formatBytes(limits.maxExpandedBytes)}`;
+    return { message, offset };
+  }
+  return undefined;
+}
+
+/** The first character of a lexeme that starts a node: a scalar's marker, a quote, a flow collection, a sequence item. */
+const NODE_STARTS: ReadonlySet<number> = new Set([0x1f, 0x22, 0x27, 0x5b, 0x7b]);
+
 function* tokensWithinLimits(text: string, lines: LineCounter, limits: YamlLimits): Generator<CST.Token> {
   const parser = new Parser(lines.addNewLine);
   let aliases = 0;
+  let nodes = 0;
   for (const lexeme of new Lexer().lex(text)) {
-    if (lexeme.charCodeAt(0) === 42 /* '*' */ && ++aliases > limits.maxAliases) {
+    const first = lexeme.charCodeAt(0);
+    if (first === 42 /* '*' */ && ++aliases > limits.maxAliases) {
       throw new LimitExceeded(`the file uses more than ${limits.maxAliases} aliases`, parser.offset);
+    }
+    if ((NODE_STARTS.has(first) || lexeme === "-") && ++nodes > limits.maxNodes) {
+      throw new LimitExceeded(
+        `the file holds more than ${limits.maxNodes.toLocaleString("en-US")} nodes (keys, values and items)`,
+        parser.offset,
+      );
     }
     yield* parser.next(lexeme);
     // Each open collection is one entry on the parser's stack (plus the document).

@@ -5,6 +5,7 @@ import type { Task } from "./broker/broker.ts";
 import { leafOutputs, outputsContext } from "./context.ts";
 import { decide } from "./decide.ts";
 import { asExecutionError, ExecutionError, type NodeError } from "./errors.ts";
+import { MAX_JSON_DEPTH, tooDeepAt } from "./json-depth.ts";
 import { pinModels } from "./pinning.ts";
 import { propagationOf } from "./propagation.ts";
 import { evaluateTemplate } from "./providers/template-eval.ts";
@@ -37,6 +38,16 @@ export class InputRejected extends Error {
     );
     this.name = "InputRejected";
     this.violations = violations;
+  }
+}
+
+/** Input nested past MAX_JSON_DEPTH is refused before anything clones or walks it. */
+export function rejectTooDeep(workflow: string, input: unknown): void {
+  const pointer = tooDeepAt(input);
+  if (pointer !== undefined) {
+    throw new InputRejected(workflow, [
+      { path: pointer, message: `nests deeper than ${MAX_JSON_DEPTH} levels` },
+    ]);
   }
 }
 
@@ -101,6 +112,7 @@ export class Runner {
   async #startRun(request: StartRequest): Promise<RunRecord> {
     const { store, catalog, schemas, clock } = this.#services;
     const { plan, version } = await catalog.plan(request.workflow, request.version);
+    rejectTooDeep(plan.workflow, request.input);
     const input = structuredClone(request.input ?? {});
     const violations = schemas.applyDefaultsAndValidate(plan.inputs, input);
     if (violations.length > 0) throw new InputRejected(plan.workflow, violations);

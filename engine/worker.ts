@@ -14,6 +14,7 @@ import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
+import { tooDeepAt, tooDeepMessage } from "./json-depth.ts";
 import type { CallVerdict } from "./limits/circuit-breaker.ts";
 import { ModelGate } from "./limits/model-gate.ts";
 import type { CallOutcome } from "./model-call-recorder.ts";
@@ -336,6 +337,14 @@ export class Worker {
       result = limit ? await limit(call) : await call();
     } finally {
       clearTimeout(timer);
+    }
+    // Before anything stores, clones or validates it: see json-depth.ts.
+    const tooDeep = tooDeepAt(result.output);
+    if (tooDeep !== undefined) {
+      throw ExecutionError.nonRetryable(
+        "output-too-deep",
+        tooDeepMessage(`the output of node "${node.id}"`, tooDeep),
+      );
     }
     if (node.type !== "model") this.#checkOutput(node, result);
     return {

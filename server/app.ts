@@ -13,8 +13,12 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { Engine } from "../engine/engine.ts";
 import { InputRejected } from "../engine/runner.ts";
+import { answerMethodNotAllowed } from "./allowed-methods.ts";
 import { type ApiKey, allows, findApiKey, type Scope } from "./auth.ts";
+import { DefinitionValidator, type ValidationSettings } from "./definition-validator.ts";
+import { addJsonBodyParser } from "./json-body.ts";
 import { Problem } from "./problems.ts";
+import { declareFrameworkResponses } from "./route-responses.ts";
 import { partAwareValidator } from "./validation.ts";
 
 /**
@@ -42,29 +46,52 @@ export interface ServerDeps {
   readonly logger: Logger;
   /** Empty: no authentication (the server then listens on loopback only; see cli/serve). */
   readonly apiKeys: readonly ApiKey[];
+  /** Validates uploaded definitions off the event loop. */
+  readonly validator: DefinitionValidator;
 }
 
 export type RoutePlugin = (app: FastifyInstance, deps: ServerDeps) => Promise<void>;
 
-export interface ServerOptions extends ServerDeps {
+export interface ServerOptions extends Omit<ServerDeps, "validator"> {
   readonly routes: readonly RoutePlugin[];
   /** Requests per key (or per address, without keys) per window. */
   readonly rateLimit?: { readonly max: number; readonly windowMs: number };
   /** Default JSON body limit; routes may set their own. */
   readonly bodyLimit?: number;
+  /**
+   * How long a client may take to send a whole request, headers and body: one
+   * that trickles a body is cut off with 408 (within REQUEST_CHECK_INTERVAL_MS
+   * after). Responses, server-sent events among them, are not bounded by it.
+   */
+  readonly requestTimeoutMs?: number;
+  /** How uploaded definitions are validated (threads, time budget). */
+  readonly validation?: Partial<ValidationSettings>;
 }
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
+export const REQUEST_TIMEOUT_MS = 30_000;
+const MAX_PARAM_LENGTH = 1000;
+/** How often Node looks for requests past their timeout (its default, 30 s, would let a trickle live a minute). */
+export const REQUEST_CHECK_INTERVAL_MS = 5_000;
+/** Headers alone must come within this (Node's default), or sooner if the whole request must. */
+const HEADERS_TIMEOUT_MS = 60_000;
 export const YAML_BODY_LIMIT = 8 * 1024 * 1024;
 const YAML_TYPES = ["application/yaml", "application/x-yaml", "text/yaml"];
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      connectionsCheckingInterval: Math.min(REQUEST_CHECK_INTERVAL_MS, requestTimeout),
+    },
     bodyLimit: options.bodyLimit ?? JSON_BODY_LIMIT,
     // Path parameters longer than the router takes get its 414 (as a problem, below); up to
     // this length the route schemas answer with a 400 that says which parameter is wrong.
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors the router raises before a route is chosen (a malformed URL) answer as problems too.
     frameworkErrors: (error, request, reply) => {
       sendProblem(new Problem("bad-request", `${error.message}`), reply);
@@ -83,6 +110,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.addContentTypeParser(YAML_TYPES, { parseAs: "string" }, (_request, body, done) => done(null, body));
+  app.removeContentTypeParser("application/json");
+  addJsonBodyParser(app);
+  declareFrameworkResponses(app);
 
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   await app.register(swagger, {
@@ -101,6 +131,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 
+  // Before authentication: which methods a path takes is public (the OpenAPI document says it too).
+  answerMethodNotAllowed(app, { maxParamLength: MAX_PARAM_LENGTH });
   app.addHook("onRequest", async (request) => authenticate(request, options.apiKeys));
   await app.register(rateLimit, {
     global: true,
@@ -129,7 +161,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get("/openapi.json", { config: { scope: "public" }, schema: { hide: true } }, async () =>
     app.swagger(),
   );
-  for (const routes of options.routes) await app.register(async (scope) => routes(scope, options));
+  const validator = new DefinitionValidator(options.validation);
+  app.addHook("onClose", () => validator.close());
+  const deps: ServerDeps = { ...options, validator };
+  for (const routes of options.routes) await app.register(async (scope) => routes(scope, deps));
   return app;
 }
 

@@ -11,6 +11,7 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: "An API key is required" },
   forbidden: { status: 403, title: "The API key lacks the scope this needs" },
   "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "The path does not take this method" },
   conflict: { status: 409, title: "The current state does not allow this" },
   "payload-too-large": { status: 413, title: "The body is too large" },
   "unsupported-media-type": { status: 415, title: "The body's content type is not accepted here" },

@@ -1,12 +1,8 @@
 import type { FastifyRequest } from "fastify";
-import {
-  type DefinitionSet,
-  type FileReport,
-  validateDefinitions,
-  validationJson,
-} from "../definitions/index.ts";
+import { type DefinitionSet, type FileReport, validationJson } from "../definitions/index.ts";
 import type { EngineServices } from "../engine/services.ts";
 import type { DefinitionRecord } from "../engine/store/records.ts";
+import type { DefinitionValidator } from "./definition-validator.ts";
 import { Problem } from "./problems.ts";
 
 /**
@@ -52,11 +48,19 @@ export interface CheckedUpload {
 }
 
 /** Validates YAML text as one file, resolving its references against the registry. */
-export async function validateUpload(services: EngineServices, text: string): Promise<CheckedUpload> {
+export async function validateUpload(
+  services: EngineServices,
+  validator: DefinitionValidator,
+  text: string,
+): Promise<CheckedUpload> {
   // The upload alone first, for the names it defines: their registered versions
   // are what it replaces, so they leave the set (or every new version of a
   // definition would be a duplicate-name of the old one).
-  const alone = validateDefinitions([{ path: UPLOAD_PATH, text }], { resolve: false });
+  const alone = await validator.validate([{ path: UPLOAD_PATH, text }], { resolve: false });
+  // Past a limit: that finding is the answer, and the registry need not be read.
+  if (!alone.valid && alone.files[0]?.errors.some((finding) => finding.code === "yaml-limits")) {
+    return { report: alone.files[0] as FileReport, set: alone };
+  }
   const replaced = new Set((alone.files[0]?.documents ?? []).map((doc) => `${doc.kind}/${doc.name}`));
   // All of the registry, not only what the upload names: a sub-workflow cycle
   // may run through any registered workflow. Validation is cheap next to a request.
@@ -67,7 +71,7 @@ export async function validateUpload(services: EngineServices, text: string): Pr
       registered.push({ path: `registry/${kind}/${record.name}.yaml`, text: record.source });
     }
   }
-  const set = validateDefinitions([{ path: UPLOAD_PATH, text }, ...registered]);
+  const set = await validator.validate([{ path: UPLOAD_PATH, text }, ...registered]);
   return { report: set.files[0] as FileReport, set };
 }
 

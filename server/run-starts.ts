@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Engine } from "../engine/engine.ts";
 import { ExecutionError } from "../engine/errors.ts";
-import { InputRejected, type StartRequest } from "../engine/runner.ts";
+import { InputRejected, rejectTooDeep, type StartRequest } from "../engine/runner.ts";
 import type { RunRecord } from "../engine/store/records.ts";
 import { Problem } from "./problems.ts";
 
@@ -52,6 +52,7 @@ export async function startRunOnce(engine: Engine, key: string, start: StartRequ
 async function checkStartable(engine: Engine, start: StartRequest): Promise<void> {
   const { catalog, schemas } = engine.services;
   const { plan } = await catalog.plan(start.workflow, start.version);
+  rejectTooDeep(plan.workflow, start.input);
   const violations = schemas.applyDefaultsAndValidate(plan.inputs, structuredClone(start.input));
   if (violations.length > 0) throw new InputRejected(plan.workflow, violations);
 }

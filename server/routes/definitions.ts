@@ -13,7 +13,7 @@ import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.
  * started on, so registering never changes a run in flight.
  */
 
-export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
+export const definitionRoutes: RoutePlugin = async (app, { engine, validator }) => {
   const services = engine.services;
   const { store } = services;
 
@@ -126,7 +126,7 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
     },
     async (request, reply) => {
       const { name } = request.params;
-      const checked = await validateUpload(services, request.body);
+      const checked = await validateUpload(services, validator, request.body);
       const { version, created } = await registerUpload(services, checked, "Workflow", name, {
         actor: actorOf(request),
       });
@@ -157,7 +157,7 @@ export const definitionRoutes: RoutePlugin = async (app, { engine }) => {
       },
     },
     async (request) => {
-      const { report } = await validateUpload(services, request.body);
+      const { report } = await validateUpload(services, validator, request.body);
       return validationJson([report]);
     },
   );

@@ -25,7 +25,7 @@ interface AliasBody {
   readonly reason?: string;
 }
 
-export const modelRoutes: RoutePlugin = async (app, { engine }) => {
+export const modelRoutes: RoutePlugin = async (app, { engine, validator }) => {
   const services = engine.services;
   const { store } = services;
 
@@ -198,7 +198,7 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
     },
     async (request, reply) => {
       const { name } = request.params;
-      const checked = await validateUpload(services, request.body);
+      const checked = await validateUpload(services, validator, request.body);
       const { version, created } = await registerUpload(services, checked, "Model", name, {
         actor: actorOf(request),
       });
@@ -265,7 +265,7 @@ export const modelRoutes: RoutePlugin = async (app, { engine }) => {
             }
           : version,
       );
-      const checked = await validateUpload(services, text);
+      const checked = await validateUpload(services, validator, text);
       // Computed from `record`: registered only if no other change came first (409 otherwise).
       const registered = await registerUpload(services, checked, "Model", name, {
         actor: actorOf(request),

@@ -6,6 +6,7 @@ import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store
 import runsSchema from "../../schemas/api/runs.schema.json" with { type: "json" };
 import type { RoutePlugin } from "../app.ts";
 import { apiCursorOf, storeCursorOf } from "../cursors.ts";
+import { addJsonBodyParser } from "../json-body.ts";
 import { PROBLEMS, Problem, type ProblemType } from "../problems.ts";
 import { startRunOnce, startRunOrNotFound } from "../run-starts.ts";
 import { streamRunEvents } from "./run-events.ts";
@@ -339,9 +340,5 @@ function runSummary(run: RunRecord) {
  */
 function acceptJsonBodiesOnly(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    "application/json",
-    { parseAs: "string" },
-    app.getDefaultJsonParser("error", "error"),
-  );
+  addJsonBodyParser(app);
 }

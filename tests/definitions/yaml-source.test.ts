@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_YAML_LIMITS } from "../../definitions/index.ts";
+import { parseYamlFile } from "../../definitions/yaml-source.ts";
 import { findings, where, yaml } from "../helpers/definitions.ts";
 
 describe("YAML limits: bombs are refused before they expand", () => {
@@ -31,6 +33,40 @@ describe("YAML limits: bombs are refused before they expand", () => {
     const text = `${levels.join("\n")}\n`;
     const [finding] = findings(text);
     expect(finding?.code).toBe("yaml-limits");
+    // 9⁹ strings and the lists that hold them, measured, never built.
+    expect(finding?.message).toBe(
+      "the document expands to 490,329,064 nodes with its aliases; the limit is 1,000,000",
+    );
+  });
+
+  it("stops reading a file at the node limit, where it is reached", () => {
+    const text = "key: 0\n".repeat(300_000);
+    expect(where(text)).toEqual(["yaml-limits 250001:1"]);
+    expect(findings(text)[0]?.message).toBe(
+      "the file holds more than 500,000 nodes (keys, values and items)",
+    );
+    // Items and flow collections count as well as keys and values.
+    const limits = { ...DEFAULT_YAML_LIMITS, maxNodes: 10 };
+    const count = (text: string) => parseYamlFile("t.yaml", text, limits).diagnostics[0]?.message;
+    expect(count(`list: [${"[], ".repeat(8)}]\n`)).toBeUndefined(); // list, [ and 8 × []
+    expect(count(`list: [${"[], ".repeat(9)}]\n`)).toBe(
+      "the file holds more than 10 nodes (keys, values and items)",
+    );
+    expect(count(`list:\n${"  -\n".repeat(10)}`)).toBe(
+      "the file holds more than 10 nodes (keys, values and items)",
+    );
+  });
+
+  it("measures what aliases expand to before expanding them", () => {
+    const blob = (times: number) =>
+      `a: &a "${"x".repeat(1024 * 1024)}"\nb: [${Array(times).fill("*a").join(", ")}]\n`;
+    expect(findings(blob(99))[0]?.message).toBe(
+      "the document expands to 104,857,706 bytes with its aliases; the limit is 16,777,216 bytes (16 MiB)",
+    );
+    expect(findings(blob(14)).filter((finding) => finding.code === "yaml-limits")).toEqual([]);
+    // An alias of an alias counts what its anchor holds, aliases included.
+    const chained = `a: &a "${"x".repeat(1024 * 1024)}"\nb: &b [${Array(5).fill("*a").join(", ")}]\nc: [${Array(3).fill("*b").join(", ")}]\n`;
+    expect(findings(chained)[0]?.message).toContain("the document expands to 22,020,");
   });
 
   it("refuses a file over the size limit without parsing it", () => {

@@ -5,7 +5,7 @@ import { createEngine } from "../../engine/create.ts";
 import type { Engine } from "../../engine/engine.ts";
 import type { EngineObserver } from "../../engine/observer.ts";
 import { EgressPolicy } from "../../engine/providers/egress.ts";
-import { buildServer, type RoutePlugin } from "../../server/app.ts";
+import { buildServer, type RoutePlugin, type ServerOptions } from "../../server/app.ts";
 import { parseApiKeys } from "../../server/auth.ts";
 
 /**
@@ -52,6 +52,7 @@ export async function testServer(options: {
   keys?: string;
   rateLimit?: { max: number; windowMs: number };
   observer?: EngineObserver;
+  server?: Pick<ServerOptions, "requestTimeoutMs" | "validation">;
 }): Promise<TestServer> {
   const logger = pino({ level: "silent" });
   const { engine, close } = await createEngine({
@@ -81,6 +82,7 @@ export async function testServer(options: {
     apiKeys: parseApiKeys(options.keys ?? TEST_KEYS),
     routes: options.routes,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...options.server,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const { port } = app.server.address() as AddressInfo;
