@@ -17,6 +17,7 @@ import { answerMethodNotAllowed } from "./allowed-methods.ts";
 import { type ApiKey, allows, findApiKey, type Scope } from "./auth.ts";
 import { DefinitionValidator, type ValidationSettings } from "./definition-validator.ts";
 import { addJsonBodyParser } from "./json-body.ts";
+import { withLinks } from "./openapi-links.ts";
 import { Problem } from "./problems.ts";
 import { declareFrameworkResponses } from "./route-responses.ts";
 import { partAwareValidator } from "./validation.ts";
@@ -124,10 +125,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         version: "1",
       },
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
-      security: [{ apiKey: [] }],
+      // The document describes this server: without keys (loopback only) no route asks for one.
+      security: options.apiKeys.length > 0 ? [{ apiKey: [] }] : [],
     },
     // Shared schemas appear under their own $id in components, not as def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => componentName(json.$id, i) },
+    transformObject: (documents) =>
+      withLinks("openapiObject" in documents ? documents.openapiObject : documents.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 

@@ -272,7 +272,7 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
         response: {
           200: {
             description: "The event stream.",
-            content: { "text/event-stream": { schema: { type: "string" } } },
+            content: { "text/event-stream": { schema: ref("runEventFrame") } },
           },
           ...problemReplies("bad-request", "not-found"),
         },

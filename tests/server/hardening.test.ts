@@ -92,7 +92,7 @@ describe("a large definition does not block the server", () => {
     latencies.sort((a, b) => a - b);
     expect(latencies.length).toBeGreaterThan(3);
     expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(50);
-  });
+  }, 60_000);
 
   it("refuses a registration that would take longer than the time budget, with a yaml-limits finding", async () => {
     server = await testServer({
@@ -123,7 +123,7 @@ describe("aliases that expand past the limit", () => {
     const put = await server.request("PUT", "/v1/workflows/blob", { raw: text, contentType: YAML });
     expect(put.status).toBe(400);
     expect(put.json.errors[0].code).toBe("yaml-limits");
-  });
+  }, 60_000);
 
   it("a 1 MB string aliased 99 times is refused, and nothing is stored", async () => {
     server = await testServer({ routes: allRoutes(createMetrics()) });
@@ -232,5 +232,59 @@ describe("methods", () => {
   it("a path the API does not have is still a 404", async () => {
     server = await testServer({ routes: allRoutes(createMetrics()) });
     expect((await rawRequest(`${server.url}/v1/nothing`, "TRACE")).status).toBe(404);
+  });
+});
+
+describe("the OpenAPI document tells the truth", () => {
+  type Operation = { responses: Record<string, unknown>; requestBody?: unknown; security?: unknown[] };
+  const operationsOf = (document: { paths: Record<string, Record<string, Operation>> }) =>
+    Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({
+        route: `${method.toUpperCase()} ${path}`,
+        operation,
+      })),
+    );
+
+  it("declares on every route the statuses the framework answers for it", async () => {
+    server = await testServer({ routes: allRoutes(createMetrics()) });
+    const document = (await server.request("GET", "/openapi.json")).json;
+    const missing: string[] = [];
+    for (const { route, operation } of operationsOf(document)) {
+      const statuses = new Set(Object.keys(operation.responses));
+      const wanted = ["500"];
+      if (operation.requestBody !== undefined) wanted.push("400", "413", "415");
+      if (operation.security === undefined) wanted.push("401", "403", "429");
+      for (const status of wanted) if (!statuses.has(status)) missing.push(`${route} ${status}`);
+    }
+    expect(missing).toEqual([]);
+    // The cases found by hand.
+    const responses = (path: string, method: string) => Object.keys(document.paths[path][method].responses);
+    expect(responses("/v1/models/{name}/history", "get")).toContain("400");
+    expect(responses("/v1/dead-letters/{id}/replay", "post")).toContain("400");
+    expect(responses("/v1/runs/{id}/cancel", "post")).toEqual(expect.arrayContaining(["413", "415"]));
+  });
+
+  it("asks for a key only where the server has keys", async () => {
+    server = await testServer({ routes: allRoutes(createMetrics()) });
+    expect((await server.request("GET", "/openapi.json")).json.security).toEqual([{ apiKey: [] }]);
+    await server.close();
+    server = await testServer({ routes: allRoutes(createMetrics()), keys: "" });
+    expect((await server.request("GET", "/openapi.json", { key: null })).json.security).toEqual([]);
+  });
+});
+
+describe("the event stream's schema", () => {
+  it("describes each event: its name, whether it has an id, and the schema of its data", async () => {
+    server = await testServer({ routes: allRoutes(createMetrics()) });
+    const document = (await server.request("GET", "/openapi.json")).json;
+    const stream = document.paths["/v1/runs/{id}/events"].get.responses["200"].content["text/event-stream"];
+    const name = String(stream.schema.$ref).split("/").pop() as string;
+    const frame = document.components.schemas.runs.$defs?.[name] ?? document.components.schemas[name];
+    expect(frame["x-events"]).toMatchObject({ "run.succeeded": "runEvent", "node.delta": "nodeDelta" });
+    const [state, delta] = frame.oneOf;
+    expect(state.required).toEqual(["event", "id", "data"]);
+    expect(state.properties.data.contentSchema.$ref).toMatch(/runEvent$/);
+    expect(delta.properties.event).toMatchObject({ enum: ["node.delta"] });
+    expect(delta.not).toEqual({ required: ["id"] });
   });
 });
