@@ -7,6 +7,7 @@ import { Catalog } from "./catalog.ts";
 import { Engine } from "./engine.ts";
 import { ModelCallRecorder } from "./model-call-recorder.ts";
 import { type EngineObserver, NO_OBSERVER } from "./observer.ts";
+import { regionsOf } from "./preprocess/pii/regions.ts";
 import { builtInOps } from "./preprocess/registry.ts";
 import { EgressPolicy } from "./providers/egress.ts";
 import { environmentSecrets } from "./providers/provider.ts";
@@ -50,6 +51,15 @@ export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";
 }
 
+/** A PFLOW_PII_REGIONS that names no region stops the process at start, not the first redact_pii run. */
+function piiRegionsFromEnvironment(): void {
+  try {
+    regionsOf(undefined);
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message);
+  }
+}
+
 /** A configured store or broker did not answer at start (after its retries). */
 export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
@@ -60,6 +70,7 @@ export async function createEngine(
 ): Promise<{ engine: Engine; close(): Promise<void>; embedded: boolean }> {
   const logger =
     options.logger ?? pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" }, pino.destination(2));
+  piiRegionsFromEnvironment();
   const store = storeFor(options.storeUrl);
   let engine: Engine | undefined;
   let started: (() => void) | undefined;

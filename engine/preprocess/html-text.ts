@@ -1,42 +1,73 @@
+import { type DefaultTreeAdapterTypes, parseFragment } from "parse5";
+
 /**
- * The text of an HTML fragment, for normalize_text's `stripHtml`: good enough for
- * the markup found in listings and e-mails, not a full HTML parser.
+ * The text of an HTML fragment, for normalize_text's `stripHtml`. The markup is
+ * parsed by parse5, which follows the HTML standard's parsing algorithm, so
+ * malformed markup, unclosed or misnested tags, nested tables, raw-text
+ * elements and entities (in text and in attribute values) come out as a
+ * browser would read them. On the tree it builds, our rules:
  *
- * - Comments, doctypes and processing instructions go.
- * - <script> and <style> go with their contents: code and CSS are not text. An
- *   unclosed one runs to the end of the input, as it does in a browser.
- * - Block-level tags (<br>, <p>, </div>, <li>, table cells, headings, ...) become
- *   a space so the words on either side stay apart; inline tags (<b>, <a>, <span>)
- *   go without a trace so "<b>wo</b>rd" stays "word".
- * - Entities are decoded after the tags are gone, in one pass, so "&lt;b&gt;" is
- *   the literal text "<b>" and "&amp;lt;" is "&lt;". An entity needs its closing
- *   semicolon; an unknown one is left as written.
+ * - Comments, doctypes and processing instructions are not text.
+ * - <script>, <style> and <template> go with their contents: code, CSS and
+ *   inert markup are not text. An unclosed <script> runs to the end of the
+ *   input, as it does in a browser. Scripting is taken as off, so <noscript>
+ *   holds markup whose text is kept (what a reader without scripts sees).
+ * - Block-level elements (<br>, <p>, <div>, <li>, table cells, headings, ...)
+ *   are surrounded by a space, so the words on either side stay apart; inline
+ *   elements (<b>, <a>, <span>) add nothing, so "<b>wo</b>rd" stays "word".
+ * - Entities are decoded as the parser reads them, once: "&lt;b&gt;" is the
+ *   literal text "<b>" and "&amp;lt;" is "&lt;". Unknown ones stay as written;
+ *   like a browser, the legacy ones are decoded without their semicolon
+ *   ("&amp " is "& ").
+ *
+ * The tree is walked with an explicit stack: deeply nested markup cannot
+ * overflow the call stack.
  */
 export function htmlToText(html: string): string {
-  const withoutTags = html
-    .replace(/<!--[\s\S]*?(?:-->|$)/g, "")
-    .replace(/<(script|style)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi, "")
-    .replace(/<![^>]*>|<\?[^>]*>/g, "")
-    .replace(TAG, (_tag, name: string) => (BLOCK_ELEMENTS.has(name.toLowerCase()) ? " " : ""));
-  return decodeEntities(withoutTags);
+  const fragment = parseFragment(html, { scriptingEnabled: false });
+  const parts: string[] = [];
+  // Nodes to visit, last first; a string is text already decided (a block's closing space).
+  const stack: (ChildNode | string)[] = [...fragment.childNodes].reverse();
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (typeof item === "string") {
+      parts.push(item);
+    } else if (item.nodeName === "#text") {
+      parts.push((item as DefaultTreeAdapterTypes.TextNode).value);
+    } else if ("tagName" in item && !SKIPPED_ELEMENTS.has(item.tagName)) {
+      const block = BLOCK_ELEMENTS.has(item.tagName);
+      if (block) {
+        parts.push(" ");
+        stack.push(" ");
+      }
+      for (let i = item.childNodes.length - 1; i >= 0; i--) stack.push(item.childNodes[i] as ChildNode);
+    }
+  }
+  return parts.join("");
 }
 
-/** An opening or closing tag; attribute values may hold ">" inside quotes. */
-const TAG = /<\/?([a-zA-Z][a-zA-Z0-9-]*)(?:[^>"']|"[^"]*"|'[^']*')*>/g;
+type ChildNode = DefaultTreeAdapterTypes.ChildNode;
 
-const BLOCK_ELEMENTS = new Set([
+const SKIPPED_ELEMENTS: ReadonlySet<string> = new Set(["script", "style", "template"]);
+
+/** The HTML elements a browser lays out as blocks (or line breaks): their edges separate words. */
+const BLOCK_ELEMENTS: ReadonlySet<string> = new Set([
   "address",
   "article",
   "aside",
   "blockquote",
   "br",
+  "caption",
   "dd",
+  "details",
+  "dialog",
   "div",
   "dl",
   "dt",
+  "fieldset",
   "figcaption",
   "figure",
   "footer",
+  "form",
   "h1",
   "h2",
   "h3",
@@ -44,78 +75,27 @@ const BLOCK_ELEMENTS = new Set([
   "h5",
   "h6",
   "header",
+  "hgroup",
   "hr",
+  "legend",
   "li",
   "main",
+  "menu",
   "nav",
   "ol",
+  "option",
   "p",
   "pre",
+  "search",
   "section",
+  "summary",
   "table",
   "tbody",
   "td",
   "tfoot",
   "th",
   "thead",
+  "title",
   "tr",
   "ul",
 ]);
-
-/** The named entities seen in practice; the full HTML list has over 2,000. */
-const NAMED_ENTITIES: Readonly<Record<string, string>> = {
-  amp: "&",
-  lt: "<",
-  gt: ">",
-  quot: '"',
-  apos: "'",
-  nbsp: "\u00a0",
-  copy: "©",
-  reg: "®",
-  trade: "™",
-  euro: "€",
-  pound: "£",
-  yen: "¥",
-  cent: "¢",
-  sect: "§",
-  deg: "°",
-  plusmn: "±",
-  times: "×",
-  divide: "÷",
-  middot: "·",
-  bull: "•",
-  hellip: "…",
-  ndash: "–",
-  mdash: "—",
-  lsquo: "‘",
-  rsquo: "’",
-  sbquo: "‚",
-  ldquo: "“",
-  rdquo: "”",
-  bdquo: "„",
-  laquo: "«",
-  raquo: "»",
-  shy: "\u00ad",
-  ensp: "\u2002",
-  emsp: "\u2003",
-  thinsp: "\u2009",
-  zwnj: "\u200c",
-  zwj: "\u200d",
-};
-
-const ENTITY = /&(?:#(\d+)|#[xX]([0-9a-fA-F]+)|([a-zA-Z][a-zA-Z0-9]*));/g;
-
-export function decodeEntities(text: string): string {
-  return text.replace(ENTITY, (entity, decimal?: string, hex?: string, name?: string) => {
-    if (name !== undefined) return NAMED_ENTITIES[name] ?? entity;
-    return fromCodePoint(
-      decimal === undefined ? Number.parseInt(hex ?? "", 16) : Number.parseInt(decimal, 10),
-    );
-  });
-}
-
-/** As HTML does: NUL, surrogates and numbers past Unicode become U+FFFD. */
-function fromCodePoint(code: number): string {
-  const invalid = code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff);
-  return String.fromCodePoint(invalid ? 0xfffd : code);
-}

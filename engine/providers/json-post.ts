@@ -94,7 +94,7 @@ export async function sendPost(options: OutboundOptions, post: JsonPost): Promis
   if (response.ok) return response;
   const text = await readBody(response, maxResponseBytes(options), post);
   const hide = (message: string) => (secret === undefined ? message : message.replaceAll(secret, "[secret]"));
-  throw statusError(response, hide(serverMessage(text)), model, where);
+  throw statusError(response.status, response.headers, hide(serverMessage(text)), model, where);
 }
 
 export function maxResponseBytes(options: OutboundOptions): number {
@@ -107,7 +107,7 @@ export function whereOf(url: URL): string {
 }
 
 /** The secret named by apiKeySecret; undefined when the version names none. */
-function readSecret(secrets: SecretSource, name: string | null, model: string): string | undefined {
+export function readSecret(secrets: SecretSource, name: string | null, model: string): string | undefined {
   if (name === null) return undefined;
   const value = secrets(name);
   if (value === undefined || value === "") {
@@ -119,11 +119,17 @@ function readSecret(secrets: SecretSource, name: string | null, model: string): 
   return value;
 }
 
-function statusError(response: Response, message: string, model: string, where: string): ExecutionError {
-  const { status } = response;
+/** The ExecutionError a status other than 2xx calls for (see the header comment). */
+export function statusError(
+  status: number,
+  headers: Headers,
+  message: string,
+  model: string,
+  where: string,
+): ExecutionError {
   const said = message === "" ? "" : `: ${message}`;
   if (status === 429) {
-    const after = response.headers.get("retry-after");
+    const after = headers.get("retry-after");
     const hint = after === null ? "" : ` (retry-after: ${after.slice(0, 40)})`;
     return ExecutionError.retryable("rate-limited", `${model}: ${where} answered 429${hint}${said}`);
   }
@@ -131,7 +137,7 @@ function statusError(response: Response, message: string, model: string, where: 
     return ExecutionError.retryable("provider-unavailable", `${model}: ${where} answered ${status}${said}`);
   }
   if (status >= 300 && status < 400) {
-    const location = response.headers.get("location");
+    const location = headers.get("location");
     const to = location === null ? "" : ` to ${location.slice(0, 200)}`;
     return ExecutionError.nonRetryable(
       "provider-rejected",
@@ -146,7 +152,7 @@ function statusError(response: Response, message: string, model: string, where: 
  * compatible servers), `message`, `error` or `detail` of a JSON body, else the
  * body's text; truncated.
  */
-function serverMessage(text: string): string {
+export function serverMessage(text: string): string {
   let said: unknown = text;
   try {
     const body = JSON.parse(text) as Record<string, unknown> | null;
@@ -214,7 +220,7 @@ export function tooLarge(post: JsonPost, limit: number): ExecutionError {
 }
 
 /** fetch says "fetch failed"; the reason (ECONNREFUSED, a TLS error…) is in its cause. */
-function networkReason(error: unknown): string {
+export function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
 }

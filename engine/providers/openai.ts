@@ -1,7 +1,10 @@
+import OpenAI from "openai";
 import { ExecutionError } from "../errors.ts";
-import { readChatStream } from "./chat-stream.ts";
-import { type JsonPost, maxResponseBytes, type OutboundOptions, postJson, sendPost } from "./json-post.ts";
+import { type Chunk, foldChatStream } from "./chat-stream.ts";
+import { type OutboundOptions, readSecret, whereOf } from "./json-post.ts";
 import { estimateUsage } from "./mock.ts";
+import { asProviderError } from "./openai-errors.ts";
+import { guardedFetch } from "./openai-fetch.ts";
 import type { Provider, ProviderCall, ProviderResult, TokenUsage } from "./provider.ts";
 
 /**
@@ -26,8 +29,26 @@ import type { Provider, ProviderCall, ProviderResult, TokenUsage } from "./provi
  * last chunk (`stream_options.include_usage`), and hands each piece of text to
  * `onDelta` (chat-stream.ts). The output is the same as without streaming; a
  * server that sends no usage in the stream gets it estimated (as the http
- * provider does), so a run's tokens and cost still add up.
+ * provider does), so a run's tokens and cost still add up. A server that
+ * ignores `stream` and answers one JSON reply is read as such, its whole text
+ * one delta.
+ *
+ * The calls go through the official `openai` SDK (its client per call, with
+ * the endpoint as `baseURL`), with its own retries off (`maxRetries: 0`: the
+ * engine's retry policy rules), no organization or project read from the
+ * environment, and every request through guardedFetch (openai-fetch.ts:
+ * egress check, no redirects, reply size cap). The attempt's signal cancels
+ * the call; errors are classified in openai-errors.ts. Requests go through
+ * the SDK's `post` with the body we build, not its typed resource methods:
+ * `embeddings.create` asks for base64 vectors unless told otherwise, which
+ * some compatible servers do not speak, and params must pass through as they
+ * are (see docs/decisions.md).
  */
+/** The SDK's request timeout, set as long as a timer allows: the attempt's signal is the timeout. */
+const NO_SDK_TIMEOUT = 2_147_483_647;
+/** The SDK insists on a key; with no apiKeySecret this one is sent nowhere (guardedFetch drops the header). */
+const NO_KEY = "no-api-key";
+
 export class OpenAIProvider implements Provider {
   readonly #outbound: OutboundOptions;
 
@@ -48,76 +69,93 @@ export class OpenAIProvider implements Provider {
       ...params
     } = version.params;
     const base = version.endpoint.replace(/\/+$/, "");
-    if (request.kind === "embeddings") {
-      const reply = await this.#post(call, `${base}/embeddings`, {
-        ...params,
-        model: version.model,
-        input: request.texts,
-      });
-      const vectors = embeddingsOf(reply, request.texts.length, model);
-      const output = request.single ? { embedding: vectors[0] } : { embeddings: vectors };
-      return withUsage(output, reply);
-    }
-    const schema = call.outputSchema ?? null;
-    const body: Record<string, unknown> = { ...params, model: version.model, messages: request.messages };
-    if (schema !== null) {
-      body.response_format = { type: "json_schema", json_schema: { name: "output", schema, strict: true } };
-    }
-    const endpoint = `${base}/chat/completions`;
-    const { onDelta } = call;
-    if (onDelta === undefined) {
-      const reply = await this.#post(call, endpoint, body);
-      const text = contentOf(reply, model);
-      return withUsage(schema === null ? { text } : parseStructured(text, model), reply);
-    }
-    const reply = await this.#postStreaming(call, endpoint, body, onDelta);
-    const text = contentOf(reply, model);
-    const output = schema === null ? { text } : parseStructured(text, model);
-    return { output, usage: usageOf(reply) ?? estimateUsage(call.input, output) };
-  }
-
-  #post(call: ProviderCall, endpoint: string, body: unknown): Promise<unknown> {
-    return postJson(this.#outbound, this.#request(call, endpoint, body));
-  }
-
-  async #postStreaming(
-    call: ProviderCall,
-    endpoint: string,
-    body: Record<string, unknown>,
-    onDelta: (text: string) => void,
-  ): Promise<unknown> {
-    const request = this.#request(
-      call,
-      endpoint,
-      { ...body, stream: true, stream_options: { include_usage: true } },
-      { accept: "text/event-stream" },
-    );
-    const response = await sendPost(this.#outbound, request);
-    return readChatStream(response, request, maxResponseBytes(this.#outbound), onDelta);
-  }
-
-  #request(
-    call: ProviderCall,
-    endpoint: string,
-    body: unknown,
-    headers?: Readonly<Record<string, string>>,
-  ): JsonPost {
-    const version = call.version as Extract<ProviderCall["version"], { provider: "openai" }>;
-    let url: URL;
+    let baseUrl: URL;
     try {
-      url = new URL(endpoint);
+      baseUrl = new URL(base);
     } catch {
-      throw ExecutionError.nonRetryable("bad-endpoint", `${call.model}: "${endpoint}" is not a URL`);
+      throw ExecutionError.nonRetryable("bad-endpoint", `${model}: "${version.endpoint}" is not a URL`);
     }
-    return {
-      url,
-      body,
-      apiKeySecret: version.apiKeySecret,
-      model: call.model,
+    const secret = readSecret(this.#outbound.secrets, version.apiKeySecret, model);
+    const client = new OpenAI({
+      apiKey: secret ?? NO_KEY,
+      baseURL: base,
+      organization: null,
+      project: null,
+      maxRetries: 0,
+      timeout: NO_SDK_TIMEOUT,
+      fetch: guardedFetch(this.#outbound, { model, withAuthorization: secret !== undefined }),
+    });
+    const path = request.kind === "embeddings" ? "/embeddings" : "/chat/completions";
+    const context = {
+      model,
+      where: whereOf(new URL(`${baseUrl.origin}${baseUrl.pathname.replace(/\/+$/, "")}${path}`)),
       signal: call.signal,
-      ...(headers === undefined ? {} : { headers }),
+      ...(secret === undefined ? {} : { secret }),
     };
+    try {
+      if (request.kind === "embeddings") {
+        const body = { ...params, model: version.model, input: request.texts };
+        const reply = await client.post<unknown>(path, { body, signal: call.signal });
+        const vectors = embeddingsOf(reply, request.texts.length, model);
+        const output = request.single ? { embedding: vectors[0] } : { embeddings: vectors };
+        return withUsage(output, reply);
+      }
+      const schema = call.outputSchema ?? null;
+      const body: Record<string, unknown> = { ...params, model: version.model, messages: request.messages };
+      if (schema !== null) {
+        body.response_format = { type: "json_schema", json_schema: { name: "output", schema, strict: true } };
+      }
+      const { onDelta } = call;
+      if (onDelta === undefined) {
+        const reply = await client.post<unknown>(path, { body, signal: call.signal });
+        const text = contentOf(reply, model);
+        return withUsage(schema === null ? { text } : parseStructured(text, model), reply);
+      }
+      const reply = await streamChat(client, path, body, call.signal, onDelta, context);
+      const text = contentOf(reply, model);
+      const output = schema === null ? { text } : parseStructured(text, model);
+      return { output, usage: usageOf(reply) ?? estimateUsage(call.input, output) };
+    } catch (error) {
+      if (error instanceof ExecutionError && !call.signal.aborted) throw error;
+      throw asProviderError(error, context);
+    }
   }
+}
+
+/** A streamed chat call: the SDK's server-sent-event stream, folded; a plain JSON reply read as one delta. */
+async function streamChat(
+  client: OpenAI,
+  path: string,
+  body: Record<string, unknown>,
+  signal: AbortSignal,
+  onDelta: (text: string) => void,
+  context: { readonly model: string; readonly where: string },
+): Promise<unknown> {
+  const { data, response } = await client
+    .post<AsyncIterable<Chunk>>(path, {
+      body: { ...body, stream: true, stream_options: { include_usage: true } },
+      stream: true,
+      signal,
+      headers: { accept: "text/event-stream" },
+    })
+    .withResponse();
+  const type = response.headers.get("content-type") ?? "";
+  if (type.toLowerCase().startsWith("text/event-stream")) return foldChatStream(data, onDelta, context);
+  // The server ignored `stream`: one JSON reply, whose whole text is the one delta.
+  let reply: unknown;
+  try {
+    reply = await response.json();
+  } catch (error) {
+    if (error instanceof ExecutionError || signal.aborted) throw error;
+    throw ExecutionError.retryable(
+      "malformed-response",
+      `${context.model}: ${context.where} answered a streamed request with a body that is neither events nor JSON`,
+    );
+  }
+  const content = (reply as { choices?: { message?: { content?: unknown } }[] })?.choices?.[0]?.message
+    ?.content;
+  if (typeof content === "string" && content !== "") onDelta(content);
+  return reply;
 }
 
 type Request =

@@ -54,6 +54,21 @@ describe("settings from the environment", () => {
 });
 
 describe("backend URLs", () => {
+  it("refuses a PFLOW_PII_REGIONS naming no region, naming the variable", async () => {
+    const before = process.env.PFLOW_PII_REGIONS;
+    process.env.PFLOW_PII_REGIONS = "PT,ZZ";
+    try {
+      await expect(createEngine({ storeUrl: "sqlite::memory:", brokerUrl: "memory:" })).rejects.toThrow(
+        new ConfigurationError(
+          'redact_pii: PFLOW_PII_REGIONS names "ZZ", not a region with a phone numbering plan; use ISO 3166-1 alpha-2 codes such as PT, ES, GB, FR, DE, US',
+        ),
+      );
+    } finally {
+      if (before === undefined) delete process.env.PFLOW_PII_REGIONS;
+      else process.env.PFLOW_PII_REGIONS = before;
+    }
+  });
+
   it("refuses a URL of no known backend, without its password", async () => {
     await expect(
       createEngine({ storeUrl: "postgres://pflow:s3cret@db/pflow", brokerUrl: "memory:" }),

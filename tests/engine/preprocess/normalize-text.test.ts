@@ -113,8 +113,19 @@ describe("normalize_text: stripHtml", () => {
     expect(await normalize("&amp;lt; &amp;amp;", { stripHtml: true })).toBe("&lt; &amp;");
   });
 
-  it("leaves unknown entities and entities without a semicolon as written", async () => {
-    expect(await normalize("&bogus; &amp &#;", { stripHtml: true })).toBe("&bogus; &amp &#;");
+  it("leaves unknown entities as written, and decodes legacy ones without a semicolon as a browser does", async () => {
+    expect(await normalize("&bogus; &#; &bogus", { stripHtml: true })).toBe("&bogus; &#; &bogus");
+    expect(await normalize("&amp &lt 1 &copy 2024", { stripHtml: true })).toBe("& < 1 © 2024");
+  });
+
+  it("decodes every HTML named entity, not only the common ones", async () => {
+    expect(await normalize("&sup2; &frac12; &Aring; &check; &NotEqualTilde;", { stripHtml: true })).toBe(
+      "2 1⁄2 Å ✓ ≂̸",
+    );
+  });
+
+  it("maps numeric entities in 0x80-0x9F as windows-1252, as browsers do", async () => {
+    expect(await normalize("&#128; &#x93;quoted&#x94;", { stripHtml: true })).toBe("€ “quoted”");
   });
 
   it("applies NFKC before looking for tags, so full-width brackets make tags", async () => {
@@ -128,5 +139,54 @@ describe("normalize_text: stripHtml", () => {
   it("lowercases decoded text and collapses the white space the tags left", async () => {
     const html = "<div>\n  <p>ÀB&nbsp;&nbsp;CD</p>\n  <p>E</p>\n</div>";
     expect(await normalize(html, { stripHtml: true, lowercase: true })).toBe("àb cd e");
+  });
+});
+
+describe("normalize_text: stripHtml reads markup as a browser does", () => {
+  const strip = (html: string) => normalize(html, { stripHtml: true });
+
+  it("keeps a <br> inside inline tags as a break between words", async () => {
+    expect(await strip("<b>first<br>second</b> <i>third<br/></i>fourth")).toBe("first second third fourth");
+  });
+
+  it("reads nested tables cell by cell", async () => {
+    const html =
+      "<table><tr><td>a<table><tr><td>b</td><td>c</td></tr></table></td><td>d</td></tr></table>after";
+    expect(await strip(html)).toBe("a b c d after");
+  });
+
+  it("closes unclosed and misnested tags as the HTML parser does", async () => {
+    expect(await strip("<p>one<p>two<div><b>bold<i>both</b>italic</i></div>three")).toBe(
+      "one two boldbothitalic three",
+    );
+    expect(await strip("<ul><li>a<li>b</ul><span>c")).toBe("a b c");
+  });
+
+  it("reads a '>' or markup inside a quoted attribute as part of the attribute", async () => {
+    expect(await strip(`<a title="<p>not text</p>" data-x='a > b'>link</a> after`)).toBe("link after");
+    expect(await strip(`<img alt="x &quot;>" src=y>text`)).toBe("text");
+  });
+
+  it("keeps the text of <noscript> and drops <template> contents", async () => {
+    expect(
+      await strip("<noscript><p>Enable scripts</p></noscript><template><p>hidden</p></template>ok"),
+    ).toBe("Enable scripts ok");
+  });
+
+  it("keeps text that looks like a tag but is not one; a letter after < starts a tag", async () => {
+    expect(await strip("a <3 b, 5 < 6 <> 7, x<y")).toBe("a <3 b, 5 < 6 <> 7, x");
+  });
+
+  it("reads a whole document, keeping the title and the body's text", async () => {
+    const html =
+      "<!DOCTYPE html><html><head><title>Flat</title><meta charset=utf-8><style>b{}</style></head>" +
+      "<body><p>Sea view</p></body></html>";
+    expect(await strip(html)).toBe("Flat Sea view");
+  });
+
+  it("handles deeply nested markup without overflowing the stack", async () => {
+    const depth = 100_000;
+    const html = `${"<span>".repeat(depth)}deep${"</span>".repeat(depth)}`;
+    expect(await strip(html)).toBe("deep");
   });
 });

@@ -43,10 +43,10 @@ describe("PreprocessRegistry.run: the arguments", () => {
     expect(await runOp("normalize_text", { text: " <B>Big</B> " })).toEqual({ text: "<B>Big</B>" });
   });
 
-  it("fills in defaults: redact_pii redacts both kinds", async () => {
-    expect(await runOp("redact_pii", { text: "a@example.com 555-123-4567" })).toEqual({
+  it("fills in defaults: redact_pii redacts every kind", async () => {
+    expect(await runOp("redact_pii", { text: "a@example.com 415-736-1234" })).toEqual({
       text: "[EMAIL] [PHONE]",
-      redactions: 2,
+      redactions: { email: 1, phone: 1, iban: 0, card: 0, total: 2 },
     });
   });
 

@@ -177,6 +177,53 @@ describe("openai provider: auth", () => {
   });
 });
 
+describe("openai provider: on the official SDK", () => {
+  it("makes one attempt only: the SDK's own retries are off, the engine's retry policy rules", async () => {
+    server.respond({ ...errorReply(503, "overloaded"), headers: { "retry-after": "0" } });
+    await expect(provider.call(callOf(openai(), { prompt: "p" }))).rejects.toMatchObject({
+      code: "provider-unavailable",
+    });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("takes no key, organization, project or base URL from the SDK's environment variables", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      OPENAI_API_KEY: "sk-from-env",
+      OPENAI_ORG_ID: "org-env",
+      OPENAI_PROJECT_ID: "proj-env",
+      OPENAI_BASE_URL: "http://169.254.169.254/v1",
+    });
+    try {
+      await provider.call(callOf(openai(), { prompt: "p" }));
+    } finally {
+      for (const name of ["OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_BASE_URL"]) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+    const { headers } = only();
+    expect(headers.authorization).toBeUndefined();
+    expect(headers["openai-organization"]).toBeUndefined();
+    expect(headers["openai-project"]).toBeUndefined();
+  });
+
+  it("calls through the fetch it is given, after the egress check", async () => {
+    const seen: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      seen.push(String(input));
+      return fetch(input, init);
+    };
+    const withFetch = new OpenAIProvider({
+      secrets,
+      egress: new EgressPolicy({ allowLoopback: true }),
+      fetch: recording,
+    });
+    await withFetch.call(callOf(openai(), { embed: "a" }));
+    expect(seen).toEqual([`${server.url}/v1/embeddings`]);
+  });
+});
+
 describe("openai provider: errors", () => {
   it("treats 429 as retryable rate-limited", async () => {
     server.respond({ ...errorReply(429, "slow down"), headers: { "retry-after": "7" } });
