@@ -9,59 +9,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { DEFAULT_YAML_LIMITS, validateDefinitions } from "../definitions/index.ts";
-
-const WIDTH = 20;
-const MODEL = `apiVersion: pflow/v1
-kind: Model
-metadata: { name: scorer }
-spec:
-  versions:
-    "1": { provider: mock, response: { score: "{{ $length(input.text) }}" } }
-`;
-
-function layeredWorkflow(nodes: number): string {
-  const lines = [
-    "apiVersion: pflow/v1",
-    "kind: Workflow",
-    `metadata: { name: layered-${nodes} }`,
-    "spec:",
-    "  inputs: { type: object, properties: { seed: { type: string } } }",
-    "  defaults: { timeout: 30s, retry: { maxAttempts: 2, delay: 1s } }",
-    "  nodes:",
-  ];
-  for (let i = 0; i < nodes; i++) {
-    const layer = Math.floor(i / WIDTH);
-    const a = `n${(layer - 1) * WIDTH + (i % WIDTH)}`;
-    const b = `n${(layer - 1) * WIDTH + ((i + 7) % WIDTH)}`;
-    lines.push(`    n${i}:`);
-    if (layer === 0) {
-      lines.push(
-        "      type: preprocess",
-        "      op: normalize_text",
-        '      with: { text: "{{ inputs.seed }}", lowercase: true }',
-      );
-    } else if (i % 3 === 0) {
-      lines.push(
-        "      type: model",
-        "      model: scorer",
-        `      input: { text: "{{ nodes.${a}.output.text }} {{ nodes.${b}.status }}" }`,
-      );
-    } else if (i % 3 === 1) {
-      lines.push(
-        "      type: transform",
-        `      expr: "{ 'text': $string(nodes.${a}.output) & $string(nodes.${b}.output) }"`,
-      );
-    } else {
-      lines.push(
-        "      type: transform",
-        `      expr: "nodes.${a}.output"`,
-        `      needs: [${b}]`,
-        `      when: "{{ nodes.${b}.status = 'succeeded' }}"`,
-      );
-    }
-  }
-  return `${lines.join("\n")}\n`;
-}
+import { layeredWorkflow, MODEL } from "./layered-workflow.ts";
 
 function timeMs(run: () => void, repeat: number): number {
   const samples: number[] = [];

@@ -12,6 +12,7 @@
 #   PFLOW_FUZZ_RESULTS=file.json         where the tally goes (passed and failed operations), for .ci/run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 
 SCHEMATHESIS_VERSION=4.32.5
 TOOLS_DIR=${PFLOW_TOOLS_DIR:-/var/tmp/pflow-tools}
@@ -62,7 +63,7 @@ fuzz() {
   mkdir -p "$dir"
   # Its own store, the examples registered, no rate limit to speak of (the fuzzer is the only client).
   (cd "$dir" && PFLOW_API_KEYS="$keys" PFLOW_RATE_LIMIT=100000000 PFLOW_PORT="$port" PFLOW_HOST=127.0.0.1 \
-    PFLOW_LOG_LEVEL=warn exec "$OLDPWD/$NODE" "$OLDPWD/cli/pflow.js" serve --definitions "$OLDPWD/examples") \
+    PFLOW_LOG_LEVEL=warn exec "$ROOT/$NODE" "$ROOT/cli/pflow.js" serve --definitions "$ROOT/examples") \
     >"$dir/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
@@ -80,9 +81,10 @@ fuzz() {
   done
   local status=0
   echo "fuzz: $name: schemathesis on http://127.0.0.1:$port (seed $SEED)"
-  "$VENV/bin/schemathesis" --config-file tests/fuzz/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
-    --checks all --seed "$SEED" --workers 2 --no-color --request-timeout 30 \
-    --report junit --report-junit-path "$WORK/$name.xml" "${auth[@]}" || status=$?
+  # From its own folder: Schemathesis keeps a cache (.schemathesis/) where it runs.
+  (cd "$dir" && "$VENV/bin/schemathesis" --config-file "$ROOT/tests/fuzz/schemathesis.toml" \
+    run "http://127.0.0.1:$port/openapi.json" --checks all --seed "$SEED" --workers 2 --no-color \
+    --request-timeout 30 --report junit --report-junit-path "$WORK/$name.xml" "${auth[@]}") || status=$?
   # A server that died or hangs fails the run, whatever the checks said.
   if ! kill -0 "$server_pid" 2>/dev/null || ! curl -fs --max-time 5 "http://127.0.0.1:$port/healthz" >/dev/null; then
     echo "fuzz: $name: the server stopped answering; its log:" >&2
