@@ -29,6 +29,12 @@ export interface ValidateOptions {
   /** Check references across documents (models, sub-workflows). Default true. */
   readonly resolve?: boolean;
   readonly limits?: YamlLimits;
+  /**
+   * The path of a file whose documents take the place of those of the same
+   * kind and name in the other files: a new version of a registered
+   * definition, validated together with the registry it replaces a document of.
+   */
+  readonly replacing?: string;
 }
 
 export interface DocumentSummary {
@@ -105,6 +111,7 @@ export function validateDefinitions(
     }
   }
 
+  if (options.replacing !== undefined) dropReplaced(documents, options.replacing);
   expressions.prefetch(
     documents.flatMap((doc) => (doc.schemaValid ? collectExpressionSources(doc.source.value) : [])),
   );
@@ -151,6 +158,18 @@ export function validateDefinitions(
     if (valid && !invalid.has(doc)) sources.set(`${doc.kind}/${doc.name}`, String(doc.source.doc));
   }
   return { valid: reports.every((r) => r.valid), files: reports, workflows, models, sources };
+}
+
+/** Removes, in place, the documents of other files that a document of `path` replaces. */
+function dropReplaced(documents: LoadedDocument[], path: string): void {
+  const key = (doc: LoadedDocument) => `${doc.kind}\u0000${doc.name}`;
+  const replacing = new Set(documents.filter((doc) => doc.source.file === path && doc.kind).map(key));
+  let kept = 0;
+  for (const doc of documents) {
+    if (doc.source.file !== path && doc.kind && replacing.has(key(doc))) continue;
+    documents[kept++] = doc;
+  }
+  documents.length = kept;
 }
 
 const DEFINITION_SCHEMA = "https://schemas.propertyflow.ai/pflow/v1/definition.schema.json";

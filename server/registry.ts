@@ -53,25 +53,19 @@ export async function validateUpload(
   validator: DefinitionValidator,
   text: string,
 ): Promise<CheckedUpload> {
-  // The upload alone first, for the names it defines: their registered versions
-  // are what it replaces, so they leave the set (or every new version of a
-  // definition would be a duplicate-name of the old one).
-  const alone = await validator.validate([{ path: UPLOAD_PATH, text }], { resolve: false });
-  // Past a limit: that finding is the answer, and the registry need not be read.
-  if (!alone.valid && alone.files[0]?.errors.some((finding) => finding.code === "yaml-limits")) {
-    return { report: alone.files[0] as FileReport, set: alone };
-  }
-  const replaced = new Set((alone.files[0]?.documents ?? []).map((doc) => `${doc.kind}/${doc.name}`));
   // All of the registry, not only what the upload names: a sub-workflow cycle
-  // may run through any registered workflow. Validation is cheap next to a request.
+  // may run through any registered workflow. The upload's documents take the
+  // place of their registered versions (or every new version of a definition
+  // would be a duplicate-name of the old one). One validation, on a thread.
   const registered = [];
   for (const kind of ["Model", "Workflow"] as const) {
     for (const record of await services.store.listDefinitions(kind)) {
-      if (replaced.has(`${kind}/${record.name}`)) continue;
       registered.push({ path: `registry/${kind}/${record.name}.yaml`, text: record.source });
     }
   }
-  const set = await validator.validate([{ path: UPLOAD_PATH, text }, ...registered]);
+  const set = await validator.validate([{ path: UPLOAD_PATH, text }, ...registered], {
+    replacing: UPLOAD_PATH,
+  });
   return { report: set.files[0] as FileReport, set };
 }
 
