@@ -355,7 +355,11 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<FinishResult | null> {
     return this.#db.write(() => {
-      const before = this.#db.sql("SELECT status FROM executions WHERE key = ?").get(key);
+      // The status it leaves decides its events (a running execution's attempt ends with it).
+      const before =
+        expect.status.length === 1
+          ? expect.status[0]
+          : (this.#db.sql("SELECT status FROM executions WHERE key = ?").get(key)?.status as ExecutionStatus);
       const row = this.#db
         .sql(
           `UPDATE executions SET status = ?, output = ?, error = ?, cached = ?, model = coalesce(?, model), usage = ?,
@@ -380,7 +384,7 @@ export class SqliteStore implements Store {
       if (!row) return null;
       const runId = row.run_id as string;
       const nodeId = row.node_id as string;
-      this.#record(row, finishNotes(subjectOf(row), before?.status as ExecutionStatus, outcome, now));
+      this.#record(row, finishNotes(subjectOf(row), before as ExecutionStatus, outcome, now));
       if (outcome.failsRun) this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
       if (outcome.cost) {
         this.#db.sql("UPDATE executions SET cost = ? WHERE key = ?").run(json(outcome.cost), key);
