@@ -13,6 +13,9 @@ import { json, nullableNumber, parse, type Row } from "./rows.ts";
 export class SqliteHistory {
   readonly #db: SqliteConnection;
   readonly #listeners = new Set<(runId: string) => void>();
+  /** The last seq of runs appended to in this transaction (connection generation `#cachedIn`). */
+  readonly #lastSeq = new Map<string, number>();
+  #cachedIn = -1;
   /** Runs appended to since the last commit, announced once it is done. */
   #appended = new Set<string>();
 
@@ -23,10 +26,19 @@ export class SqliteHistory {
   /** Inside a write: appends the notes to the run's history. */
   append(runId: string, round: number, notes: readonly HistoryNote[]): void {
     if (notes.length === 0) return;
-    const last = this.#db
-      .sql("SELECT seq FROM history WHERE run_id = ? ORDER BY seq DESC LIMIT 1")
-      .get(runId);
-    let seq = last ? Number(last.seq) : 0;
+    // A run's last number is read once per transaction: within it, only this
+    // connection writes (a rolled-back write starts a new generation).
+    if (this.#cachedIn !== this.#db.generation) {
+      this.#lastSeq.clear();
+      this.#cachedIn = this.#db.generation;
+    }
+    let seq = this.#lastSeq.get(runId);
+    if (seq === undefined) {
+      const last = this.#db
+        .sql("SELECT seq FROM history WHERE run_id = ? ORDER BY seq DESC LIMIT 1")
+        .get(runId);
+      seq = last ? Number(last.seq) : 0;
+    }
     const insert = this.#db.sql(
       `INSERT INTO history (run_id, seq, at, type, round, node_id, item, attempt, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -44,6 +56,7 @@ export class SqliteHistory {
         json(note.data),
       );
     }
+    this.#lastSeq.set(runId, seq);
     this.#announce(runId);
   }
 
