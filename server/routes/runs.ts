@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { Engine } from "../../engine/engine.ts";
+import { HistoryFollowers } from "../../engine/history/followers.ts";
 import { runCost } from "../../engine/run-view.ts";
 import type { StartRequest } from "../../engine/runner.ts";
 import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store/records.ts";
@@ -7,9 +7,11 @@ import runsSchema from "../../schemas/api/runs.schema.json" with { type: "json" 
 import type { RoutePlugin } from "../app.ts";
 import { apiCursorOf, storeCursorOf } from "../cursors.ts";
 import { addJsonBodyParser } from "../json-body.ts";
-import { PROBLEMS, Problem, type ProblemType } from "../problems.ts";
+import { Problem } from "../problems.ts";
 import { startRunOnce, startRunOrNotFound } from "../run-starts.ts";
 import { streamRunEvents } from "./run-events.ts";
+import { runHistoryRoutes } from "./run-history.ts";
+import { existingRun, jsonReply, problemReplies, ref, runIdParams, runNotFound } from "./run-replies.ts";
 
 /**
  * The runs routes: start a run (idempotently with an Idempotency-Key, and
@@ -17,8 +19,6 @@ import { streamRunEvents } from "./run-events.ts";
  * follow one as server-sent events. Bodies and replies are declared in
  * schemas/api/runs.schema.json, which the OpenAPI document is built from.
  */
-const SCHEMA_ID = runsSchema.$id;
-const ref = (name: keyof typeof runsSchema.$defs) => ({ $ref: `${SCHEMA_ID}#/$defs/${name}` });
 
 /** A concurrent request holding the same Idempotency-Key has this long to create its run. */
 const MAX_WAIT_S = 60;
@@ -36,18 +36,18 @@ const workflowNameParams = {
   properties: { name: workflowName },
 } as const;
 
-const runIdParams = {
-  type: "object",
-  required: ["id"],
-  properties: { id: { description: "A run id.", type: "string", minLength: 1, maxLength: 200 } },
-} as const;
-
 export const runRoutes: RoutePlugin = async (app, { engine }) => {
   app.addSchema(runsSchema);
   acceptJsonBodiesOnly(app);
   // Event streams last as long as their run; end them when the server closes instead.
   const shutdown = new AbortController();
-  app.addHook("preClose", async () => shutdown.abort());
+  // One follower per open run in this process, whatever the number of its clients.
+  const followers = new HistoryFollowers(engine.services.store);
+  app.addHook("preClose", async () => {
+    shutdown.abort();
+    followers.close();
+  });
+  runHistoryRoutes(app, engine);
 
   app.post<{
     Params: { name: string };
@@ -251,24 +251,49 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{
+    Params: { id: string };
+    Querystring: { lastEventId?: number };
+    Headers: { "last-event-id"?: string };
+  }>(
     "/v1/runs/:id/events",
     {
       config: { scope: "runs:read" },
       schema: {
         summary: "Follow a run",
         description:
-          "Server-sent events, one per run and node state change, from the start of the run, then live; " +
-          "the stream closes after the run's final event. Events: `run.running`, `run.succeeded`, " +
-          "`run.failed`, `run.cancelled`, `run.timed_out`, `node.queued`, `node.running`, " +
-          "`node.succeeded`, `node.failed`, `node.skipped`, `node.cancelled`; each with an `id` " +
-          "(increasing within the stream) and JSON `data` in the shape of the runEvent schema. " +
+          "Server-sent events from the run's history: every run, node and attempt event of every round " +
+          "(the types of GET /v1/runs/{id}/history), oldest first, then live; the stream closes after " +
+          "the event that ends the run. Each has `id:` its sequence number, `event:` its type and " +
+          "`data:` the event as JSON (the historyEvent schema). `Last-Event-ID` (a header, as browsers " +
+          "send on reconnecting, or `?lastEventId=`) resumes exactly after that event. " +
           "While the run is open, `node.delta` events relay the text of model nodes with `stream: true` " +
           "as it is written (data: the nodeDelta schema); they have no `id` and are not replayed. " +
           "A `: keep-alive` comment comes every 15 s.",
         tags: ["runs"],
         operationId: "followRun",
         params: runIdParams,
+        querystring: {
+          type: "object",
+          properties: {
+            lastEventId: {
+              description: "Resume after this event (its seq); the Last-Event-ID header does the same.",
+              type: "integer",
+              minimum: 0,
+            },
+          },
+          additionalProperties: false,
+        },
+        headers: {
+          type: "object",
+          properties: {
+            "last-event-id": {
+              description: "Resume after this event (its seq).",
+              type: "string",
+              pattern: "^[0-9]{1,15}$",
+            },
+          },
+        },
         response: {
           200: {
             description: "The event stream.",
@@ -280,42 +305,12 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
     },
     async (request, reply) => {
       await existingRun(engine, request.params.id);
-      await streamRunEvents(engine, request.params.id, reply, shutdown.signal);
+      const header = request.headers["last-event-id"];
+      const after = request.query.lastEventId ?? (header === undefined ? 0 : Number(header));
+      await streamRunEvents(engine, followers, request.params.id, after, reply, shutdown.signal);
     },
   );
 };
-
-function jsonReply(description: string, schema: keyof typeof runsSchema.$defs) {
-  return { description, content: { "application/json": { schema: ref(schema) } } };
-}
-
-/**
- * The problem replies of a route: those given, and those every authenticated
- * route can answer with. Types sharing a status share one entry.
- */
-function problemReplies(...types: ProblemType[]) {
-  const all: ProblemType[] = [...types, "unauthorized", "forbidden", "rate-limited", "internal"];
-  const replies: Record<number, { description: string; content: Record<string, { schema: object }> }> = {};
-  for (const type of all) {
-    const { status, title } = PROBLEMS[type];
-    const previous = replies[status]?.description;
-    replies[status] = {
-      description: previous === undefined ? title : `${previous}; or: ${title}`,
-      content: { "application/problem+json": { schema: ref("problem") } },
-    };
-  }
-  return replies;
-}
-
-async function existingRun(engine: Engine, id: string): Promise<RunRecord> {
-  const run = await engine.services.store.getRun(id);
-  if (!run) throw runNotFound(id);
-  return run;
-}
-
-function runNotFound(id: string): Problem {
-  return new Problem("not-found", `no run "${id}"`);
-}
 
 function runSummary(run: RunRecord) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

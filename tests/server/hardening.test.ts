@@ -280,10 +280,14 @@ describe("the event stream's schema", () => {
     const stream = document.paths["/v1/runs/{id}/events"].get.responses["200"].content["text/event-stream"];
     const name = String(stream.schema.$ref).split("/").pop() as string;
     const frame = document.components.schemas.runs.$defs?.[name] ?? document.components.schemas[name];
-    expect(frame["x-events"]).toMatchObject({ "run.succeeded": "runEvent", "node.delta": "nodeDelta" });
+    expect(frame["x-events"]).toMatchObject({
+      "run.succeeded": "historyEvent",
+      "attempt.failed": "historyEvent",
+      "node.delta": "nodeDelta",
+    });
     const [state, delta] = frame.oneOf;
     expect(state.required).toEqual(["event", "id", "data"]);
-    expect(state.properties.data.contentSchema.$ref).toMatch(/runEvent$/);
+    expect(state.properties.data.contentSchema.$ref).toMatch(/historyEvent$/);
     expect(delta.properties.event).toMatchObject({ enum: ["node.delta"] });
     expect(delta.not).toEqual({ required: ["id"] });
   });

@@ -24,6 +24,7 @@ export class SqliteConnection {
   #db: DatabaseSync | undefined;
   readonly #statements = new Map<string, StatementSync>();
   #group: PromiseWithResolvers<void> | undefined;
+  #generation = 0;
 
   /** `path` is a file, or ":memory:". */
   constructor(path: string) {
@@ -100,6 +101,7 @@ export class SqliteConnection {
     const db = this.#database();
     if (this.#group === undefined) {
       db.exec("BEGIN IMMEDIATE");
+      this.#generation++;
       const group = Promise.withResolvers<void>();
       this.#group = group;
       setImmediate(() => this.#commit());
@@ -111,11 +113,31 @@ export class SqliteConnection {
       result = work();
       db.exec("RELEASE write");
     } catch (error) {
+      this.#generation++;
       db.exec("ROLLBACK TO write");
       db.exec("RELEASE write");
       return Promise.reject(error);
     }
     return options.durable ? committed.then(() => result) : Promise.resolve(result);
+  }
+
+  /**
+   * Changes whenever a group transaction starts or a write is rolled back: what
+   * a write read earlier in the same generation is still what the file holds
+   * (no other process can write while the group's transaction is open).
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Resolves once every write made so far is committed (at once when none is
+   * pending). A reader of what other processes may act on (the history) waits
+   * for it: the connection sees its own uncommitted writes, which a crash
+   * could still take back.
+   */
+  committed(): Promise<void> {
+    return this.#group === undefined ? Promise.resolve() : this.#group.promise.catch(() => {});
   }
 
   #commit(): void {
