@@ -38,12 +38,12 @@ export function SessionGate({ children }: { children: ComponentChildren }) {
   const [state, setState] = useState<State>({ kind: "checking" });
 
   const check = useCallback(async () => {
+    const had = storedKey() !== null;
     try {
       const me = await api<{ name: string; scopes: Scope[] }>("/v1/auth/whoami");
       setState({ kind: "ready", name: me.name, scopes: me.scopes });
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
-        const had = storedKey() !== null;
         storeKey(null);
         setState({ kind: "needs-key", error: had ? "The server did not accept that key." : null });
       } else setState({ kind: "offline", error: (error as Error).message });
@@ -52,10 +52,14 @@ export function SessionGate({ children }: { children: ComponentChildren }) {
 
   useEffect(() => {
     void check();
-    return onUnauthorized(() => {
-      storeKey(null);
-      setState({ kind: "needs-key", error: "The server no longer accepts the key." });
-    });
+    // A 401 while signed in (the key was revoked): ask again. While signing in, check() says why itself.
+    return onUnauthorized(() =>
+      setState((state) => {
+        if (state.kind !== "ready") return state;
+        storeKey(null);
+        return { kind: "needs-key", error: "The server no longer accepts the key." };
+      }),
+    );
   }, [check]);
 
   const signOut = useCallback(() => {

@@ -66,7 +66,8 @@ export function Dag(props: {
               {...(interactive
                 ? {
                     role: "button",
-                    tabIndex: 0,
+                    // Lower case: on SVG elements attribute names are case-sensitive.
+                    tabindex: 0,
                     "aria-label": name,
                     "aria-pressed": selected === box.id,
                     onClick: () => onSelect(box.id),
