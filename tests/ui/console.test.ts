@@ -184,7 +184,7 @@ describe("the console's quality", () => {
     let focused = "";
     for (let i = 0; i < 40 && focused !== "call"; i++) {
       await page.keyboard.press("Tab");
-      focused = await page.evaluate(() => document.activeElement?.getAttribute("data-node") ?? "");
+      focused = await page.evaluate<string>("document.activeElement?.getAttribute('data-node') ?? ''");
     }
     expect(focused).toBe("call");
     await page.keyboard.press("Enter");
@@ -196,7 +196,7 @@ describe("the console's quality", () => {
   it("fits a narrow screen: no page-wide horizontal scrolling", async () => {
     const page = await signedIn("/ui/runs", ADMIN_KEY, { width: 390, height: 844 });
     await page.locator("table.runs").waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
     expect(overflow).toBeLessThanOrEqual(0);
     await page.close();
   });

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { api, seg } from "../api.ts";
 import { Json } from "../components/CodeView.tsx";
@@ -25,6 +25,7 @@ export function RunPage() {
   const { run } = live;
   const workflow = useApi<WorkflowDetail>(run ? `/v1/workflows/${seg(run.workflow.name)}?plan=true` : null);
   const selected = query.node ?? null;
+  useTicking(run !== undefined && !isFinished(run.status));
   const select = (nodeId: string | null) =>
     route(nodeId === null ? path : `${path}?node=${encodeURIComponent(nodeId)}`, true);
 
@@ -199,4 +200,14 @@ function RunActions({ run, onChanged }: { run: Run; onChanged: () => void }) {
       )}
     </span>
   );
+}
+
+/** Re-renders every second while `on`, so durations and the timeline of a running run move on. */
+function useTicking(on: boolean): void {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (!on) return;
+    const timer = setInterval(() => setTick((t) => t + 1), 1000);
+    return () => clearInterval(timer);
+  }, [on]);
 }
