@@ -20,6 +20,8 @@ export interface RunJson {
   readonly cost: RunCost | null;
   readonly parent: RunRecord["parent"];
   readonly nodes: Readonly<Record<string, NodeJson>>;
+  /** 1, and one more for each retry; the nodes show the current round (the history has every round). */
+  readonly round: number;
 }
 
 /** One currency: its amount. Several (models priced in different currencies): each, and no single amount. */
@@ -83,6 +85,7 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
     cost: runCost(run.cost),
     parent: run.parent,
     nodes,
+    round: run.round,
   };
 }
 

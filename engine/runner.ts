@@ -151,13 +151,13 @@ export class Runner {
       const decision = decide(plan, { failing: run.failing, statuses }, next);
       next = [];
       await this.#dispatch(run, plan, decision.dispatch);
-      for (const { nodeId } of decision.skip) {
+      for (const { nodeId, reason } of decision.skip) {
         const result = await this.#finishNode(
           run,
           plan,
           nodeId,
           { status: ["pending"] },
-          { status: "skipped" },
+          { status: "skipped", reason },
         );
         if (result) next.push(...result.ready);
         if (result?.runComplete) await this.finishRun(runId);
@@ -257,13 +257,18 @@ export class Runner {
       status === "timed_out"
         ? { code: "timed_out", message: "the run reached its timeout" }
         : { code: "cancelled", message: "the run was cancelled" };
+    const current = await store.getRun(runId);
+    if (!current || TERMINAL_RUN.has(current.status)) return null;
+    const waiting = await store.getExecutions(runId, { items: false });
+    // The nodes first, so the run's history ends with the run's own end; then
+    // again after it, for any a finish queued meanwhile (none, mostly).
+    await store.cancelExecutions(runId, "cancelled", clock());
     const ended = await store.transitionRun(runId, ["pending", "running"], {
       status,
       error,
       finishedAt: clock(),
     });
     if (!ended) return null;
-    const waiting = await store.getExecutions(runId, { items: false });
     await store.cancelExecutions(runId, "cancelled", clock());
     for (const execution of waiting) {
       if (execution.childRunId && execution.status === "running")
@@ -307,7 +312,7 @@ export class Runner {
         (plan.nodes[id] as PlanNode).dependencies.filter((dep) => succeeded.has(dep)).length,
       ]),
     );
-    await store.resetExecutions(runId, again, depsDone);
+    await store.resetExecutions(runId, again, depsDone, run.round + 1);
     const now = clock();
     const restarted = await store.transitionRun(runId, [run.status], {
       status: "running",

@@ -14,6 +14,7 @@ import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
+import { redactRequest } from "./history/redact.ts";
 import type { CallVerdict } from "./limits/circuit-breaker.ts";
 import { ModelGate } from "./limits/model-gate.ts";
 import type { CallOutcome } from "./model-call-recorder.ts";
@@ -21,7 +22,7 @@ import { delay } from "./providers/abortable.ts";
 import { evaluateTemplate } from "./providers/template-eval.ts";
 import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
-import { type Outcome, TERMINAL_RUN } from "./store/records.ts";
+import { type AttemptDetail, type Outcome, TERMINAL_RUN } from "./store/records.ts";
 import { annotateActiveSpan, contextOf, inSpan, SpanKind } from "./tracing.ts";
 import { describeViolations } from "./user-schemas.ts";
 
@@ -46,6 +47,24 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
  * worker for other work and costs a round trip through the store and broker.
  */
 const IN_PROCESS_WAIT_MS = 250;
+
+/** What an attempt did, filled in as it goes, for its history. */
+interface AttemptTrace {
+  request?: unknown;
+  provider?: string;
+  model?: string;
+  startedAt?: number;
+}
+
+function detailOf(trace: AttemptTrace, retryable?: boolean): AttemptDetail {
+  return {
+    ...(trace.request !== undefined ? { request: trace.request } : {}),
+    ...(trace.provider !== undefined ? { provider: trace.provider } : {}),
+    ...(trace.model !== undefined ? { model: trace.model } : {}),
+    ...(trace.startedAt !== undefined ? { startedAt: trace.startedAt } : {}),
+    ...(retryable !== undefined ? { retryable } : {}),
+  };
+}
 
 /** The model version an attempt calls (`name@version`), and its model's settings. */
 interface CalledModel {
@@ -182,11 +201,15 @@ export class Worker {
       plan.failFast &&
       (node as PlanNode).trigger !== "all_done"
     ) {
-      await this.#finish(claimed, { status: "skipped" });
+      await this.#finish(claimed, {
+        status: "skipped",
+        reason: "the run is failing and its workflow has failFast",
+      });
       return;
     }
     const lease = this.#keepLease(claimed);
     let outcome: Outcome | undefined;
+    const trace: AttemptTrace = {};
     try {
       // Reading the dependencies' outputs is not part of the node: if the store
       // fails here, the delivery fails (and comes again), the node does not.
@@ -198,7 +221,7 @@ export class Worker {
           node.when !== null &&
           !truthy(await evaluateTemplate(node.when, context, this.#services.config.expressions))
         ) {
-          outcome = { status: "skipped" };
+          outcome = { status: "skipped", reason: "its when condition was false" };
         } else if (node.type === "map" || node.type === "workflow") {
           const finish = (done: Outcome) => this.#finish(claimed, done);
           const wait = { services: this.#services, runner: this.#runner, claimed, context, finish };
@@ -207,17 +230,18 @@ export class Worker {
         } else {
           callsOut = true;
           called = await this.#calledModel(claimed);
+          if (called) trace.model = called.pinned;
         }
       } catch (error) {
-        await this.#failed(claimed, asExecutionError(error));
+        await this.#failed(claimed, asExecutionError(error), trace);
         return;
       }
       // Waiting for a rate limit is not part of the node either (nor is its store's failure).
       if (callsOut && !(await this.#heldBackByRateLimit(claimed, called))) {
         try {
-          outcome = await this.#attempt(claimed, context, lease.signal, called);
+          outcome = await this.#attempt(claimed, context, lease.signal, called, trace);
         } catch (error) {
-          await this.#failed(claimed, asExecutionError(error));
+          await this.#failed(claimed, asExecutionError(error), trace);
           return;
         }
       }
@@ -282,6 +306,7 @@ export class Worker {
     context: Record<string, unknown>,
     leaseSignal: AbortSignal,
     called: CalledModel | null,
+    trace: AttemptTrace,
   ): Promise<Outcome> {
     const { node, run, plan, execution } = claimed;
     const executor = EXECUTORS[node.type as keyof typeof EXECUTORS];
@@ -299,8 +324,13 @@ export class Worker {
       this.#shutdown.signal,
     ]);
     const { clock, calls } = this.#services;
+    const sends = (request: unknown, provider?: string) => {
+      trace.request = redactRequest(request);
+      if (provider !== undefined) trace.provider = provider;
+    };
     const call = async () => {
       const started = clock();
+      trace.startedAt = started;
       if (called && !this.#gate.permit(called.model, called.pinned, started))
         throw this.#circuitOpen(called.pinned);
       const record = (outcome: CallOutcome | null) => {
@@ -318,6 +348,7 @@ export class Worker {
           execution,
           context,
           signal,
+          sends,
         });
         // A cache hit called no model.
         if (!result.cached) {
@@ -345,6 +376,7 @@ export class Worker {
       model: result.model ?? null,
       usage: result.usage ?? null,
       cost: result.cost ?? null,
+      attempt: detailOf(trace),
     };
   }
 
@@ -432,21 +464,21 @@ export class Worker {
    * retryable and attempts are left (due after the backoff), else the next
    * fallback model, else the node fails.
    */
-  async #failed(claimed: Claimed, error: ExecutionError): Promise<void> {
+  async #failed(claimed: Claimed, error: ExecutionError, trace: AttemptTrace = {}): Promise<void> {
+    const attempt = detailOf(trace, error.retryable);
     const { node, execution, token, run, plan } = claimed;
     const { store, broker, clock } = this.#services;
     if (this.#shutdown.signal.aborted) {
       // Released, not failed: back to the queue now, for another worker.
       const now = clock();
       const reason = this.#shutdown.signal.reason as ExecutionError;
-      if (
-        await store.rescheduleExecution(execution.key, token, { notBefore: now, error: reason.toJSON() }, now)
-      )
+      const next = { notBefore: now, error: reason.toJSON(), attempt: detailOf(trace, true) };
+      if (await store.rescheduleExecution(execution.key, token, next, now))
         await broker.publish([taskFor(run.id, execution.key, plan)]);
       return;
     }
     if (error.code === "cancelled" || TERMINAL_RUN.has((await store.getRun(run.id))?.status ?? "running")) {
-      await this.#finish(claimed, { status: "cancelled", error: error.toJSON() });
+      await this.#finish(claimed, { status: "cancelled", error: error.toJSON(), attempt });
       return;
     }
     const now = clock();
@@ -460,7 +492,16 @@ export class Worker {
       const next = {
         notBefore: now + delayMs,
         error: error.toJSON(),
-        ...(fallback ? { modelIndex: execution.modelIndex + 1 } : {}),
+        attempt,
+        ...(fallback
+          ? {
+              modelIndex: execution.modelIndex + 1,
+              fallbackModel:
+                node.type === "model"
+                  ? (run.models[modelReference(node, execution.modelIndex + 1)] ?? null)
+                  : null,
+            }
+          : {}),
       };
       if (await store.rescheduleExecution(execution.key, token, next, now)) {
         this.#services.observer.retryScheduled({ run, execution, nodeType: node.type, code: error.code });
@@ -472,7 +513,7 @@ export class Worker {
       { runId: run.id, nodeId: execution.nodeId, item: execution.item, error: error.toJSON() },
       "node failed",
     );
-    await this.#finish(claimed, { status: "failed", error: error.toJSON() });
+    await this.#finish(claimed, { status: "failed", error: error.toJSON(), attempt });
   }
 
   async #finish(claimed: Claimed, outcome: Outcome): Promise<void> {

@@ -17,6 +17,8 @@ export interface Attempt {
   readonly execution: ExecutionRecord;
   readonly context: Record<string, unknown>;
   readonly signal: AbortSignal;
+  /** Tells the attempt's history what it sends (the rendered input or arguments) and to which provider. */
+  readonly sends?: (request: unknown, provider?: string) => void;
 }
 
 export interface AttemptResult {

@@ -29,6 +29,7 @@ export async function runModel(attempt: Attempt): Promise<AttemptResult> {
   }
   const { version } = await services.catalog.modelVersion(pinned);
   const input = await evaluateTemplate(node.input, context, services.config.expressions);
+  attempt.sends?.(input, version.provider);
   const params = version.provider === "openai" ? version.params : null;
   const result = await withCache(attempt, { target: pinned, input, params }, async () => {
     // Inside the cache's compute: a hit calls no model, so it streams nothing.

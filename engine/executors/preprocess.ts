@@ -10,6 +10,7 @@ export async function runPreprocess(attempt: Attempt): Promise<AttemptResult> {
     string,
     unknown
   >;
+  attempt.sends?.(args);
   return withCache(attempt, { target: `preprocess:${node.op}`, input: args, params: null }, async () => ({
     output: await services.ops.run(node.op, args, signal),
   }));

@@ -76,6 +76,8 @@ export interface RunRecord {
   readonly finishedAt: number | null;
   /** When the run's timeout ends it (epoch ms), or null. */
   readonly deadline: number | null;
+  /** 1, and one more for each retry (each round keeps its history). */
+  readonly round: number;
 }
 
 export interface ExecutionRecord {
@@ -125,6 +127,8 @@ export interface ExecutionRecord {
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
   readonly updatedAt: number;
+  /** The run's round this execution belongs to (a retry moves the executions it runs again to the next). */
+  readonly round: number;
 }
 
 export interface NewRun {
@@ -150,6 +154,26 @@ export interface Outcome {
   readonly cost?: Cost | null;
   /** Marks the run failing in the same transition (a node failed with onError: fail). */
   readonly failsRun?: boolean;
+  /** Why a node is skipped, for its node.skipped event. */
+  readonly reason?: string;
+  /** What the attempt that ends here did, for its history. */
+  readonly attempt?: AttemptDetail;
+}
+
+/**
+ * What an attempt did, beyond its outcome, for the run's history (its
+ * attempt.succeeded / attempt.failed event, and the attempt records).
+ */
+export interface AttemptDetail {
+  /** The rendered model input or preprocess arguments, redacted and cut (history/redact.ts). */
+  readonly request?: unknown;
+  /** `name@version` called (the fallback's, at a fallback). */
+  readonly model?: string | null;
+  readonly provider?: string | null;
+  /** Whether the error is worth another attempt. */
+  readonly retryable?: boolean;
+  /** When the attempt's call started (epoch ms), after any wait for a rate limit. */
+  readonly startedAt?: number;
 }
 
 export interface DefinitionRecord {

@@ -1,4 +1,6 @@
+import type { HistoryEvent } from "../history/events.ts";
 import type {
+  AttemptDetail,
   DeadLetter,
   DefinitionRecord,
   ExecutionRecord,
@@ -105,7 +107,14 @@ export interface Store {
   rescheduleExecution(
     key: string,
     token: string,
-    next: { notBefore: number; error: Outcome["error"]; modelIndex?: number },
+    next: {
+      notBefore: number;
+      error: Outcome["error"];
+      modelIndex?: number;
+      /** For the history: the fallback's `name@version`, and what the failed attempt did. */
+      fallbackModel?: string | null;
+      attempt?: AttemptDetail;
+    },
     now: number,
   ): Promise<boolean>;
   /**
@@ -157,12 +166,14 @@ export interface Store {
   /**
    * Rerun: puts the given nodes of a finished run back to pending (and deletes
    * their items), keeping the others; `depsDone` of each is set from
-   * `depsDoneAfterReset`, and the run's nodesDone lowered to match.
+   * `depsDoneAfterReset`, and the run's nodesDone lowered to match. The reset
+   * executions belong to `round` from then on (the round the rerun starts).
    */
   resetExecutions(
     runId: string,
     nodeIds: readonly string[],
     depsDoneAfterReset: Readonly<Record<string, number>>,
+    round: number,
   ): Promise<void>;
   /**
    * running executions whose lease expired before `expiredBefore` (default:
@@ -198,6 +209,41 @@ export interface Store {
   ): Promise<string[]>;
   /** Non-terminal executions of a run → cancelled (or skipped); returns their keys. */
   cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]>;
+
+  // History -----------------------------------------------------------------
+  //
+  // Every transition above records its events (engine/history/notes.ts) with
+  // itself: an event exists exactly when its transition does, once, whatever
+  // the retries, duplicates and crashes. createRun records run.created,
+  // transitionRun the run's new status (a terminal status back to running is
+  // run.retried, the next round), queueing node.queued, a claim node.running
+  // and attempt.started, a reschedule, deferral, expired lease or finish the
+  // attempt's end and what follows, cancelExecutions each node's end.
+
+  /**
+   * Up to `limit` events of a run with a sequence number above `after`
+   * (default 0), in order. With `nodeId`, that node's events only, and of
+   * those the item `item`'s (undefined or null: the node's own).
+   */
+  listHistory(
+    runId: string,
+    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
+  ): Promise<HistoryEvent[]>;
+  /** Deletes up to `limit` events older than `before` (epoch ms), in bulk; returns how many went. */
+  deleteHistory(before: number, limit: number): Promise<number>;
+  /**
+   * Events recorded with their transitions but not yet given their sequence
+   * number, last touched before `before`: an adapter that numbers them in a
+   * second write (MongoDB) and a process that died between the two. Numbers
+   * them now, idempotently; returns how many it numbered. SQLite: always 0.
+   */
+  repairHistory(before: number, limit: number): Promise<number>;
+  /**
+   * Calls `listener` with a run's id after this process appended to the run's
+   * history (not other processes: they are seen by reading). Returns the
+   * function that removes the listener.
+   */
+  onHistory(listener: (runId: string) => void): () => void;
 
   // Rate limits (deployment-wide) --------------------------------------------
 

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from "fastify";
-import type { Engine } from "../../engine/engine.ts";
 import { runCost } from "../../engine/run-view.ts";
 import type { StartRequest } from "../../engine/runner.ts";
 import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store/records.ts";
 import runsSchema from "../../schemas/api/runs.schema.json" with { type: "json" };
 import type { RoutePlugin } from "../app.ts";
 import { apiCursorOf, storeCursorOf } from "../cursors.ts";
-import { PROBLEMS, Problem, type ProblemType } from "../problems.ts";
+import { Problem } from "../problems.ts";
 import { startRunOnce, startRunOrNotFound } from "../run-starts.ts";
 import { streamRunEvents } from "./run-events.ts";
+import { runHistoryRoutes } from "./run-history.ts";
+import { existingRun, jsonReply, problemReplies, ref, runIdParams, runNotFound } from "./run-replies.ts";
 
 /**
  * The runs routes: start a run (idempotently with an Idempotency-Key, and
@@ -16,8 +17,6 @@ import { streamRunEvents } from "./run-events.ts";
  * follow one as server-sent events. Bodies and replies are declared in
  * schemas/api/runs.schema.json, which the OpenAPI document is built from.
  */
-const SCHEMA_ID = runsSchema.$id;
-const ref = (name: keyof typeof runsSchema.$defs) => ({ $ref: `${SCHEMA_ID}#/$defs/${name}` });
 
 /** A concurrent request holding the same Idempotency-Key has this long to create its run. */
 const MAX_WAIT_S = 60;
@@ -35,18 +34,13 @@ const workflowNameParams = {
   properties: { name: workflowName },
 } as const;
 
-const runIdParams = {
-  type: "object",
-  required: ["id"],
-  properties: { id: { description: "A run id.", type: "string", minLength: 1, maxLength: 200 } },
-} as const;
-
 export const runRoutes: RoutePlugin = async (app, { engine }) => {
   app.addSchema(runsSchema);
   acceptJsonBodiesOnly(app);
   // Event streams last as long as their run; end them when the server closes instead.
   const shutdown = new AbortController();
   app.addHook("preClose", async () => shutdown.abort());
+  runHistoryRoutes(app, engine);
 
   app.post<{
     Params: { name: string };
@@ -283,38 +277,6 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
     },
   );
 };
-
-function jsonReply(description: string, schema: keyof typeof runsSchema.$defs) {
-  return { description, content: { "application/json": { schema: ref(schema) } } };
-}
-
-/**
- * The problem replies of a route: those given, and those every authenticated
- * route can answer with. Types sharing a status share one entry.
- */
-function problemReplies(...types: ProblemType[]) {
-  const all: ProblemType[] = [...types, "unauthorized", "forbidden", "rate-limited", "internal"];
-  const replies: Record<number, { description: string; content: Record<string, { schema: object }> }> = {};
-  for (const type of all) {
-    const { status, title } = PROBLEMS[type];
-    const previous = replies[status]?.description;
-    replies[status] = {
-      description: previous === undefined ? title : `${previous}; or: ${title}`,
-      content: { "application/problem+json": { schema: ref("problem") } },
-    };
-  }
-  return replies;
-}
-
-async function existingRun(engine: Engine, id: string): Promise<RunRecord> {
-  const run = await engine.services.store.getRun(id);
-  if (!run) throw runNotFound(id);
-  return run;
-}
-
-function runNotFound(id: string): Problem {
-  return new Problem("not-found", `no run "${id}"`);
-}
 
 function runSummary(run: RunRecord) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -3,6 +3,7 @@ import type { Store } from "../../engine/store/store.ts";
 import { concurrencyContract } from "./store/concurrency.ts";
 import { executionsContract } from "./store/executions.ts";
 import { finishContract } from "./store/finish.ts";
+import { historyContract } from "./store/history.ts";
 import { itemsContract } from "./store/items.ts";
 import { keepingContract } from "./store/keeping.ts";
 import { rateLimitsContract } from "./store/rate-limits.ts";
@@ -45,6 +46,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe("rerun, sweeping and cancellation", () => recoveryContract(context));
     describe("concurrent calls", () => concurrencyContract(context));
     describe("rate limits", () => rateLimitsContract(context));
+    describe("run history", () => historyContract(context));
     describe("cache, definitions, idempotency keys, dead letters", () => keepingContract(context));
   });
 }

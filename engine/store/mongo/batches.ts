@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Collection, Filter, MatchKeysAndValues, UpdateOptions } from "mongodb";
-import type { ExecutionDocument } from "./documents.ts";
+import type { ExecutionDocument, OutboxEntry } from "./documents.ts";
 
 /**
  * One conditional update of many executions in one round trip, reporting which
@@ -19,12 +19,18 @@ export async function updateKeys(
   set: MatchKeysAndValues<ExecutionDocument>,
   options: UpdateOptions = {},
   inc: Readonly<Record<string, number>> = {},
+  outbox: readonly OutboxEntry[] = [],
 ): Promise<string[]> {
   if (keys.length === 0) return [];
   const tag = randomUUID();
   const result = await executions.updateMany(
     { ...condition, _id: { $in: [...keys] } },
-    { $set: { ...set, movedBy: tag }, ...(Object.keys(inc).length > 0 ? { $inc: inc } : {}) },
+    {
+      $set: { ...set, movedBy: tag },
+      ...(Object.keys(inc).length > 0 ? { $inc: inc } : {}),
+      // The history events of the change, recorded with it (history.ts).
+      ...(outbox.length > 0 ? { $push: { outbox: { $each: [...outbox] } } } : {}),
+    },
     options,
   );
   if (result.modifiedCount === keys.length) return [...keys];

@@ -4,6 +4,7 @@ import type {
   DeadLetterDocument,
   DefinitionDocument,
   ExecutionDocument,
+  HistoryDocument,
   IdempotencyDocument,
   ModelCallsDocument,
   RateLimitDocument,
@@ -48,6 +49,7 @@ export class MongoConnection {
   readonly deadLetters: Collection<DeadLetterDocument>;
   readonly modelCalls: Collection<ModelCallsDocument>;
   readonly rateLimits: Collection<RateLimitDocument>;
+  readonly history: Collection<HistoryDocument>;
   readonly #lock: WriteLock;
   /** MongoDB's, until start() learns the server's (server-traits.ts). */
   #traits: ServerTraits = { atomicUpdates: true, projectsFindAndModify: true };
@@ -78,6 +80,7 @@ export class MongoConnection {
     this.deadLetters = collection("dead_letters");
     this.modelCalls = collection("model_calls");
     this.rateLimits = collection("rate_limits");
+    this.history = collection("history");
   }
 
   /** Connects, creates the indexes, and learns what the server can do. Idempotent. */

@@ -48,6 +48,41 @@ export interface RunDocument {
   startedAt: number | null;
   finishedAt: number | null;
   deadline: number | null;
+  /** Absent in documents written before rounds: 1. */
+  round?: number;
+  /** History events recorded with a transition, not yet numbered (see history.ts). */
+  outbox?: OutboxEntry[];
+}
+
+/**
+ * A history event written into its transition's own update (so it exists
+ * exactly when the transition does) and moved to the history collection, with
+ * its sequence number, right after (history.ts). Its key in the history is
+ * the document's id and the entry's `id`: the same entry is never numbered twice.
+ */
+export interface OutboxEntry {
+  id: string;
+  type: string;
+  at: number;
+  /** JSON: outputs and requests are user data (see jsonValue). */
+  data: string;
+}
+
+/** One numbered event of a run's history. `_id` is its idempotent key (the outbox entry's). */
+export interface HistoryDocument {
+  _id: string;
+  runId: string;
+  seq: number;
+  at: number;
+  /** When a TTL index may delete it (servers that have them): `at` plus the retention. */
+  expireAt: Date;
+  type: string;
+  round: number;
+  nodeId: string | null;
+  item: number | null;
+  attempt: number | null;
+  /** JSON. */
+  data: string;
 }
 
 export interface ExecutionDocument {
@@ -90,6 +125,10 @@ export interface ExecutionDocument {
   propagated?: false;
   /** The last batch update that changed this execution: see batches.ts. */
   movedBy?: string;
+  /** Absent in documents written before rounds: 1. */
+  round?: number;
+  /** History events recorded with a transition, not yet numbered (see history.ts). */
+  outbox?: OutboxEntry[];
 }
 
 export interface CacheDocument {
@@ -210,6 +249,7 @@ export function toRun(doc: RunDocument): RunRecord {
     startedAt: doc.startedAt ?? null,
     finishedAt: doc.finishedAt ?? null,
     deadline: doc.deadline ?? null,
+    round: doc.round ?? 1,
   };
 }
 
@@ -241,6 +281,7 @@ export function toExecution(doc: ExecutionDocument): ExecutionRecord {
     startedAt: doc.startedAt ?? null,
     finishedAt: doc.finishedAt ?? null,
     updatedAt: doc.updatedAt,
+    round: doc.round ?? 1,
   };
 }
 
@@ -275,6 +316,7 @@ export function newExecution(
   item: number | null,
   input: string | null,
   now: number,
+  round = 1,
 ): ExecutionDocument {
   return {
     _id: key,
@@ -285,6 +327,7 @@ export function newExecution(
     input,
     depsDone: 0,
     updatedAt: now,
+    round,
   };
 }
 

@@ -1,8 +1,10 @@
 import type { UpdateFilter } from "mongodb";
+import { finishNotes } from "../../history/notes.ts";
 import { type ExecutionStatus, executionKey, type Outcome } from "../records.ts";
 import type { FinishResult } from "../store.ts";
 import type { MongoConnection } from "./connection.ts";
-import { jsonValue, type RunDocument } from "./documents.ts";
+import { type ExecutionDocument, jsonValue, type OutboxEntry, type RunDocument } from "./documents.ts";
+import { DOCUMENT_SUBJECT, type MongoHistory } from "./history.ts";
 import type { PropagationFlags } from "./propagation-flags.ts";
 
 /**
@@ -47,6 +49,7 @@ import type { PropagationFlags } from "./propagation-flags.ts";
 export async function finishExecution(
   connection: MongoConnection,
   flags: PropagationFlags,
+  history: MongoHistory,
   key: string,
   expect: { status: readonly ExecutionStatus[]; token?: string },
   outcome: Outcome,
@@ -54,33 +57,54 @@ export async function finishExecution(
   now: number,
 ): Promise<FinishResult | null> {
   const output = jsonValue(outcome.output ?? null, () => `the output of execution ${key}`);
-  const finished = await connection.executions.findOneAndUpdate(
-    {
-      _id: key,
-      status: { $in: [...expect.status] },
-      ...(expect.token === undefined ? {} : { leaseToken: expect.token }),
-    },
-    {
-      $set: {
-        status: outcome.status,
-        output,
-        error: outcome.error ?? null,
-        cached: outcome.cached === true,
-        usage: outcome.usage ?? null,
-        cost: outcome.cost ?? null,
-        leaseToken: null,
-        leaseExpiresAt: null,
-        finishedAt: now,
-        updatedAt: now,
-        propagated: false,
-        // A finish that names no model keeps the one recorded (a waiting node's, say).
-        ...(outcome.model ? { model: outcome.model } : {}),
+  function transition(
+    statuses: readonly ExecutionStatus[],
+    outbox: OutboxEntry[],
+  ): Promise<Pick<ExecutionDocument, "runId" | "nodeId" | "item"> | null> {
+    return connection.executions.findOneAndUpdate(
+      {
+        _id: key,
+        status: { $in: [...statuses] },
+        ...(expect.token === undefined ? {} : { leaseToken: expect.token }),
       },
-    },
-    connection.returning("before", { runId: 1, nodeId: 1, item: 1 }),
-  );
+      {
+        $set: {
+          status: outcome.status,
+          output,
+          error: outcome.error ?? null,
+          cached: outcome.cached === true,
+          usage: outcome.usage ?? null,
+          cost: outcome.cost ?? null,
+          leaseToken: null,
+          leaseExpiresAt: null,
+          finishedAt: now,
+          updatedAt: now,
+          propagated: false,
+          // A finish that names no model keeps the one recorded (a waiting node's, say).
+          ...(outcome.model ? { model: outcome.model } : {}),
+        },
+        $push: { outbox: { $each: outbox } },
+      },
+      connection.returning("before", { runId: 1, nodeId: 1, item: 1 }),
+    );
+  }
+
+  // Its events depend on the status it leaves (a running execution's attempt
+  // ends with it), so a finish from several statuses tries running first.
+  const running = expect.status.includes("running");
+  const groups: ExecutionStatus[][] = running
+    ? [["running"], expect.status.filter((status) => status !== "running")]
+    : [[...expect.status]];
+  let finished: Pick<ExecutionDocument, "runId" | "nodeId" | "item"> | null = null;
+  for (const statuses of groups) {
+    if (statuses.length === 0 || finished) continue;
+    const before = statuses[0] === "running" ? "running" : "queued";
+    const outbox = history.entries(finishNotes(DOCUMENT_SUBJECT, before, outcome, now), key);
+    finished = await transition(statuses, outbox);
+  }
   if (!finished) return null;
   const { runId, nodeId, item } = finished;
+  const drained = history.drain("executions", [key]);
 
   const runUpdate = runCounting(outcome, item === null);
   let result: FinishResult;
@@ -92,6 +116,7 @@ export async function finishExecution(
         runUpdate,
         connection.returning("after", { nodesDone: 1, nodesTotal: 1 }),
       ),
+      drained,
     ]);
     result = { ready, runComplete: run !== null && run.nodesDone >= run.nodesTotal, items: null };
   } else {
@@ -102,6 +127,7 @@ export async function finishExecution(
         connection.returning("after", { itemsDone: 1, itemsTotal: 1 }),
       ),
       Object.keys(runUpdate).length > 0 ? connection.runs.updateOne({ _id: runId }, runUpdate) : null,
+      drained,
     ]);
     result = {
       ready: [],

@@ -59,6 +59,13 @@ const INDEXES: readonly IndexDefinition[] = [
   },
   // modelCalls: a model version's recent minutes.
   { collection: "model_calls", key: { model: 1, minute: 1 }, options: { name: "by_model" } },
+  // A run's history in order; unique, so two writers cannot both take a sequence number (history.ts).
+  { collection: "history", key: { runId: 1, seq: 1 }, options: { name: "by_seq", unique: true } },
+  // deleteHistory: the oldest events first.
+  { collection: "history", key: { at: 1 }, options: { name: "by_age" } },
+  // repairHistory: only documents with events still in their outbox have the field.
+  { collection: "runs", key: { "outbox.at": 1 }, options: { name: "outbox", sparse: true } },
+  { collection: "executions", key: { "outbox.at": 1 }, options: { name: "outbox", sparse: true } },
   // listDeadLetters, newest first.
   { collection: "dead_letters", key: { createdAt: -1, _id: 1 }, options: { name: "newest" } },
 ];
@@ -70,12 +77,21 @@ const CACHE_TTL: IndexDefinition = {
   options: { name: "expiry", expireAfterSeconds: 0 },
 };
 
+/** Removes history events past their retention where the server can (the sweeper deletes them anyway). */
+const HISTORY_TTL: IndexDefinition = {
+  collection: "history",
+  key: { expireAt: 1 },
+  options: { name: "expiry", expireAfterSeconds: 0 },
+};
+
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const index of INDEXES) await db.collection(index.collection).createIndex(index.key, index.options);
-  try {
-    await db.collection(CACHE_TTL.collection).createIndex(CACHE_TTL.key, CACHE_TTL.options);
-  } catch (error) {
-    // FerretDB has no TTL indexes: expired entries are then deleted when read.
-    if (!isNotImplemented(error)) throw error;
+  for (const ttl of [CACHE_TTL, HISTORY_TTL]) {
+    try {
+      await db.collection(ttl.collection).createIndex(ttl.key, ttl.options);
+    } catch (error) {
+      // FerretDB has no TTL indexes: expired entries are then deleted when read, or by the sweeper.
+      if (!isNotImplemented(error)) throw error;
+    }
   }
 }

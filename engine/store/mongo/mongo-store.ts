@@ -1,5 +1,18 @@
+import type { HistoryEvent } from "../../history/events.ts";
+import {
+  cancelNote,
+  claimNotes,
+  deferNotes,
+  isRetry,
+  leaseLostNotes,
+  queuedNote,
+  rescheduleNotes,
+  runCreatedNote,
+  runNotes,
+} from "../../history/notes.ts";
 import { addCalls } from "../model-calls.ts";
 import {
+  type AttemptDetail,
   CALL_LATENCY_BOUNDS_MS,
   type DeadLetter,
   type DefinitionRecord,
@@ -30,6 +43,7 @@ import {
   toRun,
 } from "./documents.ts";
 import { finishExecution, readyDependents } from "./finish.ts";
+import { DOCUMENT_SUBJECT, MongoHistory } from "./history.ts";
 import { PropagationFlags } from "./propagation-flags.ts";
 import { chargeRateTokens, takeRateSlot } from "./rate-limits.ts";
 import {
@@ -55,11 +69,17 @@ import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
 export class MongoStore implements Store {
   readonly #db: MongoConnection;
   readonly #flags: PropagationFlags;
+  readonly #history: MongoHistory;
 
-  /** The database is `options.database`, else the URL's path (`mongodb://host/name`), else "pflow". */
-  constructor(url: string, options: { database?: string } = {}) {
+  /**
+   * The database is `options.database`, else the URL's path (`mongodb://host/name`),
+   * else "pflow". `historyRetentionMs` (default 30 days) dates each history event's
+   * expiry, for the TTL index where the server has one.
+   */
+  constructor(url: string, options: { database?: string; historyRetentionMs?: number } = {}) {
     this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
     this.#flags = new PropagationFlags(this.#db.executions);
+    this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
   }
 
   async start(): Promise<void> {
@@ -96,6 +116,8 @@ export class MongoStore implements Store {
       startedAt: null,
       finishedAt: null,
       deadline: run.deadline,
+      round: 1,
+      outbox: this.#history.entries([runCreatedNote(run.workflow, run.createdAt)], `run ${run.id}`),
     };
     const executions = nodes.map((nodeId) =>
       newExecution(executionKey(run.id, nodeId), run.id, nodeId, null, null, run.createdAt),
@@ -111,7 +133,8 @@ export class MongoStore implements Store {
       ),
       this.#insertNew(executions),
     ]);
-    if (inserted) return toRun(doc);
+    await this.#history.drain("runs", [run.id]);
+    if (inserted) return toRun({ ...doc, outbox: [] });
     return (await this.getRun(run.id)) as RunRecord;
   }
 
@@ -132,11 +155,24 @@ export class MongoStore implements Store {
     if ("startedAt" in patch) set.startedAt = patch.startedAt ?? null;
     if ("finishedAt" in patch) set.finishedAt = patch.finishedAt ?? null;
     const filter = { _id: id, status: { $in: [...from] } };
-    const doc =
-      Object.keys(set).length === 0
-        ? await this.#db.runs.findOne(filter)
-        : await this.#db.runs.findOneAndUpdate(filter, { $set: set }, { returnDocument: "after" });
-    return doc ? toRun(doc) : null;
+    if (Object.keys(set).length === 0) {
+      const found = await this.#db.runs.findOne(filter);
+      return found ? toRun(found) : null;
+    }
+    const at = patch.finishedAt ?? patch.startedAt ?? Date.now();
+    const outbox = this.#history.entries(runNotes(from, patch, at), `run ${id}`);
+    const doc = await this.#db.runs.findOneAndUpdate(
+      filter,
+      {
+        $set: set,
+        ...(isRetry(from, patch) ? { $inc: { round: 1 } } : {}),
+        ...(outbox.length > 0 ? { $push: { outbox: { $each: outbox } } } : {}),
+      },
+      { returnDocument: "after" },
+    );
+    if (!doc) return null;
+    if (outbox.length > 0) await this.#history.drain("runs", [id]);
+    return toRun(doc);
   }
 
   async markRunFailing(id: string): Promise<void> {
@@ -219,13 +255,17 @@ export class MongoStore implements Store {
   }
 
   async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
-    return updateKeys(
+    const queued = await updateKeys(
       this.#db.executions,
       [...new Set(keys)],
       { status: "pending" },
       { status: "queued", notBefore: now, updatedAt: now },
       VISIBLE,
+      {},
+      this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], "queued executions"),
     );
+    await this.#history.drain("executions", queued);
+    return queued;
   }
 
   async claimExecution(
@@ -240,10 +280,13 @@ export class MongoStore implements Store {
         $inc: { attempt: 1, attemptsTotal: 1 },
         // Set by the first claim only: the field is absent until then.
         $min: { startedAt: now },
+        $push: { outbox: { $each: this.#history.entries(claimNotes(DOCUMENT_SUBJECT, now), key) } },
       },
       { returnDocument: "after", ...VISIBLE },
     );
-    return doc ? toExecution(doc) : null;
+    if (!doc) return null;
+    await this.#history.drain("executions", [key]);
+    return toExecution({ ...doc, outbox: [] });
   }
 
   async renewLease(key: string, token: string, until: number): Promise<boolean> {
@@ -258,7 +301,13 @@ export class MongoStore implements Store {
   async rescheduleExecution(
     key: string,
     token: string,
-    next: { notBefore: number; error: Outcome["error"]; modelIndex?: number },
+    next: {
+      notBefore: number;
+      error: Outcome["error"];
+      modelIndex?: number;
+      fallbackModel?: string | null;
+      attempt?: AttemptDetail;
+    },
     now: number,
   ): Promise<boolean> {
     const result = await this.#db.executions.updateOne(
@@ -271,9 +320,14 @@ export class MongoStore implements Store {
           // At a fallback model, the attempts start again from 0 (attemptsTotal goes on).
           ...(next.modelIndex === undefined ? {} : { modelIndex: next.modelIndex, attempt: 0 }),
         },
+        $push: {
+          outbox: { $each: this.#history.entries(rescheduleNotes(DOCUMENT_SUBJECT, next, now), key) },
+        },
       },
     );
-    return result.matchedCount === 1;
+    if (result.matchedCount !== 1) return false;
+    await this.#history.drain("executions", [key]);
+    return true;
   }
 
   async deferExecution(
@@ -288,9 +342,14 @@ export class MongoStore implements Store {
         $set: { ...backInQueue(next.notBefore, now), rateSlotAt: next.rateSlotAt },
         // The claim handed back counts as no attempt.
         $inc: { attempt: -1, attemptsTotal: -1 },
+        $push: {
+          outbox: { $each: this.#history.entries(deferNotes(DOCUMENT_SUBJECT, next.notBefore, now), key) },
+        },
       },
     );
-    return result.matchedCount === 1;
+    if (result.matchedCount !== 1) return false;
+    await this.#history.drain("executions", [key]);
+    return true;
   }
 
   async startWaiting(
@@ -329,10 +388,14 @@ export class MongoStore implements Store {
     propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
     now: number,
   ): Promise<FinishResult | null> {
-    return finishExecution(this.#db, this.#flags, key, expect, outcome, propagation, now);
+    return finishExecution(this.#db, this.#flags, this.#history, key, expect, outcome, propagation, now);
   }
 
   async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
+    const map = await this.#db.executions.findOne(
+      { _id: executionKey(runId, nodeId) },
+      { projection: { round: 1 } },
+    );
     await this.#insertNew(
       items.map((value, item) => {
         const key = executionKey(runId, nodeId, item);
@@ -343,6 +406,7 @@ export class MongoStore implements Store {
           item,
           jsonValue(value, () => `the item ${key}`),
           now,
+          map?.round ?? 1,
         );
       }),
     );
@@ -365,7 +429,10 @@ export class MongoStore implements Store {
         { status: "pending" },
         { status: "queued", notBefore: now, updatedAt: now },
         VISIBLE,
+        {},
+        this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], `the items of ${nodeId}`),
       );
+      await this.#history.drain("executions", moved);
       queued.push(...moved);
       if (moved.length === candidates.length) return queued;
     }
@@ -375,12 +442,30 @@ export class MongoStore implements Store {
     runId: string,
     nodeIds: readonly string[],
     depsDoneAfterReset: Readonly<Record<string, number>>,
+    round: number,
   ): Promise<void> {
-    await resetExecutions(this.#db, runId, nodeIds, depsDoneAfterReset);
+    // Events a dead writer left in the run's outboxes belong to the round that ends: moved first.
+    const leftOver = await this.#db.executions
+      .find({ runId, "outbox.at": { $exists: true } }, { projection: { _id: 1 } })
+      .toArray();
+    await this.#history.drain(
+      "executions",
+      leftOver.map((doc) => doc._id),
+    );
+    await this.#history.drain("runs", [runId]);
+    await resetExecutions(this.#db, runId, nodeIds, depsDoneAfterReset, round);
   }
 
   async sweepExpiredLeases(now: number, limit: number, expiredBefore = now): Promise<string[]> {
-    return sweepExpiredLeases(this.#db, now, limit, expiredBefore);
+    const swept = await sweepExpiredLeases(
+      this.#db,
+      now,
+      limit,
+      expiredBefore,
+      this.#history.entries(leaseLostNotes(DOCUMENT_SUBJECT, now), "expired leases"),
+    );
+    await this.#history.drain("executions", swept);
+    return swept;
   }
 
   async findStrandedExecutions(now: number, before: number, limit: number): Promise<string[]> {
@@ -388,7 +473,15 @@ export class MongoStore implements Store {
   }
 
   async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
-    return cancelExecutions(this.#db, runId, status, now);
+    const ended = await cancelExecutions(
+      this.#db,
+      runId,
+      status,
+      now,
+      this.#history.entries([cancelNote(DOCUMENT_SUBJECT, status, now)], `run ${runId}`),
+    );
+    await this.#history.drain("executions", ended);
+    return ended;
   }
 
   async oldestDueQueued(now: number): Promise<number | null> {
@@ -422,6 +515,27 @@ export class MongoStore implements Store {
         : [];
     await this.#db.executions.updateOne({ _id: key, propagated: false }, { $unset: { propagated: "" } });
     return ready;
+  }
+
+  // History -----------------------------------------------------------------
+
+  listHistory(
+    runId: string,
+    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
+  ): Promise<HistoryEvent[]> {
+    return this.#history.list(runId, query);
+  }
+
+  deleteHistory(before: number, limit: number): Promise<number> {
+    return this.#history.delete(before, limit);
+  }
+
+  repairHistory(before: number, limit: number): Promise<number> {
+    return this.#history.repair(before, limit);
+  }
+
+  onHistory(listener: (runId: string) => void): () => void {
+    return this.#history.listen(listener);
   }
 
   // Model call statistics ---------------------------------------------------

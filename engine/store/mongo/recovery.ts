@@ -1,7 +1,7 @@
 import { type ExecutionRecord, type ExecutionStatus, executionKey, TERMINAL_EXECUTION } from "../records.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import type { MongoConnection } from "./connection.ts";
-import { PENDING_STATE, type RunDocument, toExecution } from "./documents.ts";
+import { type OutboxEntry, PENDING_STATE, type RunDocument, toExecution } from "./documents.ts";
 
 /**
  * What touches many executions of a run, or of every run: rerun, the sweeper's
@@ -16,6 +16,7 @@ export async function resetExecutions(
   runId: string,
   nodeIds: readonly string[],
   depsDoneAfterReset: Readonly<Record<string, number>>,
+  round: number,
 ): Promise<void> {
   const now = Date.now();
   const ids = [...nodeIds];
@@ -27,7 +28,7 @@ export async function resetExecutions(
         updateMany: {
           filter: { _id: { $in: ids.map((nodeId) => executionKey(runId, nodeId)) } },
           update: {
-            $set: { ...PENDING_STATE, updatedAt: now },
+            $set: { ...PENDING_STATE, updatedAt: now, round },
             $unset: { startedAt: "", propagated: "" },
           },
         },
@@ -48,6 +49,7 @@ export async function sweepExpiredLeases(
   now: number,
   limit: number,
   expiredBefore: number,
+  outbox: readonly OutboxEntry[],
 ): Promise<string[]> {
   const expired = {
     status: "running",
@@ -63,6 +65,7 @@ export async function sweepExpiredLeases(
     { status: "queued", leaseToken: null, leaseExpiresAt: null, notBefore: now, updatedAt: now },
     {},
     { leasesLost: 1 },
+    outbox,
   );
 }
 
@@ -83,16 +86,19 @@ export async function cancelExecutions(
   runId: string,
   status: "cancelled" | "skipped",
   now: number,
+  outbox: readonly OutboxEntry[],
 ): Promise<string[]> {
   const live = { runId, status: { $in: NOT_TERMINAL } };
   const candidates = await keysOf(connection.executions, live);
-  const ended = await updateKeys(connection.executions, candidates, live, {
-    status,
-    leaseToken: null,
-    leaseExpiresAt: null,
-    finishedAt: now,
-    updatedAt: now,
-  });
+  const ended = await updateKeys(
+    connection.executions,
+    candidates,
+    live,
+    { status, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now },
+    {},
+    {},
+    outbox,
+  );
   // Counted from the statuses rather than per execution: a finish racing this
   // may then count once more, which ends no run early (it is ending anyway).
   await recountNodesDone(connection, runId);

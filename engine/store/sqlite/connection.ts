@@ -118,6 +118,16 @@ export class SqliteConnection {
     return options.durable ? committed.then(() => result) : Promise.resolve(result);
   }
 
+  /**
+   * Resolves once every write made so far is committed (at once when none is
+   * pending). A reader of what other processes may act on (the history) waits
+   * for it: the connection sees its own uncommitted writes, which a crash
+   * could still take back.
+   */
+  committed(): Promise<void> {
+    return this.#group === undefined ? Promise.resolve() : this.#group.promise.catch(() => {});
+  }
+
   #commit(): void {
     const group = this.#group;
     if (group === undefined || !this.#db) return;

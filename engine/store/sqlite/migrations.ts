@@ -127,4 +127,22 @@ export const MIGRATIONS: readonly string[] = [
     tokens_free_at INTEGER NOT NULL
   );
   `,
+  `
+  ALTER TABLE runs ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE executions ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+
+  CREATE TABLE history (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    node_id TEXT,
+    item INTEGER,
+    attempt INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX history_by_age ON history (at);
+  `,
 ];

@@ -49,6 +49,7 @@ export function toRun(row: Row): RunRecord {
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
     deadline: nullableNumber(row.deadline),
+    round: Number(row.round ?? 1),
   };
 }
 
@@ -80,6 +81,7 @@ export function toExecution(row: Row): ExecutionRecord {
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
     updatedAt: Number(row.updated_at),
+    round: Number(row.round ?? 1),
   };
 }
 

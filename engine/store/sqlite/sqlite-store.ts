@@ -1,5 +1,20 @@
+import type { HistoryEvent, HistoryNote } from "../../history/events.ts";
+import {
+  cancelNote,
+  claimNotes,
+  deferNotes,
+  finishNotes,
+  isRetry,
+  leaseLostNotes,
+  queuedNote,
+  rescheduleNotes,
+  runCreatedNote,
+  runNotes,
+  type Subject,
+} from "../../history/notes.ts";
 import { addCalls } from "../model-calls.ts";
 import {
+  type AttemptDetail,
   type DeadLetter,
   type DefinitionRecord,
   type ExecutionRecord,
@@ -15,6 +30,7 @@ import {
 } from "../records.ts";
 import type { FinishResult, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
+import { SqliteHistory } from "./history.ts";
 import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
@@ -26,10 +42,12 @@ type Registration = { record: DefinitionRecord; created: boolean };
  */
 export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
+  readonly #history: SqliteHistory;
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
     this.#db = new SqliteConnection(path);
+    this.#history = new SqliteHistory(this.#db);
   }
 
   async start(): Promise<void> {
@@ -48,7 +66,7 @@ export class SqliteStore implements Store {
 
   async createRun(run: NewRun, nodes: readonly string[]): Promise<RunRecord> {
     return this.#db.write(() => {
-      this.#db
+      const created = this.#db
         .sql(
           `INSERT OR IGNORE INTO runs (id, seq, workflow_name, workflow_version, status, input, models, parent,
            nodes_total, created_at, deadline)
@@ -65,6 +83,8 @@ export class SqliteStore implements Store {
           run.createdAt,
           run.deadline,
         );
+      if (Number(created.changes) === 1)
+        this.#history.append(run.id, 1, [runCreatedNote(run.workflow, run.createdAt)]);
       const insert = this.#db.sql(
         "INSERT OR IGNORE INTO executions (key, run_id, node_id, status, updated_at) VALUES (?, ?, ?, 'pending', ?)",
       );
@@ -90,7 +110,8 @@ export class SqliteStore implements Store {
            output = CASE WHEN ? THEN ? ELSE output END,
            error = CASE WHEN ? THEN ? ELSE error END,
            started_at = CASE WHEN ? THEN ? ELSE started_at END,
-           finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+           finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+           round = round + ?
          WHERE id = ? AND status IN (SELECT value FROM json_each(?))
          RETURNING *`,
         )
@@ -104,10 +125,14 @@ export class SqliteStore implements Store {
           patch.startedAt ?? null,
           "finishedAt" in patch ? 1 : 0,
           patch.finishedAt ?? null,
+          isRetry(from, patch) ? 1 : 0,
           id,
           json(from),
         );
-      return row ? toRun(row) : null;
+      if (!row) return null;
+      const run = toRun(row);
+      this.#history.append(id, run.round, runNotes(from, patch, transitionTime(patch)));
+      return run;
     });
   }
 
@@ -201,9 +226,14 @@ export class SqliteStore implements Store {
   async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
     const queue = () => {
       const update = this.#db.sql(
-        "UPDATE executions SET status = 'queued', not_before = ?, updated_at = ? WHERE key = ? AND status = 'pending'",
+        `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ? WHERE key = ? AND status = 'pending'
+         RETURNING run_id, node_id, item, attempts_total, round`,
       );
-      return keys.filter((key) => Number(update.run(now, now, key).changes) === 1);
+      return keys.filter((key) => {
+        const row = update.get(now, now, key);
+        if (row) this.#record(row, [queuedNote(subjectOf(row), now)]);
+        return row !== undefined;
+      });
     };
     return this.#db.write(queue, NOT_DURABLE);
   }
@@ -222,7 +252,10 @@ export class SqliteStore implements Store {
          RETURNING *`,
         )
         .get(lease.token, lease.until, now, now, key, now);
-      return row ? toExecution(row) : null;
+      if (!row) return null;
+      const execution = toExecution(row);
+      this.#record(row, claimNotes(subjectOf(row), now));
+      return execution;
     }, NOT_DURABLE);
   }
 
@@ -240,19 +273,26 @@ export class SqliteStore implements Store {
   async rescheduleExecution(
     key: string,
     token: string,
-    next: { notBefore: number; error: Outcome["error"]; modelIndex?: number },
+    next: {
+      notBefore: number;
+      error: Outcome["error"];
+      modelIndex?: number;
+      fallbackModel?: string | null;
+      attempt?: AttemptDetail;
+    },
     now: number,
   ): Promise<boolean> {
     return this.#db.write(() => {
-      const result = this.#db
+      const row = this.#db
         .sql(
           `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
            not_before = ?, error = ?, updated_at = ?, rate_slot_at = NULL,
            model_index = coalesce(?, model_index),
            attempt = CASE WHEN ? IS NULL THEN attempt ELSE 0 END
-         WHERE key = ? AND status = 'running' AND lease_token = ?`,
+         WHERE key = ? AND status = 'running' AND lease_token = ?
+         RETURNING run_id, node_id, item, attempts_total, round`,
         )
-        .run(
+        .get(
           next.notBefore,
           json(next.error ?? null),
           now,
@@ -261,7 +301,8 @@ export class SqliteStore implements Store {
           key,
           token,
         );
-      return Number(result.changes) === 1;
+      if (row) this.#record(row, rescheduleNotes(subjectOf(row), next, now));
+      return row !== undefined;
     });
   }
 
@@ -272,15 +313,18 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<boolean> {
     return this.#db.write(() => {
-      const result = this.#db
+      const row = this.#db
         .sql(
           `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
            not_before = ?, rate_slot_at = ?, updated_at = ?,
            attempt = attempt - 1, attempts_total = attempts_total - 1
-         WHERE key = ? AND status = 'running' AND lease_token = ?`,
+         WHERE key = ? AND status = 'running' AND lease_token = ?
+         RETURNING run_id, node_id, item, attempts_total + 1 AS attempts_total, round`,
         )
-        .run(next.notBefore, next.rateSlotAt, now, key, token);
-      return Number(result.changes) === 1;
+        .get(next.notBefore, next.rateSlotAt, now, key, token);
+      // The claim handed back was the attempt after the ones that count.
+      if (row) this.#record(row, deferNotes(subjectOf(row), next.notBefore, now));
+      return row !== undefined;
     });
   }
 
@@ -311,12 +355,13 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<FinishResult | null> {
     return this.#db.write(() => {
+      const before = this.#db.sql("SELECT status FROM executions WHERE key = ?").get(key);
       const row = this.#db
         .sql(
           `UPDATE executions SET status = ?, output = ?, error = ?, cached = ?, model = coalesce(?, model), usage = ?,
            lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
          WHERE key = ? AND status IN (SELECT value FROM json_each(?)) AND (? IS NULL OR lease_token = ?)
-         RETURNING run_id, node_id, item`,
+         RETURNING run_id, node_id, item, attempts_total, round`,
         )
         .get(
           outcome.status,
@@ -335,6 +380,7 @@ export class SqliteStore implements Store {
       if (!row) return null;
       const runId = row.run_id as string;
       const nodeId = row.node_id as string;
+      this.#record(row, finishNotes(subjectOf(row), before?.status as ExecutionStatus, outcome, now));
       if (outcome.failsRun) this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
       if (outcome.cost) {
         this.#db.sql("UPDATE executions SET cost = ? WHERE key = ?").run(json(outcome.cost), key);
@@ -388,12 +434,14 @@ export class SqliteStore implements Store {
 
   async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
     return this.#db.write(() => {
+      const map = this.#db.sql("SELECT round FROM executions WHERE key = ?").get(executionKey(runId, nodeId));
       const insert = this.#db.sql(
-        `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+        `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
       );
+      const round = Number(map?.round ?? 1);
       items.forEach((value, item) => {
-        insert.run(executionKey(runId, nodeId, item), runId, nodeId, item, json(value), now);
+        insert.run(executionKey(runId, nodeId, item), runId, nodeId, item, json(value), now, round);
       });
     });
   }
@@ -407,10 +455,12 @@ export class SqliteStore implements Store {
          WHERE key IN (SELECT key FROM executions
                        WHERE run_id = ? AND node_id = ? AND item IS NOT NULL AND status = 'pending'
                        ORDER BY item LIMIT ?)
-         RETURNING key, item`,
+         RETURNING key, run_id, node_id, item, attempts_total, round`,
         )
-        .all(now, now, runId, nodeId, limit);
-      return rows.sort((a, b) => Number(a.item) - Number(b.item)).map((row) => row.key as string);
+        .all(now, now, runId, nodeId, limit)
+        .sort((a, b) => Number(a.item) - Number(b.item));
+      for (const row of rows) this.#record(row, [queuedNote(subjectOf(row), now)]);
+      return rows.map((row) => row.key as string);
     }, NOT_DURABLE);
   }
 
@@ -418,13 +468,14 @@ export class SqliteStore implements Store {
     runId: string,
     nodeIds: readonly string[],
     depsDoneAfterReset: Readonly<Record<string, number>>,
+    round: number,
   ): Promise<void> {
     return this.#db.write(() => {
       const reset = this.#db.sql(
         `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0, leases_lost = 0, rate_slot_at = NULL,
            lease_token = NULL, lease_expires_at = NULL, not_before = 0, items_total = 0, items_done = 0,
            output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL,
-           started_at = NULL, finished_at = NULL, updated_at = ?
+           started_at = NULL, finished_at = NULL, updated_at = ?, round = ?
          WHERE key = ?`,
       );
       const dropItems = this.#db.sql(
@@ -432,7 +483,7 @@ export class SqliteStore implements Store {
       );
       const now = Date.now();
       for (const nodeId of nodeIds) {
-        reset.run(now, executionKey(runId, nodeId));
+        reset.run(now, round, executionKey(runId, nodeId));
         dropItems.run(runId, nodeId);
       }
       const setDeps = this.#db.sql("UPDATE executions SET deps_done = ? WHERE key = ?");
@@ -450,16 +501,17 @@ export class SqliteStore implements Store {
 
   async sweepExpiredLeases(now: number, limit: number, expiredBefore = now): Promise<string[]> {
     return this.#db.write(() => {
-      return this.#db
+      const rows = this.#db
         .sql(
           `UPDATE executions SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
            leases_lost = leases_lost + 1, not_before = ?1, updated_at = ?1
          WHERE key IN (SELECT key FROM executions
                        WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ? LIMIT ?)
-         RETURNING key`,
+         RETURNING key, run_id, node_id, item, attempts_total, round`,
         )
-        .all(now, expiredBefore, limit)
-        .map((row) => row.key as string);
+        .all(now, expiredBefore, limit);
+      for (const row of rows) this.#record(row, leaseLostNotes(subjectOf(row), now));
+      return rows.map((row) => row.key as string);
     });
   }
 
@@ -511,10 +563,14 @@ export class SqliteStore implements Store {
         .sql(
           `UPDATE executions SET status = ?, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
          WHERE run_id = ? AND status IN ('pending', 'queued', 'running')
-         RETURNING key`,
+         RETURNING key, run_id, node_id, item, attempts_total, round`,
         )
         .all(status, now, now, runId)
-        .map((row) => row.key as string);
+        .sort((a, b) => String(a.key).localeCompare(String(b.key)))
+        .map((row) => {
+          this.#record(row, [cancelNote(subjectOf(row), status, now)]);
+          return row.key as string;
+        });
       this.#db
         .sql(
           `UPDATE runs SET nodes_done = (SELECT count(*) FROM executions
@@ -524,6 +580,28 @@ export class SqliteStore implements Store {
         .run(runId, runId);
       return keys;
     });
+  }
+
+  // History -----------------------------------------------------------------
+
+  listHistory(
+    runId: string,
+    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
+  ): Promise<HistoryEvent[]> {
+    return this.#history.list(runId, query);
+  }
+
+  deleteHistory(before: number, limit: number): Promise<number> {
+    return this.#history.delete(before, limit);
+  }
+
+  /** Events are numbered in their transition's transaction: none is ever left to number. */
+  async repairHistory(): Promise<number> {
+    return 0;
+  }
+
+  onHistory(listener: (runId: string) => void): () => void {
+    return this.#history.listen(listener);
   }
 
   // Result cache ------------------------------------------------------------
@@ -710,6 +788,11 @@ export class SqliteStore implements Store {
 
   // Internals ------------------------------------------------------------
 
+  /** Inside a write: the notes of an execution's transition, in its run's history, in the execution's round. */
+  #record(row: Row, notes: readonly HistoryNote[]): void {
+    this.#history.append(row.run_id as string, Number(row.round), notes);
+  }
+
   #run(id: string): RunRecord | null {
     const row = this.#db.sql("SELECT * FROM runs WHERE id = ?").get(id);
     return row ? toRun(row) : null;
@@ -757,4 +840,18 @@ export class SqliteStore implements Store {
       .get(kind, name);
     return row ? toDefinition(row) : null;
   }
+}
+
+/** The execution a transition's row (RETURNING run_id, node_id, item, attempts_total, round) is about. */
+function subjectOf(row: Row): Subject {
+  return {
+    nodeId: row.node_id as string,
+    item: row.item === null || row.item === undefined ? null : Number(row.item),
+    attempt: Number(row.attempts_total),
+  };
+}
+
+/** When a run's transition happened: the time it sets, else now. */
+function transitionTime(patch: { startedAt?: number | null; finishedAt?: number | null }): number {
+  return patch.finishedAt ?? patch.startedAt ?? Date.now();
 }

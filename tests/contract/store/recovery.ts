@@ -96,7 +96,7 @@ export function recoveryContract(context: StoreContext): void {
     const before = await snapshot(store, run.id);
     expect(before.run).toMatchObject({ nodesDone: 4, failing: true });
 
-    await store.resetExecutions(run.id, ["map", "c"], { map: 1, c: 0 });
+    await store.resetExecutions(run.id, ["map", "c"], { map: 1, c: 0 }, 2);
 
     const after = await snapshot(store, run.id);
     expect(after.run).toEqual({ ...before.run, nodesDone: 2, failing: false });
@@ -212,7 +212,7 @@ export function recoveryContract(context: StoreContext): void {
       NO_PROPAGATION,
       T0 + 1_000,
     );
-    await store.resetExecutions(run.id, ["a"], {});
+    await store.resetExecutions(run.id, ["a"], {}, 2);
     expect(await store.getExecution(a)).toMatchObject({ status: "pending", leasesLost: 0, attemptsTotal: 0 });
   });
 
