@@ -40,8 +40,8 @@ async function signedIn(
   return page;
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: false });
+async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage });
 }
 
 describe("the console's journeys", () => {
@@ -123,9 +123,9 @@ describe("the console's journeys", () => {
       for (const text of errors) expect(text).toMatch(/mock-failure: flaky@1: mock failure on attempt \d/);
     }
     // The timeline shows both rounds' attempts, and where the second round began.
-    expect(await page.locator('[data-row="call"] .bar-failed').count()).toBe(4);
+    await expect.poll(() => page.locator('[data-row="call"] .bar-failed').count()).toBe(4);
     expect(await page.locator(".round-mark").count()).toBeGreaterThan(0);
-    await screenshot(page, "console-failed-run");
+    await screenshot(page, "console-failed-run", true);
     await page.close();
   });
 
@@ -145,6 +145,41 @@ describe("the console's journeys", () => {
     await expect
       .poll(async () => (await server.request("GET", `/v1/runs/${runId}`)).json.status, { timeout: 10_000 })
       .toBe("succeeded");
+    await page.close();
+  });
+});
+
+describe("the console's other pages", () => {
+  it("shows a model's versions, aliases with their canary, health and calls over time", async () => {
+    await server.request("POST", "/v1/workflows/greeting/runs?wait=20", { body: { input: { name: "Rui" } } });
+    await server.engine.services.calls.flush();
+    const page = await signedIn("/ui/models/writer");
+    const rows = page.locator("table.list").first().locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.first().textContent()).toContain("mock");
+    expect(await page.locator(".aliases").textContent()).toContain("canary: 10% of new runs get 2");
+    await expect
+      .poll(() => page.locator(".usage figcaption").textContent())
+      .toMatch(/^[1-9]\d* calls? in 24 steps of 1 h/);
+    await screenshot(page, "console-model", true);
+    await page.getByRole("navigation").getByRole("link", { name: "Models" }).click();
+    await page.getByRole("link", { name: "writer" }).waitFor();
+    await page.close();
+  });
+
+  it("lists runs filtered by workflow and status, and opens one by its id", async () => {
+    const { json } = await server.request("POST", "/v1/workflows/fragile/runs?wait=20", {
+      body: { input: {} },
+    });
+    const page = await signedIn("/ui/runs?workflow=fragile&status=failed");
+    await page.locator(`tr[data-run="${json.id}"]`).waitFor();
+    const statuses = await page
+      .locator("table.runs tbody [data-status]")
+      .evaluateAll((cells) => cells.map((cell) => cell.getAttribute("data-status")));
+    expect(new Set(statuses)).toEqual(new Set(["failed"]));
+    await page.getByLabel("Run id").fill(json.id);
+    await page.getByRole("button", { name: "Open" }).click();
+    await page.waitForURL(`**/ui/runs/${json.id}`);
     await page.close();
   });
 });

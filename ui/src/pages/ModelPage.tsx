@@ -70,7 +70,7 @@ export function ModelPage() {
           <>
             {m.description && <p>{m.description}</p>}
             <h2>Versions and health</h2>
-            <label>
+            <label class="inline">
               Over the last{" "}
               <select value={window} onChange={(e) => setWindow(e.currentTarget.value as typeof window)}>
                 {WINDOWS.map((w) => (
@@ -162,7 +162,8 @@ export function ModelPage() {
           <ol class="history">
             {h.items.map((item) => (
               <li key={item.version}>
-                <strong>v{item.version}</strong> · {time(item.createdAt)} · {item.actor}
+                <strong>v{item.version}</strong> · {time(item.createdAt)}
+                {item.actor && <> · {item.actor}</>}
                 {item.reason && <> · “{item.reason}”</>}
                 <ul>
                   {item.changes.map((change) => (

@@ -57,8 +57,8 @@ export function UsageChart({ usage }: { usage: Usage }) {
         })}
       </svg>
       <figcaption>
-        {total} calls in {rows.length} steps of {duration(usage.stepMs)}; errors hatched. Busiest step: {max}{" "}
-        calls.
+        {total} {total === 1 ? "call" : "calls"} in {rows.length} steps of {duration(usage.stepMs)}; errors
+        hatched. Busiest step: {max} {max === 1 ? "call" : "calls"}.
       </figcaption>
       <details>
         <summary>The figures</summary>

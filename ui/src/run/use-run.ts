@@ -54,14 +54,6 @@ export function useRun(id: string): LiveRun {
     );
   }, [id]);
 
-  const refreshSoon = useCallback(() => {
-    if (timer.current !== undefined) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      load();
-    }, 300);
-  }, [load]);
-
   const addHistory = useCallback((events: readonly HistoryEvent[]) => {
     const fresh = events.filter((event) => !seen.current.has(event.seq));
     if (fresh.length === 0) return;
@@ -69,10 +61,12 @@ export function useRun(id: string): LiveRun {
     setHistory((list) => [...(list ?? []), ...fresh].sort((a, b) => a.seq - b.seq));
   }, []);
 
-  // The whole history, page by page; a server without the history API answers 404.
+  // The history after the last event held, page by page; a server without the history API answers 404.
+  const noHistory = useRef(false);
   const loadHistory = useCallback(async () => {
+    if (noHistory.current) return;
     try {
-      let after = 0;
+      let after = Math.max(0, ...seen.current);
       for (;;) {
         const page = await api<{ items: HistoryEvent[]; next?: string | number | null }>(
           `/v1/runs/${seg(id)}/history?after=${after}&limit=1000`,
@@ -84,12 +78,24 @@ export function useRun(id: string): LiveRun {
       }
       setHistory((list) => list ?? []);
     } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) setError(e as Error);
+      if (e instanceof ApiError && e.status === 404) noHistory.current = true;
+      else setError(e as Error);
     }
   }, [id, addHistory]);
 
+  // Events that carry no sequence number (a server whose stream is not yet the history) are read back from it.
+  const refreshSoon = useCallback(() => {
+    if (timer.current !== undefined) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      load();
+      void loadHistory();
+    }, 300);
+  }, [load, loadHistory]);
+
   useEffect(() => {
     seen.current = new Set();
+    noHistory.current = false;
     lastSeq.current = undefined;
     setRun(undefined);
     setHistory(null);
@@ -116,6 +122,7 @@ export function useRun(id: string): LiveRun {
         onEnd: () => {
           setConnection("closed");
           load();
+          void loadHistory();
         },
         onConnection: setConnection,
       },
