@@ -1,3 +1,4 @@
+import { parseDuration } from "../definitions/index.ts";
 import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
 import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
 import { UsageError } from "./usage.ts";
@@ -19,7 +20,7 @@ type NumericSetting =
 export function engineSettings(
   env: Environment = process.env,
 ): Pick<EngineOptions, "storeUrl" | "brokerUrl" | "broker" | "config"> {
-  const config: { -readonly [K in NumericSetting]?: number } = {};
+  const config: { -readonly [K in NumericSetting | "historyRetentionMs"]?: number } = {};
   const number = (name: string, key: NumericSetting, min: number) => {
     const value = positiveInteger(env, name, min);
     if (value !== undefined) config[key] = value;
@@ -30,6 +31,15 @@ export function engineSettings(
   number("PFLOW_STRANDED_AFTER_MS", "strandedAfterMs", 1000);
   number("PFLOW_SHUTDOWN_GRACE_MS", "shutdownGraceMs", 0);
   number("PFLOW_CANARY_ANALYSIS_INTERVAL_MS", "canaryAnalysisIntervalMs", 1000);
+  const retention = env.PFLOW_HISTORY_RETENTION;
+  if (retention !== undefined && retention !== "") {
+    const ms = parseDuration(retention);
+    if (ms === undefined || ms < 60_000)
+      throw new UsageError(
+        `PFLOW_HISTORY_RETENTION must be a duration of at least 1m (e.g. 30d, 12h), not "${retention}"`,
+      );
+    config.historyRetentionMs = ms;
+  }
 
   const broker: { -readonly [K in keyof BrokerSettings]: BrokerSettings[K] } = {};
   const maxDeliveries = positiveInteger(env, "PFLOW_MAX_DELIVERIES", 1);

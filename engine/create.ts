@@ -60,7 +60,10 @@ export async function createEngine(
 ): Promise<{ engine: Engine; close(): Promise<void>; embedded: boolean }> {
   const logger =
     options.logger ?? pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" }, pino.destination(2));
-  const store = storeFor(options.storeUrl);
+  const store = storeFor(
+    options.storeUrl,
+    options.config?.historyRetentionMs ?? DEFAULT_ENGINE_CONFIG.historyRetentionMs,
+  );
   let engine: Engine | undefined;
   let started: (() => void) | undefined;
   const ready = new Promise<void>((resolve) => {
@@ -121,9 +124,9 @@ export async function createEngine(
   return { engine, close, embedded: store instanceof SqliteStore };
 }
 
-function storeFor(url: string): Store {
+function storeFor(url: string, historyRetentionMs: number): Store {
   if (url.startsWith("sqlite:")) return new SqliteStore(url.slice("sqlite:".length) || ":memory:");
-  if (/^mongodb(\+srv)?:\/\//.test(url)) return new MongoStore(url);
+  if (/^mongodb(\+srv)?:\/\//.test(url)) return new MongoStore(url, { historyRetentionMs });
   throw new ConfigurationError(
     `unsupported store URL "${redactUrl(url)}": use sqlite:PATH or mongodb://HOST/DATABASE`,
   );

@@ -31,6 +31,8 @@ export interface EngineConfig {
   readonly expressions: EvaluateOptions;
   /** How often canaries with autoRollback are judged (canary-analysis.ts). */
   readonly canaryAnalysisIntervalMs: number;
+  /** Run history events older than this are deleted (PFLOW_HISTORY_RETENTION). */
+  readonly historyRetentionMs: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
@@ -42,6 +44,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
   shutdownGraceMs: 20_000,
   expressions: Object.freeze({}),
   canaryAnalysisIntervalMs: 15_000,
+  historyRetentionMs: 30 * 86_400_000,
 });
 
 export interface EngineServices {

@@ -14,12 +14,18 @@ import type { FinishResult } from "./store/store.ts";
  * - map and workflow nodes past their own timeout fail (their child run is cancelled);
  * - finishes whose propagation a crash interrupted (a store that propagates in
  *   several writes) are propagated, and their runs reconciled from statuses.
+ * - history events a crash left unnumbered (a store that numbers them in a
+ *   second write) are numbered; history past its retention is deleted in bulk.
  */
+const HISTORY_DELETION_INTERVAL_MS = 60_000;
+
 export class Sweeper {
   readonly #services: EngineServices;
   readonly #runner: Runner;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** When expired history was last deleted (epoch ms): at most once a minute. */
+  #historyDeletedAt = 0;
 
   constructor(services: EngineServices, runner: Runner) {
     this.#services = services;
@@ -61,6 +67,18 @@ export class Sweeper {
       await this.#runner.timeOutWaiting(waiting);
     for (const execution of await store.findUnpropagated(now - config.strandedAfterMs, 100))
       await this.#resumePropagation(execution);
+    // History events a writer recorded but died before numbering (MongoDB): numbered now.
+    await store.repairHistory(now - config.strandedAfterMs, 1000);
+    await this.#deleteExpiredHistory(now);
+  }
+
+  /** Bulk deletion of history past its retention, in batches, at most once a minute. */
+  async #deleteExpiredHistory(now: number): Promise<void> {
+    if (now - this.#historyDeletedAt < HISTORY_DELETION_INTERVAL_MS) return;
+    this.#historyDeletedAt = now;
+    const before = now - this.#services.config.historyRetentionMs;
+    for (let batch = 0; batch < 100; batch++)
+      if ((await this.#services.store.deleteHistory(before, 10_000)) < 10_000) return;
   }
 
   /**

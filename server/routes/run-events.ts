@@ -2,209 +2,32 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import type { DeltaSubscription } from "../../engine/broker/broker.ts";
 import type { Engine } from "../../engine/engine.ts";
-import {
-  type ExecutionRecord,
-  type RunRecord,
-  TERMINAL_EXECUTION,
-  TERMINAL_RUN,
-} from "../../engine/store/records.ts";
+import { endsRun, historyEventJson } from "../../engine/history/events.ts";
+import type { Following, HistoryFollowers } from "../../engine/history/followers.ts";
+import { TERMINAL_RUN } from "../../engine/store/records.ts";
 import { DeltaRelay, planStreams } from "./run-deltas.ts";
 
 /**
- * GET /v1/runs/{id}/events: server-sent events, one per run and node state
- * change, from the start of the run, closing after the run's final event.
+ * GET /v1/runs/{id}/events: server-sent events served from the run's history
+ * (engine/history): every run, node and attempt event of every round, each
+ * with its sequence number as its event id, then live; the stream closes after
+ * the event that ends the run. `Last-Event-ID` (or `?lastEventId=`) resumes
+ * exactly after that event. A client connecting after the run ended gets the
+ * whole history, then the stream closes.
  *
- * The engine keeps no event log (state lives in the run and execution records,
- * and any process may change it), so the stream is derived from those records:
- * the first snapshot yields the history a record implies (a node that has
- * `startedAt` and has finished was running, then finished), later snapshots
- * yield what changed. Snapshots are taken every POLL_MS, and at once when the
- * run ends in this process. A client connecting after the run ended gets the
- * whole history and the stream closes.
+ * Watching costs the store nothing per client: the clients of a run share one
+ * follower per process (HistoryFollowers), which reads the run's history once
+ * for all of them.
  *
  * While the run is open, the text of its streaming model nodes comes too, as
  * node.delta events relayed from the Broker (see run-deltas.ts): pushed, not
- * polled, and with no event id, as they are not kept anywhere to be replayed.
+ * read from the history, and with no event id, as they are not kept anywhere
+ * to be replayed.
  */
-const POLL_MS = 100;
 /** Proxies close connections that stay silent; a comment line keeps them open. */
 const KEEP_ALIVE_MS = 15_000;
-/**
- * Cancelling ends the run before its executions: the run's final event waits
- * this long at most for them, so their node.cancelled events come first.
- */
-const SETTLE_MS = 1_000;
-/** A client whose socket holds this much unsent is not keeping up: deltas for it are dropped, state events are not. */
+/** A client whose socket holds this much unsent is not keeping up: deltas for it are dropped, history events are not. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
-
-export interface RunEventData {
-  readonly runId: string;
-  readonly nodeId?: string;
-  readonly status: string;
-  readonly at: string;
-  readonly attempts?: number;
-  readonly output?: unknown;
-  readonly error?: unknown;
-}
-
-interface RunEvent {
-  readonly name: string;
-  readonly data: RunEventData;
-}
-
-/** A state a record went through: `key` tells one pass through a state from the next. */
-interface Step {
-  readonly status: string;
-  readonly at: number;
-  readonly key: string;
-}
-
-/** The states a node's record implies it went through, ending with its current one. */
-function nodeSteps(execution: ExecutionRecord): Step[] {
-  const step = (status: string, at: number): Step => ({
-    status,
-    at,
-    key: `${status}/${execution.attemptsTotal}`,
-  });
-  switch (execution.status) {
-    case "pending":
-      return [];
-    case "queued":
-      return [step("queued", execution.updatedAt)];
-    case "running":
-      return [step("running", execution.startedAt ?? execution.updatedAt)];
-    default: {
-      const end = step(execution.status, execution.finishedAt ?? execution.updatedAt);
-      return execution.startedAt === null ? [end] : [step("running", execution.startedAt), end];
-    }
-  }
-}
-
-/** Likewise for the run; a rerun starts again (a new startedAt), so it is a new pass. */
-function runSteps(run: RunRecord): Step[] {
-  const step = (status: string, at: number): Step => ({ status, at, key: `${status}/${run.startedAt}` });
-  if (run.status === "pending") return [];
-  const running = step("running", run.startedAt ?? run.createdAt);
-  if (run.status === "running") return [running];
-  const end = step(run.status, run.finishedAt ?? run.createdAt);
-  return run.startedAt === null ? [end] : [running, end];
-}
-
-/**
- * What each subject (the run, a node) was last reported as, so a snapshot
- * yields only what is new: the steps after the last one reported, or every
- * step when the last one reported is not among them (the record moved on
- * through states no snapshot saw, or went back, as a retried attempt does).
- */
-class Reported {
-  readonly #last = new Map<string, string>();
-
-  newSteps(subject: string, steps: readonly Step[]): Step[] {
-    if (steps.length === 0) return [];
-    const last = this.#last.get(subject);
-    const seen = steps.findIndex((step) => step.key === last);
-    this.#last.set(subject, (steps.at(-1) as Step).key);
-    return steps.slice(seen + 1);
-  }
-}
-
-function nodeEvent(execution: ExecutionRecord, step: Step): RunEvent {
-  return {
-    name: `node.${step.status}`,
-    data: {
-      runId: execution.runId,
-      nodeId: execution.nodeId,
-      status: step.status,
-      at: new Date(step.at).toISOString(),
-      attempts: execution.attemptsTotal,
-      ...outcomeOf(step.status, execution.output, execution.error),
-    },
-  };
-}
-
-function runEvent(run: RunRecord, step: Step): RunEvent {
-  return {
-    name: `run.${step.status}`,
-    data: {
-      runId: run.id,
-      status: step.status,
-      at: new Date(step.at).toISOString(),
-      ...outcomeOf(step.status, run.output, run.error),
-    },
-  };
-}
-
-/** The output of a success, the error of a failure, with the event that reports it. */
-function outcomeOf(status: string, output: unknown, error: unknown): Partial<RunEventData> {
-  if (status === "succeeded") return { output };
-  if (["failed", "cancelled", "timed_out"].includes(status) && error !== null) return { error };
-  return {};
-}
-
-/**
- * Follows one run: yields its events in time order, the run's final event
- * last, and returns after it (or when `stopped` says the client is gone).
- */
-async function followRun(
-  engine: Engine,
-  runId: string,
-  send: (events: readonly RunEvent[]) => void,
-  stopped: () => boolean,
-  wakeup: Wakeup,
-): Promise<void> {
-  const { store, clock } = engine.services;
-  const reported = new Reported();
-  let endedSeenAt: number | null = null;
-  while (!stopped()) {
-    const run = await store.getRun(runId);
-    if (!run) return;
-    const executions = await store.getExecutions(runId, { items: false });
-    const ended = TERMINAL_RUN.has(run.status);
-    if (ended) endedSeenAt ??= clock();
-    const settled = executions.every((execution) => TERMINAL_EXECUTION.has(execution.status));
-    const final = ended && (settled || clock() - (endedSeenAt as number) >= SETTLE_MS);
-
-    const steps = runSteps(run);
-    const runStart = ended ? steps.slice(0, -1) : steps;
-    const changes = [
-      ...reported
-        .newSteps("run", runStart)
-        .map((step) => ({ event: runEvent(run, step), at: step.at, rank: 0 })),
-      ...executions.flatMap((execution) =>
-        reported
-          .newSteps(`node:${execution.nodeId}`, nodeSteps(execution))
-          .map((step) => ({ event: nodeEvent(execution, step), at: step.at, rank: 1 })),
-      ),
-    ].sort((a, b) => a.at - b.at || a.rank - b.rank);
-    const events = changes.map((change) => change.event);
-    if (final) events.push(...reported.newSteps("run", steps).map((step) => runEvent(run, step)));
-    send(events);
-    if (final) return;
-    await Promise.race([engine.runner.events.waitFor(runId, POLL_MS), wakeup.next()]);
-  }
-}
-
-/** Cuts a wait between snapshots short: `next()` resolves at the next `wake()`, or at once if one came meanwhile. */
-class Wakeup {
-  #resolve: (() => void) | null = null;
-  #woken = false;
-
-  readonly wake = (): void => {
-    if (this.#resolve === null) this.#woken = true;
-    this.#resolve?.();
-    this.#resolve = null;
-  };
-
-  next(): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
-  }
-}
 
 /** Subscribes the relay to the run's deltas, if the run is open and streams; a Broker that cannot is logged, not fatal. */
 async function subscribeToDeltas(
@@ -228,12 +51,15 @@ async function subscribeToDeltas(
 
 /**
  * Answers with the event stream of a run that exists (the route checks that
- * first, so an unknown run is an ordinary 404). `shutdown` ends the stream when
- * the server closes, which would otherwise wait for the run to end.
+ * first, so an unknown run is an ordinary 404), from after event `after`.
+ * `shutdown` ends the stream when the server closes, which would otherwise
+ * wait for the run to end.
  */
 export async function streamRunEvents(
   engine: Engine,
+  followers: HistoryFollowers,
   runId: string,
+  after: number,
   reply: FastifyReply,
   shutdown: AbortSignal,
 ): Promise<void> {
@@ -250,9 +76,11 @@ export async function streamRunEvents(
   });
   response.flushHeaders();
 
+  const finished = Promise.withResolvers<void>();
   let closed = false;
   const close = () => {
     closed = true;
+    finished.resolve();
   };
   response.on("close", close);
   shutdown.addEventListener("abort", close);
@@ -260,36 +88,52 @@ export async function streamRunEvents(
     if (!closed) response.write(": keep-alive\n\n");
   }, KEEP_ALIVE_MS);
 
-  const wakeup = new Wakeup();
+  let following: Following | undefined;
   const relay = new DeltaRelay(
     (data) => {
       if (!closed) response.write(`event: node.delta\ndata: ${JSON.stringify(data)}\n\n`);
     },
     () => response.writableLength < MAX_BUFFERED_BYTES,
-    wakeup.wake,
+    () => following?.wake(),
   );
-  let sequence = 0;
-  const send = (events: readonly RunEvent[]) => {
-    if (closed) return;
-    if (events.length > 0) {
-      const text = events
-        .map((event) => `id: ${++sequence}\nevent: ${event.name}\ndata: ${JSON.stringify(event.data)}\n\n`)
-        .join("");
-      response.write(text);
-    }
-    for (const { data } of events) {
-      if (data.nodeId !== undefined) relay.nodeReported(data.nodeId, data.status, data.attempts ?? 0);
-    }
-    relay.release();
-  };
+  // Whether the last run event sent ends the run; a client resuming after it
+  // has not been sent it, so the run's status starts it off.
+  const run = await engine.services.store.getRun(runId);
+  let ended = run !== null && TERMINAL_RUN.has(run.status);
+  following = followers.follow(runId, after, {
+    events(batch) {
+      if (closed) return;
+      response.write(
+        batch
+          .map(
+            (event) =>
+              `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(historyEventJson(event))}\n\n`,
+          )
+          .join(""),
+      );
+      for (const event of batch) {
+        // A retry reopens the run: only the last run event says whether it has ended.
+        if (event.type.startsWith("run.")) ended = endsRun(event.type);
+        if (event.nodeId !== null && event.item === null && event.type.startsWith("node."))
+          relay.nodeReported(event.nodeId, event.type.slice(5), event.attempt ?? 0);
+      }
+      relay.release();
+    },
+    caughtUp() {
+      if (ended) close();
+    },
+    failed(error) {
+      // Headers are sent: no problem reply is possible any more; the stream just ends.
+      reply.log.error({ err: error, runId }, "run event stream failed");
+      close();
+    },
+  });
 
   const deltas = await subscribeToDeltas(engine, runId, relay, reply.log);
   try {
-    await followRun(engine, runId, send, () => closed, wakeup);
-  } catch (error) {
-    // Headers are sent: no problem reply is possible any more; the stream just ends.
-    reply.log.error({ err: error, runId }, "run event stream failed");
+    await finished.promise;
   } finally {
+    following.close();
     await deltas?.close().catch(() => {});
     clearInterval(keepAlive);
     response.off("close", close);

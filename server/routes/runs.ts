@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { HistoryFollowers } from "../../engine/history/followers.ts";
 import { runCost } from "../../engine/run-view.ts";
 import type { StartRequest } from "../../engine/runner.ts";
 import { type RunRecord, type RunStatus, TERMINAL_RUN } from "../../engine/store/records.ts";
@@ -39,7 +40,12 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
   acceptJsonBodiesOnly(app);
   // Event streams last as long as their run; end them when the server closes instead.
   const shutdown = new AbortController();
-  app.addHook("preClose", async () => shutdown.abort());
+  // One follower per open run in this process, whatever the number of its clients.
+  const followers = new HistoryFollowers(engine.services.store);
+  app.addHook("preClose", async () => {
+    shutdown.abort();
+    followers.close();
+  });
   runHistoryRoutes(app, engine);
 
   app.post<{
@@ -244,24 +250,49 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{
+    Params: { id: string };
+    Querystring: { lastEventId?: number };
+    Headers: { "last-event-id"?: string };
+  }>(
     "/v1/runs/:id/events",
     {
       config: { scope: "runs:read" },
       schema: {
         summary: "Follow a run",
         description:
-          "Server-sent events, one per run and node state change, from the start of the run, then live; " +
-          "the stream closes after the run's final event. Events: `run.running`, `run.succeeded`, " +
-          "`run.failed`, `run.cancelled`, `run.timed_out`, `node.queued`, `node.running`, " +
-          "`node.succeeded`, `node.failed`, `node.skipped`, `node.cancelled`; each with an `id` " +
-          "(increasing within the stream) and JSON `data` in the shape of the runEvent schema. " +
+          "Server-sent events from the run's history: every run, node and attempt event of every round " +
+          "(the types of GET /v1/runs/{id}/history), oldest first, then live; the stream closes after " +
+          "the event that ends the run. Each has `id:` its sequence number, `event:` its type and " +
+          "`data:` the event as JSON (the historyEvent schema). `Last-Event-ID` (a header, as browsers " +
+          "send on reconnecting, or `?lastEventId=`) resumes exactly after that event. " +
           "While the run is open, `node.delta` events relay the text of model nodes with `stream: true` " +
           "as it is written (data: the nodeDelta schema); they have no `id` and are not replayed. " +
           "A `: keep-alive` comment comes every 15 s.",
         tags: ["runs"],
         operationId: "followRun",
         params: runIdParams,
+        querystring: {
+          type: "object",
+          properties: {
+            lastEventId: {
+              description: "Resume after this event (its seq); the Last-Event-ID header does the same.",
+              type: "integer",
+              minimum: 0,
+            },
+          },
+          additionalProperties: false,
+        },
+        headers: {
+          type: "object",
+          properties: {
+            "last-event-id": {
+              description: "Resume after this event (its seq).",
+              type: "string",
+              pattern: "^[0-9]{1,15}$",
+            },
+          },
+        },
         response: {
           200: {
             description: "The event stream.",
@@ -273,7 +304,9 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
     },
     async (request, reply) => {
       await existingRun(engine, request.params.id);
-      await streamRunEvents(engine, request.params.id, reply, shutdown.signal);
+      const header = request.headers["last-event-id"];
+      const after = request.query.lastEventId ?? (header === undefined ? 0 : Number(header));
+      await streamRunEvents(engine, followers, request.params.id, after, reply, shutdown.signal);
     },
   );
 };

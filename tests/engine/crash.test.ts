@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../engine/store/sqlite/sqlite-store.ts";
+import { expectWholeHistory } from "../contract/history-checks.ts";
 
 // kill -9 of the whole process in the middle of a run, then a restart: the run
 // finishes, and what had finished before the crash is not run again. Real
@@ -87,6 +88,16 @@ spec:
       expect(byNode(after, "one")?.finishedAt).toBe(byNode(before, "one")?.finishedAt);
       expect(byNode(after, "two")?.attemptsTotal).toBe(2);
       expect(byNode(after, "three")?.status).toBe("succeeded");
+      // The history lost nothing and doubled nothing: node two's first attempt ended with its lost lease.
+      const history = await expectWholeHistory(store, runId, "run.succeeded");
+      const ofTwo = history.filter((event) => event.nodeId === "two" && event.type.startsWith("attempt."));
+      expect(ofTwo.map((event) => `${event.type} ${event.attempt}`)).toEqual([
+        "attempt.started 1",
+        "attempt.failed 1",
+        "attempt.started 2",
+        "attempt.succeeded 2",
+      ]);
+      expect(ofTwo[1]?.data.error).toMatchObject({ code: "lease-expired" });
     } finally {
       await store.close();
     }

@@ -1,5 +1,6 @@
 import amqp from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
+import { expectWholeHistory } from "../contract/history-checks.ts";
 import { Cluster } from "./cluster.ts";
 import { AMQP_URL, restartRabbitMq, startMongo, stopMongo } from "./services.ts";
 
@@ -70,6 +71,31 @@ async function cluster(): Promise<Cluster> {
   return made;
 }
 
+/**
+ * The run's history is whole: events a killed process left unnumbered are
+ * numbered by a sweeper after its grace period, so this waits for it.
+ */
+async function historyIsWhole(c: Cluster, runId: string) {
+  let last: unknown;
+  const events = await c
+    .until(
+      async () => {
+        try {
+          return await expectWholeHistory(c.store, runId, "run.succeeded");
+        } catch (error) {
+          last = error;
+          return undefined;
+        }
+      },
+      "the run's history to be whole",
+      30_000,
+    )
+    .catch(() => {
+      throw last;
+    });
+  return events;
+}
+
 async function executionOf(c: Cluster, runId: string, nodeId: string) {
   return c.store.getExecution(`${runId}/${nodeId}`);
 }
@@ -92,6 +118,15 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
     const run = await c.request(`/v1/runs/${runId}`);
     expect(run.json.output ?? run.json.nodes.three.output).toBeTruthy();
     expect((await executionOf(c, runId, "three"))?.output).toEqual({ value: 3 });
+    const history = await historyIsWhole(c, runId);
+    const ofOne = history.filter((event) => event.nodeId === "one" && event.type.startsWith("attempt."));
+    expect(ofOne.map((event) => event.type)).toEqual([
+      "attempt.started",
+      "attempt.failed",
+      "attempt.started",
+      "attempt.succeeded",
+    ]);
+    expect(ofOne[1]?.data.error).toMatchObject({ code: "lease-expired" });
   });
 
   it("SIGTERM of a worker mid-node: it exits within its grace period, releasing the node to another worker at once", async () => {
@@ -137,6 +172,7 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
       finishedAt: one?.finishedAt,
     });
     expect((await executionOf(c, runId, "three"))?.output).toEqual({ value: 3 });
+    await historyIsWhole(c, runId);
   });
 
   it("a RabbitMQ restart mid-run: publishers and consumers recover, and the run finishes", async () => {
@@ -153,6 +189,7 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
     expect(await c.finished(runId, 90_000)).toBe("succeeded");
     const items = await c.store.getItems(runId, "each");
     expect(items.map((item) => item.output)).toEqual(values.map((value) => ({ value })));
+    await historyIsWhole(c, runId);
     // The API process reconnects on its own backoff, which may end after the run
     // (the workers did its work): it becomes ready again, if not at once.
     await c.until(
@@ -177,6 +214,10 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
     await connection.close();
     expect(await c.finished(runId)).toBe("succeeded");
     expect(await executionOf(c, runId, "one")).toMatchObject({ status: "succeeded", attemptsTotal: 1 });
+    const history = await historyIsWhole(c, runId);
+    expect(
+      history.filter((event) => event.nodeId === "one" && event.type === "attempt.started"),
+    ).toHaveLength(1);
     expect((await c.request("/v1/dead-letters")).json.items).toEqual([]);
   });
 

@@ -79,7 +79,7 @@ describe("MongoStore (MongoDB only)", () => {
     const db = client.db(database);
     const first = await indexes(db);
     const names = (collection: string) => (first[collection] ?? []).map((index) => index.name).sort();
-    expect(names("runs")).toEqual(["_id_", "by_deadline", "by_status", "by_workflow", "newest"]);
+    expect(names("runs")).toEqual(["_id_", "by_deadline", "by_status", "by_workflow", "newest", "outbox"]);
     expect(names("executions")).toEqual([
       "_id_",
       "by_due",
@@ -87,8 +87,12 @@ describe("MongoStore (MongoDB only)", () => {
       "by_run",
       "by_run_status",
       "by_touched",
+      "outbox",
       "unpropagated",
     ]);
+    expect(first.history).toContainEqual(
+      expect.objectContaining({ name: "by_seq", key: { runId: 1, seq: 1 }, unique: true }),
+    );
     expect(first.definitions).toContainEqual(
       expect.objectContaining({ name: "by_version", key: { kind: 1, name: 1, version: 1 }, unique: true }),
     );
@@ -249,5 +253,55 @@ describe("MongoStore (MongoDB only)", () => {
     expect(registered.map((result) => result.record.version).sort()).toEqual([1, 2, 3, 4, 5, 6]);
     const versions = await (stores[1] as MongoStore).listDefinitionVersions("Workflow", name);
     expect(versions.map((version) => version.version)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  // Not in the contract: a writer dying between recording events in a document's
+  // outbox and numbering them is this adapter's own two-step write.
+  it("numbers events a dead writer left in an outbox, once, however many repair them at once", async () => {
+    const database = freshDatabase();
+    const store = await started(database);
+    const second = await started(database);
+    const run = await store.createRun(newRun(1), ["a"]);
+    const key = executionKey(run.id, "a");
+    await store.queueExecutions([key], T0);
+    const executions = client.db(database).collection<{ _id: string; outbox?: unknown[] }>("executions");
+    // As a claim whose writer died before moving its events: recorded, not numbered.
+    await executions.updateOne(
+      { _id: key },
+      {
+        $push: {
+          outbox: {
+            $each: [
+              { id: "dead.0", type: "node.running", at: T0 + 1, data: "{}" },
+              { id: "dead.1", type: "attempt.started", at: T0 + 1, data: "{}" },
+            ],
+          },
+        },
+      },
+    );
+    expect(await store.repairHistory(T0, 100)).toBe(0); // not older than the grace period yet
+    const repaired = await Promise.all([
+      store.repairHistory(T0 + 1_000, 100),
+      second.repairHistory(T0 + 1_000, 100),
+      store.repairHistory(T0 + 1_000, 100),
+    ]);
+    expect(repaired.reduce((sum, count) => sum + count, 0)).toBe(2);
+    const history = await store.listHistory(run.id, { limit: 100 });
+    expect(history.map((event) => `${event.seq} ${event.type}`)).toEqual([
+      "1 run.created",
+      "2 node.queued",
+      "3 node.running",
+      "4 attempt.started",
+    ]);
+    expect((await executions.findOne({ _id: key }))?.outbox).toEqual([]);
+
+    // Died after numbering but before clearing the outbox: numbered again, nothing doubles.
+    await executions.updateOne(
+      { _id: key },
+      { $push: { outbox: { id: "dead.1", type: "attempt.started", at: T0 + 1, data: "{}" } } },
+    );
+    expect(await second.repairHistory(T0 + 1_000, 100)).toBe(0);
+    expect(await store.listHistory(run.id, { limit: 100 })).toHaveLength(4);
+    expect((await executions.findOne({ _id: key }))?.outbox).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { runRoutes } from "../../server/routes/runs.ts";
 import { mockModel, workflow } from "../engine/harness.ts";
 import { ADMIN_KEY, type TestServer, testServer } from "./harness.ts";
 
-// GET /v1/runs/{id}/events: server-sent events of a run's state changes, the
+// GET /v1/runs/{id}/events: server-sent events from the run's history, the
 // history first, then live, closing after the run's final event.
 
 const DEFINITIONS = [
@@ -58,9 +58,10 @@ async function follow(
   target: TestServer,
   runId: string,
   firstChunk?: (runStatus: string | undefined) => void,
+  options: { query?: string; headers?: Record<string, string> } = {},
 ): Promise<{ response: Response; events: ServerSentEvent[] }> {
-  const response = await fetch(`${target.url}/v1/runs/${runId}/events`, {
-    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  const response = await fetch(`${target.url}/v1/runs/${runId}/events${options.query ?? ""}`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...options.headers },
   });
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -83,10 +84,10 @@ async function start(name: string, query = ""): Promise<string> {
   return response.json.id;
 }
 
-/** The events without node.queued, which a stream shows only if it looked while a node waited in the queue. */
+/** The run's and its nodes' state changes (no run.created, node.queued or attempt events). */
 function withoutQueued(events: readonly ServerSentEvent[]): string[] {
   return events
-    .filter((e) => e.event !== "node.queued")
+    .filter((e) => /^(run|node)\./.test(e.event) && e.event !== "node.queued" && e.event !== "run.created")
     .map((e) => `${e.event} ${e.data.nodeId ?? ""}`.trim());
 }
 
@@ -120,6 +121,11 @@ describe("GET /v1/runs/{id}/events", () => {
 
     const draftDone = events.find((e) => e.event === "node.succeeded" && e.data.nodeId === "draft");
     expect(draftDone?.data).toEqual({
+      seq: draftDone?.id,
+      type: "node.succeeded",
+      round: 1,
+      attempt: 1,
+      data: { output: { text: "draft" } },
       runId,
       nodeId: "draft",
       status: "succeeded",
@@ -127,7 +133,7 @@ describe("GET /v1/runs/{id}/events", () => {
       attempts: 1,
       output: { text: "draft" },
     });
-    expect(events.at(-1)?.data).toEqual({
+    expect(events.at(-1)?.data).toMatchObject({
       runId,
       status: "succeeded",
       at: (await server.engine.runJson(runId))?.finishedAt,
@@ -138,7 +144,8 @@ describe("GET /v1/runs/{id}/events", () => {
   it("gives a client that connects after the end the whole history, then closes", async () => {
     const runId = await start("story", "?wait=5");
     const { events } = await follow(server, runId);
-    expect(events.map((e) => `${e.event} ${e.data.nodeId ?? ""}`.trim())).toEqual(STORY_EVENTS);
+    expect(withoutQueued(events)).toEqual(STORY_EVENTS);
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
     const run = await server.engine.runJson(runId);
     expect(events.find((e) => e.event === "node.running")?.data.at).toBe(run?.nodes.draft?.startedAt);
     expect(events.find((e) => e.event === "run.running")?.data.at).toBe(run?.startedAt);
@@ -192,7 +199,7 @@ describe("GET /v1/runs/{id}/events", () => {
       signal: aborter.signal,
     });
     expect(response.status).toBe(200);
-    const polls = vi.spyOn(server.engine.services.store, "getExecutions");
+    const polls = vi.spyOn(server.engine.services.store, "listHistory");
     const pollsOfRun = () => polls.mock.calls.filter(([id]) => id === runId).length;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(pollsOfRun()).toBeGreaterThan(0);
@@ -219,7 +226,69 @@ describe("GET /v1/runs/{id}/events", () => {
     // The engine lets the node in hand finish, so close() takes the node's time; the stream ends before.
     const closed = closing.close();
     const { events } = await following;
-    expect(events.map((e) => e.event)).toEqual(["run.running", "node.running"]);
+    expect(withoutQueued(events)).toEqual(["run.running", "node.running wait"]);
     await closed;
+  });
+
+  it("resumes exactly after Last-Event-ID, given as the header or the query", async () => {
+    const runId = await start("story", "?wait=5");
+    const { events: all } = await follow(server, runId);
+    const { events: fromHeader } = await follow(server, runId, undefined, {
+      headers: { "last-event-id": "4" },
+    });
+    expect(fromHeader.map((e) => e.id)).toEqual(all.slice(4).map((e) => e.id));
+    expect(fromHeader[0]?.id).toBe(5);
+    const { events: fromQuery } = await follow(server, runId, undefined, { query: "?lastEventId=7" });
+    expect(fromQuery).toEqual(all.slice(7));
+    // After the last event of an ended run: nothing more, and the stream closes.
+    const { events: none } = await follow(server, runId, undefined, { query: `?lastEventId=${all.length}` });
+    expect(none).toEqual([]);
+  });
+
+  it("refuses a Last-Event-ID that is not an event id", async () => {
+    const runId = await start("story", "?wait=5");
+    const response = await fetch(`${server.url}/v1/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "last-event-id": "abc" },
+    });
+    expect(response.status).toBe(400);
+    const byQuery = await server.request("GET", `/v1/runs/${runId}/events?lastEventId=-1`);
+    expect(byQuery.status).toBe(400);
+  });
+
+  it("shows every round after a retry, and resumes into the new one", async () => {
+    const runId = await start("doomed", "?wait=5");
+    const { events: first } = await follow(server, runId);
+    expect((await server.request("POST", `/v1/runs/${runId}/retry`)).status).toBe(202);
+    const { events } = await follow(server, runId, undefined, {
+      headers: { "last-event-id": String(first.length) },
+    });
+    expect(events[0]?.event).toBe("run.retried");
+    expect(events.every((e) => e.data.round === 2)).toBe(true);
+    expect(events.at(-1)?.event).toBe("run.failed");
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => first.length + i + 1));
+  });
+
+  it("reads the store once per run however many clients follow it", async () => {
+    const runId = await start("endless");
+    const reads = vi.spyOn(server.engine.services.store, "listHistory");
+    const readsOfRun = () => reads.mock.calls.filter(([id]) => id === runId).length;
+    const clients = Array.from({ length: 20 }, () => new AbortController());
+    const responses = await Promise.all(
+      clients.map((client) =>
+        fetch(`${server.url}/v1/runs/${runId}/events`, {
+          headers: { authorization: `Bearer ${ADMIN_KEY}` },
+          signal: client.signal,
+        }),
+      ),
+    );
+    expect(responses.every((response) => response.status === 200)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const start0 = readsOfRun();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // One follower polls every 250 ms: about 4 reads a second, not 4 per client.
+    expect(readsOfRun() - start0).toBeLessThanOrEqual(8);
+    for (const client of clients) client.abort();
+    reads.mockRestore();
+    await server.request("POST", `/v1/runs/${runId}/cancel`);
   });
 });
