@@ -194,7 +194,8 @@ describe("the console's quality", () => {
     await page.getByLabel("API key").fill(READER_KEY);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "greeting" }).waitFor();
-    expect(await page.getByText("Starting runs needs a key with the runs:write scope").count()).toBe(1);
+    // The workflow loads after its heading shows: wait for the page's body.
+    await page.getByText("Starting runs needs a key with the runs:write scope").waitFor();
     expect(await page.getByRole("button", { name: "Start run" }).count()).toBe(0);
     // The key is kept for the tab (sessionStorage), not beyond it.
     expect(await page.evaluate(() => sessionStorage.getItem("pflow.apiKey"))).toBe(READER_KEY);
