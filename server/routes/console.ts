@@ -30,7 +30,8 @@ const CONTENT_SECURITY_POLICY = [
 export function consoleRoutes(dir: string = CONSOLE_DIR): RoutePlugin {
   return async (app) => {
     const built = existsSync(join(dir, "index.html"));
-    if (built) await app.register(fastifyStatic, { root: dir, serve: false });
+    // preCompressed: the build wrote .br and .gz beside each file (ui/compress.ts).
+    if (built) await app.register(fastifyStatic, { root: dir, serve: false, preCompressed: true });
     const options = { config: { scope: "public" as const }, schema: { hide: true } };
 
     const send = (path: string, reply: FastifyReply) => {

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { consoleRoutes } from "../../server/routes/console.ts";
 import { type TestServer, testServer } from "./harness.ts";
@@ -61,6 +62,22 @@ describe("the console at /ui", () => {
     expect(
       (await server.request("GET", "/ui/..%2f..%2fpackage.json", { key: null })).status,
     ).toBeGreaterThanOrEqual(400);
+  });
+
+  it("sends the compressed copy the build made to a browser that accepts it", async () => {
+    const root = builtConsole();
+    writeFileSync(join(root, "assets", "index-abc123.js.gz"), gzipSync("console.log('console');"));
+    server = await testServer({ routes: [consoleRoutes(root)] });
+    const response = await fetch(`${server.url}/ui/assets/index-abc123.js`, {
+      headers: { "accept-encoding": "gzip" },
+    });
+    expect(response.headers.get("content-encoding")).toBe("gzip");
+    expect(response.headers.get("vary")).toContain("accept-encoding");
+    expect(await response.text()).toBe("console.log('console');"); // fetch decodes it
+    const plain = await fetch(`${server.url}/ui/assets/index-abc123.js`, {
+      headers: { "accept-encoding": "identity" },
+    });
+    expect(plain.headers.get("content-encoding")).toBeNull();
   });
 
   it("says how to build the console when it is not built", async () => {
