@@ -80,6 +80,7 @@ describe("the console's journeys", () => {
     await expect
       .poll(() => page.getByTestId("draft").textContent(), { timeout: 10_000 })
       .toMatch(/^Dear Ana/);
+    if (SCREENSHOTS) await expect.poll(() => page.getByTestId("draft").textContent()).toContain("flat");
     await screenshot(page, "console-run");
     for (const node of ["prepare", "draft", "finish"]) {
       await expect
@@ -230,11 +231,19 @@ describe("the console's quality", () => {
     await page.close();
   });
 
-  it("fits a narrow screen: no page-wide horizontal scrolling", async () => {
+  it("fits a narrow screen: no page-wide horizontal scrolling on the runs and a run's page", async () => {
+    const { json } = await server.request("POST", "/v1/workflows/greeting/runs?wait=20", {
+      body: { input: { name: "Eva" } },
+    });
     const page = await signedIn("/ui/runs", ADMIN_KEY, { width: 390, height: 844 });
     await page.locator("table.runs").waitFor();
-    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
-    expect(overflow).toBeLessThanOrEqual(0);
+    const overflow = () => page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.goto(`${server.url}/ui/runs/${json.id}?node=draft`);
+    await page.getByRole("complementary", { name: "Node draft" }).waitFor();
+    await page.locator('[data-row="draft"]').waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await screenshot(page, "console-run-narrow", true);
     await page.close();
   });
 

@@ -154,10 +154,12 @@ function AttemptList({ state }: { state: AttemptsState }) {
             {duration(a.durationMs)}
             {a.cached ? " · cache hit" : ""}
           </p>
-          <p class="meta">
-            {a.model ?? "–"}
-            {a.provider ? ` (${a.provider})` : ""} · {tokens(a.usage)} · {money(a.cost)}
-          </p>
+          {(a.model || a.usage || a.cost) && (
+            <p class="meta">
+              {a.model ?? "–"}
+              {a.provider ? ` (${a.provider})` : ""} · {tokens(a.usage)} · {money(a.cost)}
+            </p>
+          )}
           {a.error && (
             <p class="error attempt-error">
               <strong>{a.error.code}</strong>: {a.error.message}
