@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 # One image for every pflow process: `pflow serve` (the default command) or
 # `pflow worker`. TypeScript runs as it is (Node 24 strips the types), so there
-# is no build step: the first stage only installs production dependencies.
+# is no build step for the server. The first stage builds the web console (ui/,
+# with the dev dependencies, which it then drops) and keeps production dependencies.
 
 FROM node:24-bookworm-slim AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY ui ./ui
+# npm ci runs `prepare`, which bundles the console into ui/dist.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-bookworm-slim
 LABEL org.opencontainers.image.title="pflow" \
@@ -24,6 +27,7 @@ COPY definitions ./definitions
 COPY engine ./engine
 COPY schemas ./schemas
 COPY server ./server
+COPY --from=dependencies /app/ui/dist ./ui/dist
 COPY examples ./examples
 # Not root, and nothing written outside /tmp: runs with a read-only root filesystem.
 USER 10001:10001

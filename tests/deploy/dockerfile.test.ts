@@ -19,11 +19,12 @@ describe("Dockerfile", () => {
     expect(result.status).toBe(0);
   });
 
-  it("builds on Node 24 slim in two stages, without dev dependencies, and runs as a non-root user", () => {
+  it("builds on Node 24 slim in two stages, the console built and dev dependencies dropped, and runs as a non-root user", () => {
     const stages = dockerfile.match(/^FROM .*/gm) ?? [];
     expect(stages).toHaveLength(2);
     for (const stage of stages) expect(stage).toMatch(/^FROM node:24-[a-z]+-slim/);
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/npm ci --no-audit --no-fund && npm prune --omit=dev/);
+    expect(dockerfile).toContain("COPY --from=dependencies /app/ui/dist ./ui/dist");
     expect(dockerfile).toMatch(/^USER 10001:10001$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "cli\/pflow.js"\]$/m);
