@@ -11,19 +11,10 @@
  *
  * Run: node bench/http.bench.ts
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism } from "node:os";
 // @ts-expect-error autocannon ships no type declarations; `Autocannon` below types the part used here.
 import untypedAutocannon from "autocannon";
-import pino from "pino";
-import { validateDefinitions } from "../definitions/index.ts";
-import { createEngine } from "../engine/create.ts";
-import { buildServer } from "../server/app.ts";
-import { parseApiKeys } from "../server/auth.ts";
-import { createMetrics } from "../server/metrics.ts";
-import { allRoutes } from "../server/routes/index.ts";
+import { embeddedApi } from "./embedded-engine.ts";
 
 interface Histogram {
   readonly average: number;
@@ -58,29 +49,9 @@ spec:
     a: { type: transform, expr: "inputs.n + 1" }
     b: { type: transform, expr: "nodes.a.output * 2" }
 `;
-const set = validateDefinitions([{ path: "small.yaml", text: small }]);
-if (!set.valid) throw new Error("the bench workflow is invalid");
-
-const dir = mkdtempSync(join(tmpdir(), "pflow-http-bench-"));
-const logger = pino({ level: "silent" });
-const metrics = createMetrics();
-const { engine, close } = await createEngine({
-  storeUrl: `sqlite:${join(dir, "pflow.db")}`,
-  brokerUrl: "memory:",
-  logger,
-  observer: metrics.observer,
+const { engine, base, close } = await embeddedApi([{ path: "small.yaml", text: small }], {
+  keys: `${KEY}:admin`,
 });
-await engine.services.catalog.register(set, Date.now());
-await engine.start({ recoverAllLeases: true });
-const app = await buildServer({
-  engine,
-  logger,
-  apiKeys: parseApiKeys(`${KEY}:admin`),
-  routes: allRoutes(metrics),
-  rateLimit: { max: Number.MAX_SAFE_INTEGER, windowMs: 60_000 },
-});
-await app.listen({ host: "127.0.0.1", port: 0 });
-const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 const headers = { authorization: `Bearer ${KEY}`, "content-type": "application/json" };
 
 function report(label: string, result: AutocannonResult): void {
@@ -133,7 +104,5 @@ try {
   });
   report("GET /v1/runs/{id} (finished)", reads);
 } finally {
-  await app.close();
   await close();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -14,19 +14,10 @@
  * Run: node bench/sse.bench.ts   (BENCH_SECONDS: the measured window, default 8)
  */
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { validateDefinitions } from "../definitions/index.ts";
-import { createEngine } from "../engine/create.ts";
+import type { Engine } from "../engine/engine.ts";
 import type { Store } from "../engine/store/store.ts";
-import { buildServer } from "../server/app.ts";
-import { parseApiKeys } from "../server/auth.ts";
-import { createMetrics } from "../server/metrics.ts";
-import { allRoutes } from "../server/routes/index.ts";
+import { embeddedApi } from "./embedded-engine.ts";
 
 const KEY = "bench-admin-key-0123456789abcdef";
 const RUNS = 100;
@@ -85,29 +76,13 @@ ${Array.from({ length: 60 }, (_, i) => `    n${i}: { type: model, model: slow${i
 `,
     },
   ];
-  const set = validateDefinitions(files);
-  if (!set.valid) throw new Error("the bench definitions are invalid");
-  const dir = mkdtempSync(join(tmpdir(), "pflow-sse-bench-"));
-  const logger = pino({ level: "silent" });
-  const metrics = createMetrics();
-  const { engine, close } = await createEngine({
-    storeUrl: `sqlite:${join(dir, "pflow.db")}`,
-    brokerUrl: "memory:",
-    logger,
-    observer: metrics.observer,
+  let calls: Record<string, number> = {};
+  const { engine, base, close } = await embeddedApi(files, {
+    keys: `${KEY}:admin`,
+    beforeStart: (started: Engine) => {
+      calls = countCalls(started.services.store);
+    },
   });
-  const calls = countCalls(engine.services.store);
-  await engine.services.catalog.register(set, Date.now());
-  await engine.start({ recoverAllLeases: true });
-  const app = await buildServer({
-    engine,
-    logger,
-    apiKeys: parseApiKeys(`${KEY}:admin`),
-    routes: allRoutes(metrics),
-    rateLimit: { max: Number.MAX_SAFE_INTEGER, windowMs: 60_000 },
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   console.log(
     `SSE: ${RUNS} live runs (60 model nodes of 300 ms in a chain) on one API process, embedded default; ` +
       `${SECONDS} s measured after the clients connected:`,
@@ -140,9 +115,7 @@ ${Array.from({ length: 60 }, (_, i) => `    n${i}: { type: model, model: slow${i
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   } finally {
-    await app.close();
     await close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

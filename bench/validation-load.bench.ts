@@ -8,42 +8,11 @@
  *
  * Run: npm run bench:validation
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
 import { Lexer } from "yaml";
-import { validateDefinitions } from "../definitions/index.ts";
-import { createEngine } from "../engine/create.ts";
-import { buildServer } from "../server/app.ts";
-import { createMetrics } from "../server/metrics.ts";
-import { allRoutes } from "../server/routes/index.ts";
+import { embeddedApi } from "./embedded-engine.ts";
 import { layeredWorkflow, MODEL } from "./layered-workflow.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "pflow-validation-bench-"));
-const logger = pino({ level: "silent" });
-const metrics = createMetrics();
-const { engine, close } = await createEngine({
-  storeUrl: `sqlite:${join(dir, "pflow.db")}`,
-  brokerUrl: "memory:",
-  logger,
-  observer: metrics.observer,
-});
-await engine.services.catalog.register(
-  validateDefinitions([{ path: "model.yaml", text: MODEL }]),
-  Date.now(),
-);
-await engine.start({ recoverAllLeases: true });
-const app = await buildServer({
-  engine,
-  logger,
-  apiKeys: [],
-  routes: allRoutes(metrics),
-  rateLimit: { max: Number.MAX_SAFE_INTEGER, windowMs: 60_000 },
-});
-await app.listen({ host: "127.0.0.1", port: 0 });
-const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+const { base, close } = await embeddedApi([{ path: "model.yaml", text: MODEL }]);
 const yamlHeaders = { "content-type": "application/yaml" };
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -106,6 +75,4 @@ for (const nodes of [10_000, 50_000]) {
   await response.text();
 }
 
-await app.close();
 await close();
-rmSync(dir, { recursive: true, force: true });
