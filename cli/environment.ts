@@ -65,7 +65,8 @@ export function engineSettings(
   };
 }
 
-function positiveInteger(env: Environment, name: string, min: number): number | undefined {
+/** An integer setting of at least `min`, or undefined when unset; anything else stops the process, naming it. */
+export function positiveInteger(env: Environment, name: string, min: number): number | undefined {
   const text = env[name];
   if (text === undefined || text === "") return undefined;
   const value = Number(text);

@@ -5,6 +5,7 @@ import { buildServer, type ServerOptions } from "../server/app.ts";
 import { ApiKeyError, parseApiKeys } from "../server/auth.ts";
 import { createMetrics } from "../server/metrics.ts";
 import { allRoutes } from "../server/routes/index.ts";
+import { positiveInteger } from "./environment.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
 import { EXIT, UsageError } from "./usage.ts";
@@ -87,14 +88,7 @@ function requestsPerMinute(text: string | undefined): number {
 
 /** PFLOW_REQUEST_TIMEOUT_MS, PFLOW_VALIDATION_TIMEOUT_MS, PFLOW_VALIDATION_THREADS (docs/operations.md). */
 function serverLimits(env: NodeJS.ProcessEnv): Pick<ServerOptions, "requestTimeoutMs" | "validation"> {
-  const setting = (name: string, min: number) => {
-    const text = env[name];
-    if (text === undefined || text === "") return undefined;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min)
-      throw new UsageError(`${name} must be an integer ≥ ${min}, not "${text}"`);
-    return value;
-  };
+  const setting = (name: string, min: number) => positiveInteger(env, name, min);
   const requestTimeoutMs = setting("PFLOW_REQUEST_TIMEOUT_MS", 1000);
   const timeoutMs = setting("PFLOW_VALIDATION_TIMEOUT_MS", 100);
   const threads = setting("PFLOW_VALIDATION_THREADS", 1);

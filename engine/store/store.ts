@@ -37,6 +37,14 @@ import type {
  * resolve as soon as the change is visible to this process: a crash that loses
  * one only means the execution is delivered again, which recovery does anyway.
  */
+/** Which of a run's history events to read: after a sequence number, at most `limit`, optionally of one node (and map item). */
+export interface HistoryQuery {
+  readonly after?: number;
+  readonly limit: number;
+  readonly nodeId?: string;
+  readonly item?: number | null;
+}
+
 export interface Store {
   start(): Promise<void>;
   close(): Promise<void>;
@@ -225,10 +233,7 @@ export interface Store {
    * (default 0), in order. With `nodeId`, that node's events only, and of
    * those the item `item`'s (undefined or null: the node's own).
    */
-  listHistory(
-    runId: string,
-    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
-  ): Promise<HistoryEvent[]>;
+  listHistory(runId: string, query: HistoryQuery): Promise<HistoryEvent[]>;
   /** Deletes up to `limit` events older than `before` (epoch ms), in bulk; returns how many went. */
   deleteHistory(before: number, limit: number): Promise<number>;
   /**

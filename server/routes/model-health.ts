@@ -13,8 +13,6 @@ import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.
  * worker process adds to the Store (per minute, so the window starts at a
  * minute boundary). Errors include timeouts; cache hits are not calls.
  */
-const WINDOW_MIN_MS = 60_000;
-const WINDOW_MAX_MS = 24 * 3_600_000;
 
 const RATE = { type: ["number", "null"], minimum: 0, maximum: 1, description: "null without calls" };
 const MILLISECONDS = { type: ["number", "null"], minimum: 0, description: "ms; null without calls" };
@@ -105,9 +103,7 @@ export const modelHealthRoutes: RoutePlugin = async (app, { engine }) => {
     async (request) => {
       const { name } = request.params;
       const window = request.query.window ?? "5m";
-      const windowMs = parseDuration(window);
-      if (windowMs === undefined || windowMs < WINDOW_MIN_MS || windowMs > WINDOW_MAX_MS)
-        throw new Problem("bad-request", `window must be a duration from 1m to 24h, not "${window}"`);
+      const windowMs = statisticsWindow(window, "1m");
       const history = await store.listDefinitionVersions("Model", name);
       const latest = history.at(-1);
       if (!latest) throw new Problem("not-found", `no model "${name}" is registered`);
@@ -151,3 +147,13 @@ function health(calls: ModelCalls | undefined) {
     },
   };
 }
+
+/** A `window` query of the model statistics routes: a duration from `shortest` to 24h, in ms; else a 400. */
+export function statisticsWindow(window: string, shortest: string): number {
+  const windowMs = parseDuration(window);
+  if (windowMs === undefined || windowMs < (parseDuration(shortest) as number) || windowMs > WINDOW_MAX_MS)
+    throw new Problem("bad-request", `window must be a duration from ${shortest} to 24h, not "${window}"`);
+  return windowMs;
+}
+
+const WINDOW_MAX_MS = 24 * 3_600_000;

@@ -1,10 +1,10 @@
 import type { CompiledModel } from "../../definitions/index.ts";
-import { parseDuration } from "../../definitions/index.ts";
 import { latencyQuantile } from "../../engine/store/model-calls.ts";
 import type { ModelCalls } from "../../engine/store/records.ts";
 import type { RoutePlugin } from "../app.ts";
 import { Problem } from "../problems.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
+import { statisticsWindow } from "./model-health.ts";
 
 /**
  * A model's calls over time (the console's Models page draws it): the last
@@ -14,7 +14,6 @@ import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.
  * difference of two such sums: `buckets + 1` reads, each of them one summing
  * query, whatever the number of calls.
  */
-const WINDOW_MAX_MS = 24 * 3_600_000;
 const MINUTE = 60_000;
 
 export const modelUsageRoutes: RoutePlugin = async (app, { engine }) => {
@@ -85,9 +84,7 @@ export const modelUsageRoutes: RoutePlugin = async (app, { engine }) => {
       const { name } = request.params;
       const window = request.query.window ?? "24h";
       const count = request.query.buckets ?? 24;
-      const windowMs = parseDuration(window);
-      if (windowMs === undefined || windowMs < 10 * MINUTE || windowMs > WINDOW_MAX_MS)
-        throw new Problem("bad-request", `window must be a duration from 10m to 24h, not "${window}"`);
+      const windowMs = statisticsWindow(window, "10m");
       const stepMs = Math.max(MINUTE, Math.round(windowMs / count / MINUTE) * MINUTE);
       const latest = (await store.listDefinitionVersions("Model", name)).at(-1);
       if (!latest) throw new Problem("not-found", `no model "${name}" is registered`);

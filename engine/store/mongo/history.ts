@@ -3,6 +3,7 @@ import { LRUCache } from "lru-cache";
 import { type Collection, MongoBulkWriteError } from "mongodb";
 import type { HistoryEvent, HistoryEventType, HistoryNote } from "../../history/events.ts";
 import type { Subject } from "../../history/notes.ts";
+import type { HistoryQuery } from "../store.ts";
 import type { MongoConnection } from "./connection.ts";
 import {
   type ExecutionDocument,
@@ -137,10 +138,7 @@ export class MongoHistory {
     return count;
   }
 
-  async list(
-    runId: string,
-    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
-  ): Promise<HistoryEvent[]> {
+  async list(runId: string, query: HistoryQuery): Promise<HistoryEvent[]> {
     const docs = await this.#db.history
       .find(
         {

@@ -27,7 +27,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
-import type { FinishResult, Store } from "../store.ts";
+import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import { databaseOf, MongoConnection, VISIBLE } from "./connection.ts";
 import { latestDefinition, listLatestDefinitions, registerDefinition } from "./definitions.ts";
@@ -519,10 +519,7 @@ export class MongoStore implements Store {
 
   // History -----------------------------------------------------------------
 
-  listHistory(
-    runId: string,
-    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
-  ): Promise<HistoryEvent[]> {
+  listHistory(runId: string, query: HistoryQuery): Promise<HistoryEvent[]> {
     return this.#history.list(runId, query);
   }
 

@@ -1,4 +1,5 @@
 import type { HistoryEvent, HistoryEventType, HistoryNote } from "../../history/events.ts";
+import type { HistoryQuery } from "../store.ts";
 import type { SqliteConnection } from "./connection.ts";
 import { json, nullableNumber, parse, type Row } from "./rows.ts";
 
@@ -60,10 +61,7 @@ export class SqliteHistory {
     this.#announce(runId);
   }
 
-  async list(
-    runId: string,
-    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
-  ): Promise<HistoryEvent[]> {
+  async list(runId: string, query: HistoryQuery): Promise<HistoryEvent[]> {
     // Only what is committed: an event a crash could take back is never shown.
     await this.#db.committed();
     const rows =

@@ -28,7 +28,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
-import type { FinishResult, Store } from "../store.ts";
+import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
 import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
@@ -588,10 +588,7 @@ export class SqliteStore implements Store {
 
   // History -----------------------------------------------------------------
 
-  listHistory(
-    runId: string,
-    query: { after?: number; limit: number; nodeId?: string; item?: number | null },
-  ): Promise<HistoryEvent[]> {
+  listHistory(runId: string, query: HistoryQuery): Promise<HistoryEvent[]> {
     return this.#history.list(runId, query);
   }
 
