@@ -91,9 +91,21 @@ start_ferretdb() {
   echo "services: FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
 }
 
+# Waits for the process itself to exit, not only for its port to close: a
+# FerretDB still shutting down when the next one starts can hold its SQLite
+# files, or keep the port so that `start` sees "already listening" and then
+# nothing listens. After 10 s it is killed outright.
 stop_mongo() {
-  if [ -f "$STATE_DIR/ferretdb.pid" ]; then kill "$(cat "$STATE_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$STATE_DIR/ferretdb.pid"; fi
+  [ -f "$STATE_DIR/ferretdb.pid" ] || return 0
+  local pid
+  pid=$(cat "$STATE_DIR/ferretdb.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$STATE_DIR/ferretdb.pid"
   for _ in $(seq 1 50); do listening "$MONGO_PORT" || return 0; sleep 0.1; done
+  echo "services: 127.0.0.1:$MONGO_PORT still listening after FerretDB stopped" >&2
+  return 1
 }
 
 # The whole node, not `stop_app`/`start_app`: RabbitMQ 3.10 restarted that way in
@@ -107,7 +119,7 @@ restart_rabbitmq() {
 
 stop_all() {
   rabbitmqctl -n "$RABBITMQ_NODE" stop >/dev/null 2>&1 || true
-  if [ -f "$STATE_DIR/ferretdb.pid" ]; then kill "$(cat "$STATE_DIR/ferretdb.pid")" 2>/dev/null || true; rm -f "$STATE_DIR/ferretdb.pid"; fi
+  stop_mongo
 }
 
 case "${1:-start}" in

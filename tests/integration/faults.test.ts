@@ -277,10 +277,22 @@ describe("fault tests against RabbitMQ and the MongoDB-wire server", { timeout: 
     } finally {
       startMongo();
     }
-    await c.until(
-      async () => ((await c.request("/readyz")).status === 200 ? true : undefined),
-      "/readyz to recover",
-    );
+    // The driver finds the server again at its next heartbeat; what /readyz
+    // last said is kept so that a timeout says which check still failed.
+    let lastReady = "";
+    await c
+      .until(
+        async () => {
+          const response = await c.request("/readyz");
+          lastReady = JSON.stringify(response.json);
+          return response.status === 200 ? true : undefined;
+        },
+        "/readyz to recover",
+        60_000,
+      )
+      .catch((error: Error) => {
+        throw new Error(`${error.message}; /readyz last said ${lastReady}`);
+      });
     const status = await c.finished(runId, 90_000);
     expect(status, JSON.stringify((await c.request(`/v1/runs/${runId}`)).json)).toBe("succeeded");
     // A new run starts and finishes too.
