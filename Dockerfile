@@ -23,7 +23,7 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY cli ./cli
-COPY definitions ./definitions
+COPY compiler ./compiler
 COPY engine ./engine
 COPY schemas ./schemas
 COPY server ./server

@@ -8,7 +8,7 @@
  * Run: npm run bench
  */
 import { performance } from "node:perf_hooks";
-import { DEFAULT_YAML_LIMITS, validateDefinitions } from "../definitions/index.ts";
+import { DEFAULT_YAML_LIMITS, validateDefinitions } from "../compiler/index.ts";
 import { layeredWorkflow, MODEL } from "./layered-workflow.ts";
 
 function timeMs(run: () => void, repeat: number): number {

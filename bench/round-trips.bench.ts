@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { MongoClient } from "mongodb";
 import pino from "pino";
-import { validateDefinitions } from "../definitions/index.ts";
+import { validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import { FAN_WORKFLOW, NODES } from "./fan-workflow.ts";
 

@@ -1,4 +1,4 @@
-import { parseDuration } from "../definitions/index.ts";
+import { parseDuration } from "../compiler/index.ts";
 import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
 import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
 import { UsageError } from "./usage.ts";

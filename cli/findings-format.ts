@@ -1,4 +1,4 @@
-import { type Diagnostic, type FileReport, validationJson } from "../definitions/index.ts";
+import { type Diagnostic, type FileReport, validationJson } from "../compiler/index.ts";
 
 /**
  * `pflow validate` output formats. text: one line per finding, as compilers

@@ -1,4 +1,4 @@
-import type { ExecutionPlan, PlanNode, TemplateNode } from "../definitions/index.ts";
+import type { ExecutionPlan, PlanNode, TemplateNode } from "../compiler/index.ts";
 
 /** A plan's DAG as Mermaid (for Markdown, GitHub renders it) or Graphviz DOT. */
 export type GraphFormat = "mermaid" | "dot";

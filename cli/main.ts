@@ -1,4 +1,4 @@
-import { DefinitionsNotFound } from "../definitions/index.ts";
+import { DefinitionsNotFound } from "../compiler/index.ts";
 import { ConfigurationError, UnreachableError } from "../engine/create.ts";
 import { graphCommand } from "./graph-command.ts";
 import { runCommand } from "./run-command.ts";

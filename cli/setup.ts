@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../definitions/index.ts";
+import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import type { EngineObserver } from "../engine/observer.ts";
 import { engineSettings } from "./environment.ts";

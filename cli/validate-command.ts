@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { collectDefinitionFiles, validateDefinitions } from "../definitions/index.ts";
+import { collectDefinitionFiles, validateDefinitions } from "../compiler/index.ts";
 import { type FindingsFormat, formatFindings } from "./findings-format.ts";
 import { EXIT, UsageError } from "./usage.ts";
 

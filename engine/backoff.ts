@@ -1,4 +1,4 @@
-import type { RetryPolicy } from "../definitions/index.ts";
+import type { RetryPolicy } from "../compiler/index.ts";
 
 /**
  * Delay before attempt `attempt + 1` after attempt `attempt` failed:

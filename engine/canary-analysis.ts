@@ -1,4 +1,4 @@
-import { type CompiledModel, validateDefinitions, withoutCanary } from "../definitions/index.ts";
+import { type CompiledModel, validateDefinitions, withoutCanary } from "../compiler/index.ts";
 import { type CanaryVerdict, canarySince, figuresOf, judgeCanary } from "./canary-verdict.ts";
 import type { EngineServices } from "./services.ts";
 import type { DefinitionRecord } from "./store/records.ts";

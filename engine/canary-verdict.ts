@@ -1,4 +1,4 @@
-import type { AutoRollback, CompiledModel } from "../definitions/index.ts";
+import type { AutoRollback, CompiledModel } from "../compiler/index.ts";
 import { latencyQuantile } from "./store/model-calls.ts";
 import type { ModelCalls } from "./store/records.ts";
 

@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import type { CompiledModel, DefinitionSet, ExecutionPlan, ModelVersion } from "../definitions/index.ts";
+import type { CompiledModel, DefinitionSet, ExecutionPlan, ModelVersion } from "../compiler/index.ts";
 import { ExecutionError } from "./errors.ts";
 import type { DefinitionRecord } from "./store/records.ts";
 import type { Store } from "./store/store.ts";

@@ -1,4 +1,4 @@
-import type { ExecutionPlan } from "../definitions/index.ts";
+import type { ExecutionPlan } from "../compiler/index.ts";
 import type { ExecutionRecord, RunRecord } from "./store/records.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { ExecutionPlan, PlanNode } from "../definitions/index.ts";
+import type { ExecutionPlan, PlanNode } from "../compiler/index.ts";
 import type { ExecutionStatus } from "./store/records.ts";
 
 /**

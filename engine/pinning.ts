@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type CompiledModel, reasonOf, resolveModelReference } from "../definitions/index.ts";
+import { type CompiledModel, reasonOf, resolveModelReference } from "../compiler/index.ts";
 import { ExecutionError } from "./errors.ts";
 
 /**

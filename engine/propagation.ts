@@ -1,4 +1,4 @@
-import type { ExecutionPlan } from "../definitions/index.ts";
+import type { ExecutionPlan } from "../compiler/index.ts";
 
 /**
  * What finishing a node tells the Store: which nodes wait for it, and how many

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { ExecutionPlan, PlanNode } from "../definitions/index.ts";
+import type { ExecutionPlan, PlanNode } from "../compiler/index.ts";
 import type { Task } from "./broker/broker.ts";
 import { leafOutputs, outputsContext } from "./context.ts";
 import { decide } from "./decide.ts";

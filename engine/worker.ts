@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit, { type LimitFunction } from "p-limit";
-import type { CompiledModel, PlanNode, TemplateNode } from "../definitions/index.ts";
+import type { CompiledModel, PlanNode, TemplateNode } from "../compiler/index.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { Consumer, Delivery, Task } from "./broker/broker.ts";
 import { expressionContext } from "./context.ts";

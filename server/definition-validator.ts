@@ -6,7 +6,7 @@ import type {
   FileReport,
   SourceFile,
   ValidateOptions,
-} from "../definitions/index.ts";
+} from "../compiler/index.ts";
 import { Problem } from "./problems.ts";
 
 /**

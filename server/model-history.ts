@@ -1,4 +1,4 @@
-import type { AutoRollback, CompiledModel } from "../definitions/index.ts";
+import type { AutoRollback, CompiledModel } from "../compiler/index.ts";
 
 /**
  * What changed between two versions of a Model document, in words an auditor

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import { type DefinitionSet, type FileReport, validationJson } from "../definitions/index.ts";
+import { type DefinitionSet, type FileReport, validationJson } from "../compiler/index.ts";
 import type { EngineServices } from "../engine/services.ts";
 import type { DefinitionRecord } from "../engine/store/records.ts";
 import type { DefinitionValidator } from "./definition-validator.ts";

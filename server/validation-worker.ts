@@ -1,4 +1,4 @@
-import { type SourceFile, type ValidateOptions, validateDefinitions } from "../definitions/index.ts";
+import { type SourceFile, type ValidateOptions, validateDefinitions } from "../compiler/index.ts";
 
 /**
  * The body of a validation thread (see definition-validator.ts): definitions

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { formatFindings } from "../cli/findings-format.ts";
-import { VALIDATION_CODES, validateDefinitions } from "../definitions/index.ts";
+import { VALIDATION_CODES, validateDefinitions } from "../compiler/index.ts";
 
 // docs/language.md documents every validation code with an example file and the
 // exact output of `pflow validate example.yaml`; this keeps the two honest.

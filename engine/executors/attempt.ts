@@ -1,4 +1,4 @@
-import type { ExecutionPlan, PlanNode, TemplateNode } from "../../definitions/index.ts";
+import type { ExecutionPlan, PlanNode, TemplateNode } from "../../compiler/index.ts";
 import type { TokenUsage } from "../providers/provider.ts";
 import type { EngineServices } from "../services.ts";
 import type { Cost, ExecutionRecord, RunRecord } from "../store/records.ts";

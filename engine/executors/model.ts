@@ -1,4 +1,4 @@
-import type { ModelCost } from "../../definitions/index.ts";
+import type { ModelCost } from "../../compiler/index.ts";
 import { DeltaBatcher } from "../delta-batcher.ts";
 import { ExecutionError } from "../errors.ts";
 import type { ProviderResult, TokenUsage } from "../providers/provider.ts";

@@ -1,4 +1,4 @@
-import type { ExecutionPlan, PlanNode, TemplateNode } from "../../definitions/index.ts";
+import type { ExecutionPlan, PlanNode, TemplateNode } from "../../compiler/index.ts";
 import type { Runner } from "../runner.ts";
 import type { EngineServices } from "../services.ts";
 import type { ExecutionRecord, Outcome, RunRecord } from "../store/records.ts";

@@ -1,4 +1,4 @@
-import type { CircuitBreakerSettings } from "../../definitions/index.ts";
+import type { CircuitBreakerSettings } from "../../compiler/index.ts";
 
 export type CircuitState = "closed" | "open" | "half-open";
 

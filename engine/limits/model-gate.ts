@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { CircuitBreakerSettings, CompiledModel, ModelRateLimit } from "../../definitions/index.ts";
+import type { CircuitBreakerSettings, CompiledModel, ModelRateLimit } from "../../compiler/index.ts";
 import type { EngineObserver } from "../observer.ts";
 import type { TokenUsage } from "../providers/provider.ts";
 import type { Store } from "../store/store.ts";

@@ -1,6 +1,6 @@
 import { Ajv2020, type AnySchema, type ValidateFunction } from "ajv/dist/2020.js";
-import { schemaSet } from "../../definitions/schemas.ts";
-import { didYouMean } from "../../definitions/suggest.ts";
+import { schemaSet } from "../../compiler/schemas.ts";
+import { didYouMean } from "../../compiler/suggest.ts";
 import { ExecutionError } from "../errors.ts";
 import { chunkText } from "./chunk-text.ts";
 import { jsonParse } from "./json-parse.ts";

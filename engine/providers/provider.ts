@@ -1,4 +1,4 @@
-import type { ModelVersion } from "../../definitions/index.ts";
+import type { ModelVersion } from "../../compiler/index.ts";
 
 /**
  * A provider calls one model version. It returns the node output, or throws an

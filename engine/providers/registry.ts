@@ -1,4 +1,4 @@
-import type { ModelVersion } from "../../definitions/index.ts";
+import type { ModelVersion } from "../../compiler/index.ts";
 import type { EgressPolicy } from "./egress.ts";
 import { HttpProvider } from "./http.ts";
 import { MockProvider } from "./mock.ts";

@@ -1,7 +1,7 @@
 import jsonata from "jsonata";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
-import type { ValueTemplate } from "../../definitions/index.ts";
+import type { ValueTemplate } from "../../compiler/index.ts";
 import { ExecutionError } from "../errors.ts";
 
 /**

@@ -1,5 +1,5 @@
-import type { ExecutionPlan } from "../../definitions/index.ts";
-import { validationJson } from "../../definitions/index.ts";
+import type { ExecutionPlan } from "../../compiler/index.ts";
+import { validationJson } from "../../compiler/index.ts";
 import api from "../../schemas/api/definitions.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";

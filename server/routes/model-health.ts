@@ -1,5 +1,5 @@
-import type { CompiledModel } from "../../definitions/index.ts";
-import { parseDuration } from "../../definitions/index.ts";
+import type { CompiledModel } from "../../compiler/index.ts";
+import { parseDuration } from "../../compiler/index.ts";
 import { judgeModelCanaries } from "../../engine/canary-analysis.ts";
 import { latencyQuantile } from "../../engine/store/model-calls.ts";
 import type { ModelCalls } from "../../engine/store/records.ts";

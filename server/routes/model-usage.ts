@@ -1,4 +1,4 @@
-import type { CompiledModel } from "../../definitions/index.ts";
+import type { CompiledModel } from "../../compiler/index.ts";
 import { latencyQuantile } from "../../engine/store/model-calls.ts";
 import type { ModelCalls } from "../../engine/store/records.ts";
 import type { RoutePlugin } from "../app.ts";

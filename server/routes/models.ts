@@ -1,4 +1,4 @@
-import { type AutoRollbackField, type CompiledModel, withAlias } from "../../definitions/index.ts";
+import { type AutoRollbackField, type CompiledModel, withAlias } from "../../compiler/index.ts";
 import definitionsApi from "../../schemas/api/definitions.json" with { type: "json" };
 import api from "../../schemas/api/models.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";

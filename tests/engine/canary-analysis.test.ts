@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type CompiledModel, validateDefinitions } from "../../definitions/index.ts";
+import { type CompiledModel, validateDefinitions } from "../../compiler/index.ts";
 import { CANARY_ANALYSIS_ACTOR, CanaryAnalysis, type CanaryReport } from "../../engine/canary-analysis.ts";
 import { NO_OBSERVER } from "../../engine/observer.ts";
 import { type Harness, harness } from "./harness.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AutoRollback, CompiledModel, ModelAlias } from "../../definitions/index.ts";
+import type { AutoRollback, CompiledModel, ModelAlias } from "../../compiler/index.ts";
 import { canarySince, figuresOf, judgeCanary, type VersionFigures } from "../../engine/canary-verdict.ts";
 import { CALL_LATENCY_BOUNDS_MS, type ModelCalls } from "../../engine/store/records.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ExecutionPlan } from "../../definitions/index.ts";
+import type { ExecutionPlan } from "../../compiler/index.ts";
 import { decide } from "../../engine/decide.ts";
 import { check } from "../helpers/definitions.ts";
 import { workflow } from "./harness.ts";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectDefinitionFiles, validateDefinitions } from "../../definitions/index.ts";
+import { collectDefinitionFiles, validateDefinitions } from "../../compiler/index.ts";
 import { createEngine } from "../../engine/create.ts";
 import type { Engine } from "../../engine/engine.ts";
 

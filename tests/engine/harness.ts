@@ -1,5 +1,5 @@
 import pino from "pino";
-import { validateDefinitions } from "../../definitions/index.ts";
+import { validateDefinitions } from "../../compiler/index.ts";
 import { createEngine } from "../../engine/create.ts";
 import type { Engine } from "../../engine/engine.ts";
 import type { EngineObserver } from "../../engine/observer.ts";

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { validateDefinitions } from "../../definitions/index.ts";
+import { validateDefinitions } from "../../compiler/index.ts";
 import { InputRejected } from "../../engine/runner.ts";
 import { type Harness, harness, mockModel, workflow } from "./harness.ts";
 import { type FakeServer, startFakeServer } from "./providers/fake-openai-server.ts";

@@ -3,7 +3,7 @@ import {
   type Diagnostic,
   type SourceFile,
   validateDefinitions,
-} from "../../definitions/index.ts";
+} from "../../compiler/index.ts";
 
 /** Strips the common indentation of a template literal, so fixtures read as YAML. */
 export function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {

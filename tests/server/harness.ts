@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import pino from "pino";
-import { validateDefinitions } from "../../definitions/index.ts";
+import { validateDefinitions } from "../../compiler/index.ts";
 import { createEngine } from "../../engine/create.ts";
 import type { Engine } from "../../engine/engine.ts";
 import type { EngineObserver } from "../../engine/observer.ts";

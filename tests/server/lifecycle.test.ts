@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { validateDefinitions } from "../../definitions/index.ts";
+import { validateDefinitions } from "../../compiler/index.ts";
 import { runRoutes } from "../../server/routes/runs.ts";
 import { mockModel, workflow } from "../engine/harness.ts";
 import { type TestServer, testServer } from "./harness.ts";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CompiledModel } from "../../definitions/index.ts";
+import type { CompiledModel } from "../../compiler/index.ts";
 import { modelChanges } from "../../server/model-history.ts";
 import { modelRoutes } from "../../server/routes/models.ts";
 import { ADMIN_KEY, DEFINER_KEY, type TestServer, testServer } from "./harness.ts";

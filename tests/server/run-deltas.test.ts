@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ExecutionPlan } from "../../definitions/index.ts";
+import type { ExecutionPlan } from "../../compiler/index.ts";
 import type { NodeDelta } from "../../engine/broker/broker.ts";
 import { type DeltaEventData, DeltaRelay, planStreams } from "../../server/routes/run-deltas.ts";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { validateDefinitions } from "../../definitions/index.ts";
+import { validateDefinitions } from "../../compiler/index.ts";
 import { runRoutes } from "../../server/routes/runs.ts";
 import { mockModel, workflow } from "../engine/harness.ts";
 import { READER_KEY, type TestServer, testServer, WRITER_KEY } from "./harness.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { schemaSet } from "../../../definitions/schemas.ts";
+import { schemaSet } from "../../../compiler/schemas.ts";
 import type { PreprocessOp } from "../../../engine/preprocess/op.ts";
 import { builtInOps, PreprocessRegistry } from "../../../engine/preprocess/registry.ts";
 import { runOp } from "./run-op.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ModelVersion } from "../../../definitions/index.ts";
+import type { ModelVersion } from "../../../compiler/index.ts";
 import { EgressPolicy } from "../../../engine/providers/egress.ts";
 import { HttpProvider } from "../../../engine/providers/http.ts";
 import { createProviders } from "../../../engine/providers/registry.ts";

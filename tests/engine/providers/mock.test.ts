@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ModelVersion, ValueTemplate } from "../../../definitions/index.ts";
+import type { ModelVersion, ValueTemplate } from "../../../compiler/index.ts";
 import { asExecutionError } from "../../../engine/errors.ts";
 import { estimateUsage, MockProvider, wordPieces } from "../../../engine/providers/mock.ts";
 import { callOf } from "./provider-call.ts";

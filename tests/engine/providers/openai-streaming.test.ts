@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ModelVersion } from "../../../definitions/index.ts";
+import type { ModelVersion } from "../../../compiler/index.ts";
 import { asExecutionError } from "../../../engine/errors.ts";
 import { EgressPolicy } from "../../../engine/providers/egress.ts";
 import { estimateUsage } from "../../../engine/providers/mock.ts";

@@ -1,4 +1,4 @@
-import type { ModelVersion } from "../../../definitions/index.ts";
+import type { ModelVersion } from "../../../compiler/index.ts";
 import type { ProviderCall } from "../../../engine/providers/provider.ts";
 
 /** A provider call with test defaults: first attempt, no outputSchema, a signal that never aborts. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ValueTemplate } from "../../../definitions/index.ts";
+import type { ValueTemplate } from "../../../compiler/index.ts";
 import { ExecutionError } from "../../../engine/errors.ts";
 import { evaluateExpression, evaluateTemplate } from "../../../engine/providers/template-eval.ts";
 

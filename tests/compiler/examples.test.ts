@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { collectDefinitionFiles, validateDefinitions } from "../../definitions/index.ts";
+import { collectDefinitionFiles, validateDefinitions } from "../../compiler/index.ts";
 
 describe("examples/", async () => {
   const { files } = await collectDefinitionFiles(["examples"]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ExecutionPlan } from "../../definitions/index.ts";
+import type { ExecutionPlan } from "../../compiler/index.ts";
 import { check, MODEL, yaml } from "../helpers/definitions.ts";
 
 const FLOW = yaml`

@@ -1,6 +1,6 @@
 import jsonata from "jsonata";
 import { describe, expect, it } from "vitest";
-import { ExpressionCache, parseBatch, parseExpression, plainPath } from "../../definitions/expressions.ts";
+import { ExpressionCache, parseBatch, parseExpression, plainPath } from "../../compiler/expressions.ts";
 
 const analyse = (source: string) => {
   const parsed = parseExpression(source);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { VALIDATION_CODES } from "../../definitions/index.ts";
+import { VALIDATION_CODES } from "../../compiler/index.ts";
 import { findings, MODEL, where, yaml } from "../helpers/definitions.ts";
 
 // One definition per validation code, asserting the code, line and column of

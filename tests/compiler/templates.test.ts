@@ -1,6 +1,6 @@
 import jsonata from "jsonata";
 import { describe, expect, it } from "vitest";
-import { scanTemplate } from "../../definitions/index.ts";
+import { scanTemplate } from "../../compiler/index.ts";
 
 const parses = (source: string) => {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_YAML_LIMITS } from "../../definitions/index.ts";
-import { parseYamlFile } from "../../definitions/yaml-source.ts";
+import { DEFAULT_YAML_LIMITS } from "../../compiler/index.ts";
+import { parseYamlFile } from "../../compiler/yaml-source.ts";
 import { findings, where, yaml } from "../helpers/definitions.ts";
 
 describe("YAML limits: bombs are refused before they expand", () => {
