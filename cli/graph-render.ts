@@ -19,6 +19,11 @@ function summary(node: PlanNode | TemplateNode): string {
       return `workflow: ${node.workflow.name}${node.workflow.version === null ? "" : `@${node.workflow.version}`}`;
     case "map":
       return `map ×${node.concurrency}: ${summary(node.node)}`;
+    case "wait":
+      if (node.signal !== null) return `wait: signal ${node.signal}`;
+      return node.forMs !== null ? `wait: ${node.forMs} ms` : "wait: until a time";
+    case "approval":
+      return "approval";
   }
 }
 

@@ -28,6 +28,9 @@ export const VALIDATION_CODES = {
   "duplicate-name": "two documents of one kind share a name, or a model alias has a version's name",
   "unknown-op": "a preprocess op that does not exist",
   "op-arguments": "a preprocess op's with does not fit its schema",
+  "wait-condition":
+    "a wait node has none, or more than one, of signal, for and until; or a schema without a signal",
+  "invalid-timestamp": "a wait node's until is neither an ISO 8601 timestamp with a zone nor a template",
 } as const;
 
 export type ValidationCode = keyof typeof VALIDATION_CODES;

@@ -10,6 +10,7 @@ import type {
   JsonValue,
   MapNodeBody,
   ModelNodeBody,
+  NodeBody,
   PlanNode,
   PreprocessNodeBody,
   RetryPolicy,
@@ -18,6 +19,7 @@ import type {
   ValueTemplate,
   WorkflowNodeBody,
 } from "./plan.ts";
+import { compileWait } from "./wait-nodes.ts";
 import { pointerOf } from "./positions.ts";
 import { parseWorkflowReference } from "./references.ts";
 import { type FindingSink, reportSchemaErrors } from "./schema-findings.ts";
@@ -106,7 +108,11 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
       timeoutMs: timeoutMs(node, spec.defaults?.timeout),
       retry: retryPolicy(node.type, node.retry, spec.defaults?.retry),
       onError: node.onError ?? spec.defaults?.onError ?? "fail",
-      cache: cachePolicy(node.cache ?? spec.defaults?.cache, `${pointer}/cache`, scope),
+      // A wait's output is what arrives, never a cached one.
+      cache:
+        node.type === "wait" || node.type === "approval"
+          ? null
+          : cachePolicy(node.cache ?? spec.defaults?.cache, `${pointer}/cache`, scope),
       outputSchema: (node.outputSchema ?? null) as JsonValue | null,
     };
   };
@@ -115,7 +121,7 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
     node: NodeFields,
     pointer: string,
     scope: ExpressionScope,
-  ): ModelNodeBody | PreprocessNodeBody | TransformNodeBody | WorkflowNodeBody | undefined => {
+  ): NodeBody | undefined => {
     switch (node.type) {
       case "model": {
         const model = node.model as string;
@@ -161,6 +167,11 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
           input: compileValue(node.input, `${pointer}/input`, scope),
         };
       }
+      case "wait":
+        checkUserSchema(node.schema, `${pointer}/schema`, "schema");
+        return compileWait(node, pointer, scope, report);
+      case "approval":
+        return { type: "approval" };
       default:
         return undefined;
     }
@@ -254,10 +265,13 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
  * model node without either takes its model's timeout (null here). A map or a
  * workflow node waits on items and child runs that have timeouts of their own,
  * so only a timeout set on the node itself bounds it (null: the run's bounds it).
+ * So does a wait or approval node: a per-attempt default would cut every wait short.
  */
+const WAITS_ON_OTHERS: ReadonlySet<NodeFields["type"]> = new Set(["map", "workflow", "wait", "approval"]);
+
 function timeoutMs(node: NodeFields, defaultTimeout: string | undefined): number | null {
   if (node.timeout !== undefined) return durationMs(node.timeout);
-  if (node.type === "map" || node.type === "workflow") return null;
+  if (WAITS_ON_OTHERS.has(node.type)) return null;
   if (defaultTimeout !== undefined) return durationMs(defaultTimeout);
   return node.type === "model" ? null : DEFAULT_TIMEOUT_MS;
 }

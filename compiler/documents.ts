@@ -19,7 +19,7 @@ export interface RetryFields {
 export type CacheField = boolean | { readonly ttl?: string; readonly key?: string };
 
 export interface NodeFields {
-  readonly type: "model" | "preprocess" | "transform" | "map" | "workflow";
+  readonly type: "model" | "preprocess" | "transform" | "map" | "workflow" | "wait" | "approval";
   readonly description?: string;
   readonly needs?: readonly string[];
   readonly when?: string | boolean;
@@ -45,6 +45,11 @@ export interface NodeFields {
   readonly node?: NodeFields;
   // workflow
   readonly workflow?: string;
+  // wait
+  readonly signal?: string;
+  readonly schema?: unknown;
+  readonly for?: string;
+  readonly until?: string;
 }
 
 export interface WorkflowDocument {

@@ -7,7 +7,8 @@
  * - workflow: a named, versioned definition (YAML) of a DAG of nodes.
  * - plan: a workflow compiled for execution: dependencies derived, defaults
  *   resolved, expressions parsed, nodes in topological order.
- * - node: one step of the DAG (model call, preprocess op, transform, map, sub-workflow).
+ * - node: one step of the DAG (model call, preprocess op, transform, map, sub-workflow,
+ *   wait, approval).
  * - template: a value whose strings may hold `{{ JSONata }}`; compiled here into a
  *   ValueTemplate so the engine evaluates only what has expressions in it.
  * - run / execution / attempt / lease: engine concepts; see engine/.
@@ -26,7 +27,7 @@ export type ValueTemplate =
   | { readonly t: "object"; readonly entries: readonly (readonly [string, ValueTemplate])[] }
   | { readonly t: "array"; readonly items: readonly ValueTemplate[] };
 
-export type NodeType = "model" | "preprocess" | "transform" | "map" | "workflow";
+export type NodeType = "model" | "preprocess" | "transform" | "map" | "workflow" | "wait" | "approval";
 export type Trigger = "all_succeeded" | "none_failed" | "all_done";
 
 export interface RetryPolicy {
@@ -88,6 +89,24 @@ export interface WorkflowNodeBody {
   readonly workflow: { readonly name: string; readonly version: number | null };
   readonly input: ValueTemplate;
 }
+/**
+ * Waits without holding anything (see engine/executors/wait.ts): for a named
+ * signal (its data is the output), for a duration from the node's start, or
+ * until a time. Exactly one of the three.
+ */
+export interface WaitNodeBody {
+  readonly type: "wait";
+  readonly signal: string | null;
+  /** JSON Schema the signal's data must fit (checked when it is sent). */
+  readonly schema: JsonValue | null;
+  readonly forMs: number | null;
+  /** Gives an ISO 8601 timestamp. */
+  readonly until: ValueTemplate | null;
+}
+/** Waits for a person's decision (POST …/nodes/{id}/approval): output { approved, by, comment, at }. */
+export interface ApprovalNodeBody {
+  readonly type: "approval";
+}
 export interface MapNodeBody {
   readonly type: "map";
   readonly items: ValueTemplate;
@@ -95,9 +114,17 @@ export interface MapNodeBody {
   readonly node: TemplateNode;
 }
 
+/** What a node of one type carries beyond the fields every node has. */
+export type NodeBody =
+  | ModelNodeBody
+  | PreprocessNodeBody
+  | TransformNodeBody
+  | WorkflowNodeBody
+  | WaitNodeBody
+  | ApprovalNodeBody;
+
 /** The node a map runs once per item, with `item` and `index` in its context. */
-export type TemplateNode = NodeCommon &
-  (ModelNodeBody | PreprocessNodeBody | TransformNodeBody | WorkflowNodeBody);
+export type TemplateNode = NodeCommon & NodeBody;
 
 export type PlanNode = NodeCommon & {
   /** Nodes this one waits for: `needs` plus every node its expressions reference. */
@@ -105,7 +132,7 @@ export type PlanNode = NodeCommon & {
   /** Nodes that wait for this one. */
   readonly dependents: readonly string[];
   readonly trigger: Trigger;
-} & (ModelNodeBody | PreprocessNodeBody | TransformNodeBody | WorkflowNodeBody | MapNodeBody);
+} & (NodeBody | MapNodeBody);
 
 export interface ExecutionPlan {
   readonly planVersion: 1;
