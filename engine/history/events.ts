@@ -19,6 +19,7 @@ export type RunEventType =
 export type NodeEventType =
   | "node.queued"
   | "node.running"
+  | "node.waiting"
   | "node.succeeded"
   | "node.failed"
   | "node.skipped"
@@ -46,6 +47,7 @@ export const HISTORY_EVENT_TYPES: readonly HistoryEventType[] = Object.freeze([
   "run.retried",
   "node.queued",
   "node.running",
+  "node.waiting",
   "node.succeeded",
   "node.failed",
   "node.skipped",

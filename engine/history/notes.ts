@@ -66,6 +66,19 @@ export function claimNotes(subject: Subject, at: number): HistoryNote[] {
   return [note(subject, "node.running", at), note(subject, "attempt.started", at)];
 }
 
+/** A wait or approval node started waiting: for what, and until when (its timer or timeout). */
+export function waitingNote(
+  subject: Subject,
+  wait: { kind: string; signal: string | null; until: number | null },
+  at: number,
+): HistoryNote {
+  return note(subject, "node.waiting", at, {
+    for: wait.kind,
+    ...(wait.signal !== null ? { signal: wait.signal } : {}),
+    until: wait.until === null ? null : iso(wait.until),
+  });
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -151,7 +164,9 @@ export function finishNotes(
   at: number,
 ): HistoryNote[] {
   const notes: HistoryNote[] = [];
-  if (before === "running" && (outcome.status === "succeeded" || outcome.status === "failed")) {
+  // A waiting node's one attempt lasts its whole wait, and ends with it.
+  const attemptInProgress = before === "running" || before === "waiting";
+  if (attemptInProgress && (outcome.status === "succeeded" || outcome.status === "failed")) {
     if (outcome.cached) notes.push(note(subject, "attempt.cache_hit", at));
     if (outcome.error?.code === "circuit-open")
       notes.push(note(subject, "attempt.circuit_open", at, { model: outcome.attempt?.model ?? null }));

@@ -15,13 +15,16 @@ import type { TokenUsage } from "../providers/provider.ts";
  *   reschedule it; when the deadline passes, the sweeper puts it back in the
  *   queue and a late worker finds its token fenced off.
  * - waiting: a running map or workflow node holds no lease: it waits on its
- *   items or its child run, which finish it.
+ *   items or its child run, which finish it. A wait or approval node has the
+ *   status `waiting`: no lease, no worker, no message; a signal, a decision or
+ *   its timer (`leaseExpiresAt`, kept in the Store) finishes it.
  */
 export type RunStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
 export type ExecutionStatus =
   | "pending"
   | "queued"
   | "running"
+  | "waiting"
   | "succeeded"
   | "failed"
   | "skipped"
@@ -129,7 +132,40 @@ export interface ExecutionRecord {
   readonly updatedAt: number;
   /** The run's round this execution belongs to (a retry moves the executions it runs again to the next). */
   readonly round: number;
+  /** While `waiting`: what it waits for (its timer, if any, is `leaseExpiresAt`); else null. */
+  readonly waitKind: WaitKind | null;
+  /** For a signal wait: the signal's name. */
+  readonly waitSignal: string | null;
+  /** The signal being delivered to it (bound before it finishes, so only one is). */
+  readonly signalId: string | null;
 }
+
+/** What a waiting execution waits for: a named signal, its timer alone (for / until), or a person. */
+export type WaitKind = "signal" | "timer" | "approval";
+
+/**
+ * A signal sent to a run. Kept until a wait node of its name takes it (the
+ * oldest first), even when sent before the node started.
+ * - new: stored; whether a node waits for it is not yet known;
+ * - kept: no node waited when it was checked: the next to wait takes it;
+ * - consumed: taken by `consumedBy`, whose finish may still be under way;
+ * - delivered: the node finished with its data.
+ */
+export type SignalState = "new" | "kept" | "consumed" | "delivered";
+
+export interface SignalRecord {
+  readonly id: string;
+  readonly runId: string;
+  readonly name: string;
+  readonly data: unknown;
+  readonly state: SignalState;
+  /** The execution that took it, or null. */
+  readonly consumedBy: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type NewSignal = Pick<SignalRecord, "id" | "runId" | "name" | "data" | "createdAt">;
 
 export interface NewRun {
   readonly id: string;

@@ -9,6 +9,7 @@ import type {
   ModelCallsDocument,
   RateLimitDocument,
   RunDocument,
+  SignalDocument,
 } from "./documents.ts";
 import { ensureIndexes } from "./indexes.ts";
 import { lockedWrites, type ServerTraits, serverTraits, WriteLock } from "./server-traits.ts";
@@ -50,6 +51,7 @@ export class MongoConnection {
   readonly modelCalls: Collection<ModelCallsDocument>;
   readonly rateLimits: Collection<RateLimitDocument>;
   readonly history: Collection<HistoryDocument>;
+  readonly signals: Collection<SignalDocument>;
   readonly #lock: WriteLock;
   /** MongoDB's, until start() learns the server's (server-traits.ts). */
   #traits: ServerTraits = { atomicUpdates: true, projectsFindAndModify: true };
@@ -81,6 +83,7 @@ export class MongoConnection {
     this.modelCalls = collection("model_calls");
     this.rateLimits = collection("rate_limits");
     this.history = collection("history");
+    this.signals = collection("signals");
   }
 
   /** Connects, creates the indexes, and learns what the server can do. Idempotent. */

@@ -10,6 +10,8 @@ import type {
   ParentLink,
   RunRecord,
   RunStatus,
+  SignalState,
+  WaitKind,
 } from "../records.ts";
 
 /**
@@ -129,6 +131,10 @@ export interface ExecutionDocument {
   round?: number;
   /** History events recorded with a transition, not yet numbered (see history.ts). */
   outbox?: OutboxEntry[];
+  /** Absent until a wait or approval node first waits (see waits.ts). */
+  waitKind?: WaitKind | null;
+  waitSignal?: string | null;
+  signalId?: string | null;
 }
 
 export interface CacheDocument {
@@ -282,6 +288,9 @@ export function toExecution(doc: ExecutionDocument): ExecutionRecord {
     finishedAt: doc.finishedAt ?? null,
     updatedAt: doc.updatedAt,
     round: doc.round ?? 1,
+    waitKind: doc.waitKind ?? null,
+    waitSignal: doc.waitSignal ?? null,
+    signalId: doc.signalId ?? null,
   };
 }
 
@@ -355,4 +364,17 @@ export function toDeadLetter(doc: DeadLetterDocument): DeadLetter {
     deliveries: doc.deliveries,
     createdAt: doc.createdAt,
   };
+}
+
+/** A signal (see waits.ts); a run's signals of one name are taken oldest first (createdAt, then _id). */
+export interface SignalDocument {
+  _id: string;
+  runId: string;
+  name: string;
+  /** JSON. */
+  data: string;
+  state: SignalState;
+  consumedBy: string | null;
+  createdAt: number;
+  updatedAt: number;
 }

@@ -98,7 +98,7 @@ export async function finishExecution(
   let finished: Pick<ExecutionDocument, "runId" | "nodeId" | "item"> | null = null;
   for (const statuses of groups) {
     if (statuses.length === 0 || finished) continue;
-    const before = statuses[0] === "running" ? "running" : "queued";
+    const before = statuses[0] === "running" || statuses[0] === "waiting" ? statuses[0] : "queued";
     const outbox = history.entries(finishNotes(DOCUMENT_SUBJECT, before, outcome, now), key);
     finished = await transition(statuses, outbox);
   }

@@ -66,6 +66,21 @@ const INDEXES: readonly IndexDefinition[] = [
   // repairHistory: only documents with events still in their outbox have the field.
   { collection: "runs", key: { "outbox.at": 1 }, options: { name: "outbox", sparse: true } },
   { collection: "executions", key: { "outbox.at": 1 }, options: { name: "outbox", sparse: true } },
+  // Waits (waits.ts): a run's nodes waiting for a signal; approvals waiting, oldest first.
+  {
+    collection: "executions",
+    key: { runId: 1, waitSignal: 1, status: 1 },
+    options: { name: "by_signal", sparse: true },
+  },
+  {
+    collection: "executions",
+    key: { status: 1, waitKind: 1, updatedAt: 1, _id: 1 },
+    options: { name: "by_wait", sparse: true },
+  },
+  // A run's open signals of one name in order; what a consumer took; what a crash left unsettled.
+  { collection: "signals", key: { runId: 1, name: 1, state: 1, createdAt: 1, _id: 1 }, options: { name: "open" } },
+  { collection: "signals", key: { consumedBy: 1, state: 1 }, options: { name: "by_consumer" } },
+  { collection: "signals", key: { state: 1, updatedAt: 1 }, options: { name: "unsettled" } },
   // listDeadLetters, newest first.
   { collection: "dead_letters", key: { createdAt: -1, _id: 1 }, options: { name: "newest" } },
 ];

@@ -54,6 +54,7 @@ import {
   sweepExpiredLeases,
 } from "./recovery.ts";
 import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
+import { MongoWaits } from "./waits.ts";
 
 /**
  * The production Store, on MongoDB (a replica set), or on a MongoDB-wire server
@@ -70,6 +71,7 @@ export class MongoStore implements Store {
   readonly #db: MongoConnection;
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
+  readonly #waits: MongoWaits;
 
   /**
    * The database is `options.database`, else the URL's path (`mongodb://host/name`),
@@ -80,6 +82,7 @@ export class MongoStore implements Store {
     this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
     this.#flags = new PropagationFlags(this.#db.executions);
     this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
+    this.#waits = new MongoWaits(this.#db, this.#history);
   }
 
   async start(): Promise<void> {
@@ -376,7 +379,13 @@ export class MongoStore implements Store {
 
   async findOverdueWaiting(now: number, limit: number): Promise<ExecutionRecord[]> {
     const docs = await this.#db.executions
-      .find({ status: "running", leaseToken: null, leaseExpiresAt: { $ne: null, $lt: now } }, { limit })
+      .find(
+        {
+          $or: [{ status: "running", leaseToken: null }, { status: "waiting" }],
+          leaseExpiresAt: { $ne: null, $lt: now },
+        },
+        { limit },
+      )
       .toArray();
     return docs.map(toExecution);
   }
@@ -515,6 +524,44 @@ export class MongoStore implements Store {
         : [];
     await this.#db.executions.updateOne({ _id: key, propagated: false }, { $unset: { propagated: "" } });
     return ready;
+  }
+
+  // Waits, signals and approvals (mongo/waits.ts) ------------------------------
+
+  startWait(...args: Parameters<Store["startWait"]>): ReturnType<Store["startWait"]> {
+    return this.#waits.startWait(...args);
+  }
+
+  findWaitingForSignal(...args: Parameters<Store["findWaitingForSignal"]>) {
+    return this.#waits.findWaitingForSignal(...args);
+  }
+
+  listWaiting(...args: Parameters<Store["listWaiting"]>) {
+    return this.#waits.listWaiting(...args);
+  }
+
+  bindSignal(...args: Parameters<Store["bindSignal"]>) {
+    return this.#waits.bindSignal(...args);
+  }
+
+  addSignal(...args: Parameters<Store["addSignal"]>) {
+    return this.#waits.addSignal(...args);
+  }
+
+  getSignal(...args: Parameters<Store["getSignal"]>) {
+    return this.#waits.getSignal(...args);
+  }
+
+  consumeSignal(...args: Parameters<Store["consumeSignal"]>) {
+    return this.#waits.consumeSignal(...args);
+  }
+
+  settleSignal(...args: Parameters<Store["settleSignal"]>) {
+    return this.#waits.settleSignal(...args);
+  }
+
+  findUnsettledSignals(...args: Parameters<Store["findUnsettledSignals"]>) {
+    return this.#waits.findUnsettledSignals(...args);
   }
 
   // History -----------------------------------------------------------------

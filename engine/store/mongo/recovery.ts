@@ -9,7 +9,7 @@ import { type OutboxEntry, PENDING_STATE, type RunDocument, toExecution } from "
  * (or one ordered bulkWrite) and a few reads, never one round trip per execution.
  */
 
-const NOT_TERMINAL: ExecutionStatus[] = ["pending", "queued", "running"];
+const NOT_TERMINAL: ExecutionStatus[] = ["pending", "queued", "running", "waiting"];
 
 export async function resetExecutions(
   connection: MongoConnection,

@@ -145,4 +145,26 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX history_by_age ON history (at);
   `,
+  `
+  ALTER TABLE executions ADD COLUMN wait_kind TEXT;
+  ALTER TABLE executions ADD COLUMN wait_signal TEXT;
+  ALTER TABLE executions ADD COLUMN signal_id TEXT;
+  CREATE INDEX executions_timers ON executions (lease_expires_at) WHERE status = 'waiting' AND lease_expires_at IS NOT NULL;
+  CREATE INDEX executions_waiting ON executions (wait_kind, updated_at, key) WHERE status = 'waiting';
+  CREATE INDEX executions_waiting_signal ON executions (run_id, wait_signal) WHERE status = 'waiting';
+  CREATE TABLE signals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    state TEXT NOT NULL,
+    consumed_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX signals_open ON signals (run_id, name, seq) WHERE state IN ('new', 'kept');
+  CREATE INDEX signals_unsettled ON signals (updated_at) WHERE state IN ('new', 'consumed');
+  CREATE INDEX signals_consumed_by ON signals (consumed_by) WHERE state = 'consumed';
+  `,
 ];

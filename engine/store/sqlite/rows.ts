@@ -10,6 +10,9 @@ import type {
   ModelCalls,
   RunRecord,
   RunStatus,
+  SignalRecord,
+  SignalState,
+  WaitKind,
 } from "../records.ts";
 
 /** Rows of the embedded store's tables ↔ the records of the Store port. JSON columns hold structured values. */
@@ -53,6 +56,19 @@ export function toRun(row: Row): RunRecord {
   };
 }
 
+export function toSignal(row: Row): SignalRecord {
+  return {
+    id: row.id as string,
+    runId: row.run_id as string,
+    name: row.name as string,
+    data: parse(row.data),
+    state: row.state as SignalState,
+    consumedBy: (row.consumed_by as string | null) ?? null,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
 export function toExecution(row: Row): ExecutionRecord {
   return {
     key: row.key as string,
@@ -82,6 +98,9 @@ export function toExecution(row: Row): ExecutionRecord {
     finishedAt: nullableNumber(row.finished_at),
     updatedAt: Number(row.updated_at),
     round: Number(row.round ?? 1),
+    waitKind: (row.wait_kind as WaitKind | null | undefined) ?? null,
+    waitSignal: (row.wait_signal as string | null | undefined) ?? null,
+    signalId: (row.signal_id as string | null | undefined) ?? null,
   };
 }
 

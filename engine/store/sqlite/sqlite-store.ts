@@ -32,6 +32,7 @@ import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
 import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
+import { SqliteWaits } from "./waits.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
@@ -43,11 +44,13 @@ type Registration = { record: DefinitionRecord; created: boolean };
 export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
+  readonly #waits: SqliteWaits;
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
     this.#db = new SqliteConnection(path);
     this.#history = new SqliteHistory(this.#db);
+    this.#waits = new SqliteWaits(this.#db, (row, notes) => this.#record(row, notes));
   }
 
   async start(): Promise<void> {
@@ -523,7 +526,8 @@ export class SqliteStore implements Store {
     return this.#db
       .sql(
         `SELECT * FROM executions
-       WHERE status = 'running' AND lease_token IS NULL AND lease_expires_at IS NOT NULL AND lease_expires_at < ?
+       WHERE ((status = 'running' AND lease_token IS NULL) OR status = 'waiting')
+         AND lease_expires_at IS NOT NULL AND lease_expires_at < ?
        LIMIT ?`,
       )
       .all(now, limit)
@@ -566,7 +570,7 @@ export class SqliteStore implements Store {
       const keys = this.#db
         .sql(
           `UPDATE executions SET status = ?, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-         WHERE run_id = ? AND status IN ('pending', 'queued', 'running')
+         WHERE run_id = ? AND status IN ('pending', 'queued', 'running', 'waiting')
          RETURNING key, run_id, node_id, item, attempts_total, round`,
         )
         .all(status, now, now, runId)
@@ -584,6 +588,44 @@ export class SqliteStore implements Store {
         .run(runId, runId);
       return keys;
     });
+  }
+
+  // Waits, signals and approvals (sqlite/waits.ts) ------------------------------
+
+  startWait(...args: Parameters<Store["startWait"]>): ReturnType<Store["startWait"]> {
+    return this.#waits.startWait(...args);
+  }
+
+  findWaitingForSignal(...args: Parameters<Store["findWaitingForSignal"]>) {
+    return this.#waits.findWaitingForSignal(...args);
+  }
+
+  listWaiting(...args: Parameters<Store["listWaiting"]>) {
+    return this.#waits.listWaiting(...args);
+  }
+
+  bindSignal(...args: Parameters<Store["bindSignal"]>) {
+    return this.#waits.bindSignal(...args);
+  }
+
+  addSignal(...args: Parameters<Store["addSignal"]>) {
+    return this.#waits.addSignal(...args);
+  }
+
+  getSignal(...args: Parameters<Store["getSignal"]>) {
+    return this.#waits.getSignal(...args);
+  }
+
+  consumeSignal(...args: Parameters<Store["consumeSignal"]>) {
+    return this.#waits.consumeSignal(...args);
+  }
+
+  settleSignal(...args: Parameters<Store["settleSignal"]>) {
+    return this.#waits.settleSignal(...args);
+  }
+
+  findUnsettledSignals(...args: Parameters<Store["findUnsettledSignals"]>) {
+    return this.#waits.findUnsettledSignals(...args);
   }
 
   // History -----------------------------------------------------------------
