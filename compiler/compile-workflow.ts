@@ -19,7 +19,6 @@ import type {
   ValueTemplate,
   WorkflowNodeBody,
 } from "./plan.ts";
-import { compileWait } from "./wait-nodes.ts";
 import { pointerOf } from "./positions.ts";
 import { parseWorkflowReference } from "./references.ts";
 import { type FindingSink, reportSchemaErrors } from "./schema-findings.ts";
@@ -32,6 +31,7 @@ import {
   compileValue,
   type ExpressionScope,
 } from "./value-templates.ts";
+import { compileWait } from "./wait-nodes.ts";
 
 /**
  * A schema-valid Workflow document → its ExecutionPlan, checking on the way
@@ -117,11 +117,7 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
     };
   };
 
-  const compileBody = (
-    node: NodeFields,
-    pointer: string,
-    scope: ExpressionScope,
-  ): NodeBody | undefined => {
+  const compileBody = (node: NodeFields, pointer: string, scope: ExpressionScope): NodeBody | undefined => {
     switch (node.type) {
       case "model": {
         const model = node.model as string;

@@ -78,7 +78,11 @@ const INDEXES: readonly IndexDefinition[] = [
     options: { name: "by_wait", sparse: true },
   },
   // A run's open signals of one name in order; what a consumer took; what a crash left unsettled.
-  { collection: "signals", key: { runId: 1, name: 1, state: 1, createdAt: 1, _id: 1 }, options: { name: "open" } },
+  {
+    collection: "signals",
+    key: { runId: 1, name: 1, state: 1, createdAt: 1, _id: 1 },
+    options: { name: "open" },
+  },
   { collection: "signals", key: { consumedBy: 1, state: 1 }, options: { name: "by_consumer" } },
   { collection: "signals", key: { state: 1, updatedAt: 1 }, options: { name: "unsettled" } },
   // listDeadLetters, newest first.

@@ -1,8 +1,8 @@
 import type { HistoryNote } from "../../history/events.ts";
 import { type Subject, waitingNote } from "../../history/notes.ts";
 import type { ExecutionRecord, NewSignal, SignalRecord, WaitKind } from "../records.ts";
-import type { SqliteConnection } from "./connection.ts";
 import { decodeCursor, encodeCursor } from "../wait-cursor.ts";
+import type { SqliteConnection } from "./connection.ts";
 import { json, type Row, toExecution, toSignal } from "./rows.ts";
 
 /**
@@ -89,7 +89,14 @@ export class SqliteWaits {
           `INSERT OR IGNORE INTO signals (id, run_id, name, data, state, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'new', ?, ?)`,
         )
-        .run(signal.id, signal.runId, signal.name, json(signal.data ?? null), signal.createdAt, signal.createdAt);
+        .run(
+          signal.id,
+          signal.runId,
+          signal.name,
+          json(signal.data ?? null),
+          signal.createdAt,
+          signal.createdAt,
+        );
       return { signal: this.#signal(signal.id) as SignalRecord, created: Number(inserted.changes) === 1 };
     });
   }
@@ -98,7 +105,12 @@ export class SqliteWaits {
     return this.#signal(id);
   }
 
-  consumeSignal(runId: string, name: string, executionKey: string, now: number): Promise<SignalRecord | null> {
+  consumeSignal(
+    runId: string,
+    name: string,
+    executionKey: string,
+    now: number,
+  ): Promise<SignalRecord | null> {
     return this.#db.write(() => {
       const taken = this.#db
         .sql("SELECT * FROM signals WHERE consumed_by = ? AND state = 'consumed' ORDER BY seq LIMIT 1")
