@@ -6,6 +6,8 @@ import { Runner, type StartRequest } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type RunRecord, TERMINAL_RUN } from "./store/records.ts";
 import { Sweeper } from "./sweeper.ts";
+import { type Decision, decideApproval } from "./waits/approvals.ts";
+import { type SignalRequest, sendSignal } from "./waits/signals.ts";
 import { Worker } from "./worker.ts";
 
 /**
@@ -81,6 +83,16 @@ export class Engine {
     const run = await this.services.store.getRun(runId);
     if (!run) return null;
     return runJson(run, await this.services.store.getExecutions(runId));
+  }
+
+  /** Sends a signal to a run (waits/signals.ts); throws SignalRefused. */
+  signal(request: SignalRequest) {
+    return sendSignal(this.services, this.runner, request);
+  }
+
+  /** Decides a waiting approval node (waits/approvals.ts); throws ApprovalRefused. */
+  decide(decision: Decision) {
+    return decideApproval(this.services, this.runner, decision);
   }
 
   /** A task the broker gave up on: see deadLetter(). */

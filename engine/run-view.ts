@@ -40,9 +40,15 @@ export interface NodeJson {
   readonly cost?: { readonly amount: number; readonly currency: string };
   readonly items?: number;
   readonly childRunId?: string;
-  /** A queued node not yet due: when it is, and why it waits (a retry's backoff, or its model's rate limit). */
+  /**
+   * A queued node not yet due: when it is, and why it waits (a retry's backoff,
+   * or its model's rate limit). A waiting node (wait, approval): what it waits
+   * for, and when its timer (or timeout) ends the wait, if it has one.
+   */
   readonly dueAt?: string;
-  readonly waitingFor?: "retry" | "rate-limit";
+  readonly waitingFor?: "retry" | "rate-limit" | "signal" | "timer" | "approval";
+  /** The signal a waiting node waits for. */
+  readonly signal?: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly output: unknown;
@@ -90,7 +96,16 @@ export function runJson(run: RunRecord, executions: readonly ExecutionRecord[]):
 }
 
 /** A queued execution put off to a later time: a retry after its backoff, or a call waiting for its slot. */
-function waiting(execution: ExecutionRecord): Pick<NodeJson, "dueAt" | "waitingFor"> {
+function waiting(execution: ExecutionRecord): Pick<NodeJson, "dueAt" | "waitingFor" | "signal"> {
+  if (execution.status === "waiting" && execution.waitKind !== null) {
+    return {
+      waitingFor: execution.waitKind,
+      ...(execution.waitSignal !== null ? { signal: execution.waitSignal } : {}),
+      ...(execution.leaseExpiresAt !== null
+        ? { dueAt: new Date(execution.leaseExpiresAt).toISOString() }
+        : {}),
+    };
+  }
   if (execution.status !== "queued" || execution.notBefore <= execution.updatedAt) return {};
   return {
     dueAt: new Date(execution.notBefore).toISOString(),

@@ -17,6 +17,7 @@ import {
   type Outcome,
   type ParentLink,
   type RunRecord,
+  TERMINAL_EXECUTION,
   TERMINAL_RUN,
 } from "./store/records.ts";
 import type { FinishResult } from "./store/store.ts";
@@ -362,10 +363,7 @@ export class Runner {
     const plan = await this.#plan(run);
     await this.advance(runId, plan.order);
     const executions = await store.getExecutions(runId);
-    if (
-      executions.length >= plan.order.length &&
-      executions.every((e) => e.status !== "pending" && e.status !== "queued" && e.status !== "running")
-    ) {
+    if (executions.length >= plan.order.length && executions.every((e) => TERMINAL_EXECUTION.has(e.status))) {
       await this.finishRun(runId);
     }
   }

@@ -3,6 +3,8 @@ import { nodeOf, type Runner, taskFor } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type ExecutionRecord, executionKey, TERMINAL_EXECUTION } from "./store/records.ts";
 import type { FinishResult } from "./store/store.ts";
+import { repairSignals } from "./waits/signals.ts";
+import { fireTimer } from "./waits/timers.ts";
 
 /**
  * Repairs what delivery loses, on a timer, in every process (each step is a
@@ -12,6 +14,8 @@ import type { FinishResult } from "./store/store.ts";
  *   a retry whose timer died with its process) are published again;
  * - runs past their timeout end timed_out;
  * - map and workflow nodes past their own timeout fail (their child run is cancelled);
+ * - wait and approval nodes whose timer has passed end (waits/timers.ts), and
+ *   signals a crash left half delivered are delivered (waits/signals.ts);
  * - finishes whose propagation a crash interrupted (a store that propagates in
  *   several writes) are propagated, and their runs reconciled from statuses.
  * - history events a crash left unnumbered (a store that numbers them in a
@@ -63,8 +67,11 @@ export class Sweeper {
     await this.#republish([...expired, ...stranded]);
     for (const run of await store.findOverdueRuns(now, 100))
       await this.#runner.cancelRun(run.id, "timed_out");
-    for (const waiting of await store.findOverdueWaiting(now, 100))
-      await this.#runner.timeOutWaiting(waiting);
+    for (const waiting of await store.findOverdueWaiting(now, 100)) {
+      if (waiting.status === "waiting") await fireTimer(this.#services, this.#runner, waiting);
+      else await this.#runner.timeOutWaiting(waiting);
+    }
+    await repairSignals(this.#services, this.#runner, now - config.strandedAfterMs, 100);
     for (const execution of await store.findUnpropagated(now - config.strandedAfterMs, 100))
       await this.#resumePropagation(execution);
     // History events a writer recorded but died before numbering (MongoDB): numbered now.

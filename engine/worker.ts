@@ -12,6 +12,7 @@ import { startMap } from "./executors/map.ts";
 import { modelReference, runModel } from "./executors/model.ts";
 import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
+import { startWait } from "./executors/wait.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
 import { redactRequest } from "./history/redact.ts";
@@ -41,6 +42,9 @@ const EXECUTORS: Readonly<Record<"model" | "preprocess" | "transform", AttemptEx
 };
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+/** Nodes that start something and wait, holding no lease: their end comes from elsewhere. */
+const WAITS: ReadonlySet<string> = new Set(["map", "workflow", "wait", "approval"]);
 
 /**
  * A wait for a rate limit up to this long is spent in the process; a longer
@@ -223,11 +227,12 @@ export class Worker {
           !truthy(await evaluateTemplate(node.when, context, this.#services.config.expressions))
         ) {
           outcome = { status: "skipped", reason: "its when condition was false" };
-        } else if (node.type === "map" || node.type === "workflow") {
+        } else if (WAITS.has(node.type)) {
           const finish = (done: Outcome) => this.#finish(claimed, done);
           const wait = { services: this.#services, runner: this.#runner, claimed, context, finish };
           if (node.type === "map") await startMap(wait);
-          else await startChild(wait);
+          else if (node.type === "workflow") await startChild(wait);
+          else await startWait(wait);
         } else {
           callsOut = true;
           called = await this.#calledModel(claimed);

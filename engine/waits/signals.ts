@@ -1,0 +1,212 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { ExecutionPlan, PlanNode, TemplateNode } from "../../compiler/index.ts";
+import { MAX_JSON_DEPTH, tooDeepAt } from "../json-depth.ts";
+import type { Runner } from "../runner.ts";
+import type { EngineServices } from "../services.ts";
+import { type ExecutionRecord, type RunRecord, type SignalRecord, TERMINAL_RUN } from "../store/records.ts";
+import type { Violation } from "../user-schemas.ts";
+
+/**
+ * Signals: named data sent to a run, which a `wait` node with that `signal`
+ * takes as its output. A signal is stored first, then offered to the nodes
+ * waiting for it; one sent before its node waits is kept, and the node takes
+ * it when it starts waiting (the oldest first). Both sides write, then look
+ * for the other, so whichever comes second delivers.
+ *
+ * Delivering is three steps, each a conditional write: the signal is taken by
+ * the execution (consumeSignal), bound to it (bindSignal: one signal per
+ * execution), and the execution finished with its data; then the signal is
+ * settled (delivered, or released for the next wait if the node ended
+ * otherwise, by its timeout say). A process that dies between steps leaves the
+ * signal `new` or `consumed`, and any sweeper takes it from there
+ * (repairSignals): nothing is lost or delivered twice.
+ */
+export class SignalRefused extends Error {
+  readonly status: 400 | 404 | 409;
+  readonly violations: readonly Violation[];
+  constructor(status: 400 | 404 | 409, message: string, violations: readonly Violation[] = []) {
+    super(message);
+    this.name = "SignalRefused";
+    this.status = status;
+    this.violations = violations;
+  }
+}
+
+export interface SignalRequest {
+  readonly runId: string;
+  readonly name: string;
+  readonly data: unknown;
+  /** Makes a retried send the same signal. */
+  readonly idempotencyKey?: string | null;
+}
+
+/**
+ * Sends a signal: checked against the schema of every wait node of the run's
+ * workflow that waits for it (nothing is stored if one refuses it), stored,
+ * and offered to the nodes waiting for it. The same idempotency key gives back
+ * the signal it first sent, whatever the run's state since.
+ */
+export async function sendSignal(
+  services: EngineServices,
+  runner: Runner,
+  request: SignalRequest,
+): Promise<{ signal: SignalRecord; created: boolean }> {
+  const { store, catalog, clock, schemas } = services;
+  const run = await store.getRun(request.runId);
+  if (!run) throw new SignalRefused(404, `run ${request.runId} does not exist`);
+  const id = request.idempotencyKey ? signalIdOf(run.id, request.name, request.idempotencyKey) : randomUUID();
+  if (request.idempotencyKey) {
+    const sent = await store.getSignal(id);
+    if (sent) return { signal: sent, created: false };
+  }
+  if (TERMINAL_RUN.has(run.status))
+    throw new SignalRefused(409, `run ${run.id} has ended (${run.status}): it takes no more signals`);
+  const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+  const waits = waitNodesFor(plan, request.name);
+  if (waits.length === 0) {
+    const known = [...new Set(allWaitNodes(plan).map((node) => node.signal))];
+    throw new SignalRefused(
+      404,
+      `workflow ${plan.workflow} has no wait node for signal "${request.name}"` +
+        (known.length > 0 ? `; its signals are ${known.join(", ")}` : "; it waits for no signal"),
+    );
+  }
+  const data = request.data ?? null;
+  const tooDeep = tooDeepAt(data);
+  if (tooDeep !== undefined)
+    throw new SignalRefused(400, "the signal's data is refused", [
+      { path: tooDeep, message: `nests deeper than ${MAX_JSON_DEPTH} levels` },
+    ]);
+  for (const node of waits) {
+    if (node.schema === null) continue;
+    const violations = schemas.validate(node.schema, data);
+    if (violations.length > 0)
+      throw new SignalRefused(
+        400,
+        `the signal's data does not fit the schema of wait node "${node.id}"`,
+        violations,
+      );
+  }
+  const added = await store.addSignal({ id, runId: run.id, name: request.name, data, createdAt: clock() });
+  if (added.created) await offerSignal(services, runner, run, plan, added.signal);
+  return added;
+}
+
+/** Offers a stored signal to the nodes waiting for it, then marks it kept if none took it. */
+async function offerSignal(
+  services: EngineServices,
+  runner: Runner,
+  run: RunRecord,
+  plan: ExecutionPlan,
+  signal: SignalRecord,
+): Promise<void> {
+  const { store, clock } = services;
+  for (const waiting of await store.findWaitingForSignal(run.id, signal.name)) {
+    await deliverSignal(services, runner, run, plan, waiting);
+    if ((await store.getSignal(signal.id))?.state !== "new") return;
+  }
+  await store.settleSignal(signal.id, "kept", clock());
+}
+
+/**
+ * Delivers the oldest open signal of its name (or the one it already took) to
+ * a waiting execution; true if the execution finished with it.
+ */
+export async function deliverSignal(
+  services: EngineServices,
+  runner: Runner,
+  run: RunRecord,
+  plan: ExecutionPlan,
+  execution: ExecutionRecord,
+): Promise<boolean> {
+  const { store, clock } = services;
+  if (execution.waitSignal === null) return false;
+  const signal = await store.consumeSignal(run.id, execution.waitSignal, execution.key, clock());
+  if (!signal) return false;
+  const bound = await store.bindSignal(execution.key, signal.id, clock());
+  if (bound !== signal.id) {
+    // The node took another signal, or ended: this one waits for the next node.
+    await store.settleSignal(signal.id, "released", clock());
+    return false;
+  }
+  await runner.finishExecution(
+    run,
+    plan,
+    execution,
+    { status: ["waiting"] },
+    { status: "succeeded", output: signal.data },
+  );
+  return settle(services, signal, await store.getExecution(execution.key));
+}
+
+/** After a delivery: delivered if its node succeeded with it, released if the node ended otherwise. */
+async function settle(
+  services: EngineServices,
+  signal: SignalRecord,
+  execution: ExecutionRecord | null,
+): Promise<boolean> {
+  const { store, clock } = services;
+  const bound = execution !== null && execution.signalId === signal.id;
+  if (bound && execution.status === "succeeded") {
+    await store.settleSignal(signal.id, "delivered", clock());
+    return true;
+  }
+  // Still waiting with it bound: the finish did not happen; the sweeper tries again.
+  if (bound && execution.status === "waiting")
+    throw new Error(`signal ${signal.id} is bound to ${execution.key}, which still waits`);
+  // Ended by its timeout or the run's end, or reset by a rerun: the signal goes to the next wait.
+  await store.settleSignal(signal.id, "released", clock());
+  return false;
+}
+
+/**
+ * The sweeper's part: signals a process left between steps, untouched since
+ * `before`. A new one is offered again; a consumed one is delivered to its
+ * consumer if that still waits, else settled by how its consumer ended.
+ */
+export async function repairSignals(
+  services: EngineServices,
+  runner: Runner,
+  before: number,
+  limit: number,
+): Promise<void> {
+  const { store, catalog } = services;
+  for (const signal of await store.findUnsettledSignals(before, limit)) {
+    const run = await store.getRun(signal.runId);
+    if (!run) continue;
+    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+    if (signal.state === "new") {
+      await offerSignal(services, runner, run, plan, signal);
+      continue;
+    }
+    const consumer = signal.consumedBy === null ? null : await store.getExecution(signal.consumedBy);
+    if (
+      consumer?.status === "waiting" &&
+      consumer.waitSignal === signal.name &&
+      !TERMINAL_RUN.has(run.status)
+    )
+      await deliverSignal(services, runner, run, plan, consumer);
+    else await settle(services, signal, consumer);
+  }
+}
+
+/** The wait nodes (map templates included) that wait for signal `name`. */
+function waitNodesFor(plan: ExecutionPlan, name: string) {
+  return allWaitNodes(plan).filter((node) => node.signal === name);
+}
+
+type SignalWait = (PlanNode | TemplateNode) & { type: "wait"; signal: string };
+
+function allWaitNodes(plan: ExecutionPlan): SignalWait[] {
+  const found: SignalWait[] = [];
+  for (const node of Object.values(plan.nodes)) {
+    const target = node.type === "map" ? node.node : node;
+    if (target.type === "wait" && target.signal !== null) found.push(target as SignalWait);
+  }
+  return found;
+}
+
+/** An idempotency key names one signal of one run: the same key, the same signal id. */
+function signalIdOf(runId: string, name: string, key: string): string {
+  return `sig-${createHash("sha256").update(`${runId}\n${name}\n${key}`).digest("hex").slice(0, 32)}`;
+}

@@ -1,0 +1,289 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { RunJson } from "../../engine/run-view.ts";
+import { ApprovalRefused } from "../../engine/waits/approvals.ts";
+import { SignalRefused } from "../../engine/waits/signals.ts";
+import { type Harness, harness, workflow } from "./harness.ts";
+
+// Wait and approval nodes end to end on the embedded adapters: what ends a
+// wait, what it holds meanwhile (nothing), and what is refused.
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function nodeStatus(runId: string, nodeId: string): Promise<string | undefined> {
+  return (await h?.engine.runJson(runId))?.nodes[nodeId]?.status;
+}
+
+async function finished(runId: string): Promise<RunJson> {
+  await h?.engine.waitForRun(runId, 10_000);
+  return (await h?.engine.runJson(runId)) as RunJson;
+}
+
+const SIGNALLED = workflow(
+  "signalled",
+  `    docs:
+      type: wait
+      signal: documents-uploaded
+      schema: { type: object, required: [files], properties: { files: { type: array } } }
+      timeout: 1h
+    count: { type: transform, expr: "$count(nodes.docs.output.files)" }
+`,
+);
+
+describe("signal waits", () => {
+  it("a waiting node holds no lease; the signal's data is its output, and the run goes on", async () => {
+    h = await harness(SIGNALLED);
+    const run = await h.engine.startRun({ workflow: "signalled", input: {} });
+    await until("waiting", async () => (await nodeStatus(run.id, "docs")) === "waiting");
+    const view = (await h.engine.runJson(run.id)) as RunJson;
+    expect(view.status).toBe("running");
+    expect(view.nodes.docs).toMatchObject({
+      status: "waiting",
+      waitingFor: "signal",
+      signal: "documents-uploaded",
+    });
+    const execution = await h.engine.services.store.getExecution(`${run.id}/docs`);
+    expect(execution).toMatchObject({ status: "waiting", leaseToken: null });
+
+    const sent = await h.engine.signal({
+      runId: run.id,
+      name: "documents-uploaded",
+      data: { files: ["a", "b"] },
+    });
+    expect(sent.created).toBe(true);
+    const done = await finished(run.id);
+    expect(done.status).toBe("succeeded");
+    expect(done.nodes.docs).toMatchObject({
+      status: "succeeded",
+      output: { files: ["a", "b"] },
+      attempts: 1,
+    });
+    expect(done.nodes.count?.output).toBe(2);
+    const types = (await h.engine.services.store.listHistory(run.id, { limit: 100, nodeId: "docs" })).map(
+      (e) => e.type,
+    );
+    expect(types).toEqual([
+      "node.queued",
+      "node.running",
+      "attempt.started",
+      "node.waiting",
+      "attempt.succeeded",
+      "node.succeeded",
+    ]);
+    expect((await h.engine.services.store.getSignal(sent.signal.id))?.state).toBe("delivered");
+  });
+
+  it("a signal sent before its node waits is kept, and taken when the node starts", async () => {
+    h = await harness(
+      workflow(
+        "early",
+        `    slow: { type: wait, for: 300ms }
+    docs: { type: wait, signal: go, needs: [slow] }
+`,
+      ),
+    );
+    const run = await h.engine.startRun({ workflow: "early", input: {} });
+    const sent = await h.engine.signal({ runId: run.id, name: "go", data: { early: true } });
+    expect((await h.engine.services.store.getSignal(sent.signal.id))?.state).toBe("kept");
+    expect(await nodeStatus(run.id, "docs")).toBe("pending");
+    const done = await finished(run.id);
+    expect(done.status).toBe("succeeded");
+    expect(done.nodes.docs?.output).toEqual({ early: true });
+  });
+
+  it("refuses data that breaks the schema (400, with the violations, nothing stored), an unknown name (404) and an ended run (409)", async () => {
+    h = await harness(SIGNALLED);
+    const run = await h.engine.startRun({ workflow: "signalled", input: {} });
+    const refused = await h.engine
+      .signal({ runId: run.id, name: "documents-uploaded", data: { files: "a" } })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(SignalRefused);
+    expect(refused).toMatchObject({
+      status: 400,
+      violations: [{ path: "/files", message: expect.any(String) }],
+    });
+    expect(await h.engine.services.store.findUnsettledSignals(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    await expect(h.engine.signal({ runId: run.id, name: "documents", data: {} })).rejects.toMatchObject({
+      status: 404,
+      message:
+        'workflow signalled has no wait node for signal "documents"; its signals are documents-uploaded',
+    });
+    await h.engine.runner.cancelRun(run.id);
+    await expect(
+      h.engine.signal({ runId: run.id, name: "documents-uploaded", data: { files: [] } }),
+    ).rejects.toMatchObject({ status: 409 });
+  });
+
+  it("is idempotent under an idempotency key: the same signal, delivered once", async () => {
+    h = await harness(
+      workflow(
+        "twice",
+        `    first: { type: wait, signal: go }
+    second: { type: wait, signal: go, needs: [first] }
+`,
+      ),
+    );
+    const run = await h.engine.startRun({ workflow: "twice", input: {} });
+    const a = await h.engine.signal({ runId: run.id, name: "go", data: 1, idempotencyKey: "k1" });
+    const b = await h.engine.signal({ runId: run.id, name: "go", data: 2, idempotencyKey: "k1" });
+    expect(b).toMatchObject({ created: false, signal: { id: a.signal.id, data: 1 } });
+    await until("first done", async () => (await nodeStatus(run.id, "first")) === "succeeded");
+    await until("second waiting", async () => (await nodeStatus(run.id, "second")) === "waiting");
+    // The replayed key did not make a second signal for the second node.
+    expect(await nodeStatus(run.id, "second")).toBe("waiting");
+    await h.engine.signal({ runId: run.id, name: "go", data: 3, idempotencyKey: "k2" });
+    const done = await finished(run.id);
+    expect([done.nodes.first?.output, done.nodes.second?.output]).toEqual([1, 3]);
+  });
+
+  it("a signal wait past its timeout fails with wait-timeout, and onError applies", async () => {
+    h = await harness(
+      workflow(
+        "impatient",
+        `    docs: { type: wait, signal: go, timeout: 200ms, onError: continue }
+    after: { type: transform, expr: "nodes.docs.status", needs: [docs], trigger: all_done }
+`,
+      ),
+    );
+    const done = await h.run("impatient");
+    expect(done.status).toBe("succeeded");
+    expect(done.nodes.docs).toMatchObject({
+      status: "failed",
+      error: { code: "wait-timeout", message: 'node "docs" waited 200ms (its timeout) for signal "go"' },
+    });
+    expect(done.nodes.after?.output).toBe("failed");
+  });
+
+  it("in a map template, each item waits and takes one signal", async () => {
+    h = await harness(
+      workflow(
+        "per-item",
+        `    each: { type: map, items: "{{ inputs.xs }}", node: { type: wait, signal: item-done } }\n`,
+      ),
+    );
+    const run = await h.engine.startRun({ workflow: "per-item", input: { xs: [1, 2, 3] } });
+    await until("items waiting", async () => {
+      const items = await h?.engine.services.store.getItems(run.id, "each");
+      return items?.length === 3 && items.every((i) => i.status === "waiting");
+    });
+    for (const n of [10, 20, 30]) await h.engine.signal({ runId: run.id, name: "item-done", data: n });
+    const done = await finished(run.id);
+    expect(done.status).toBe("succeeded");
+    expect((done.nodes.each?.output as number[]).sort()).toEqual([10, 20, 30]);
+  });
+});
+
+describe("timer waits", () => {
+  it("for: a duration from the node's start; until: a timestamp; the node's timeout fails a longer one", async () => {
+    h = await harness(
+      workflow(
+        "timers",
+        `    pause: { type: wait, for: 200ms }
+    at: { type: wait, until: "{{ inputs.at }}" }
+    past: { type: wait, until: "2020-01-01T00:00:00Z" }
+    too_long: { type: wait, for: 1h, timeout: 100ms, onError: continue }
+`,
+      ),
+    );
+    const started = Date.now();
+    const done = await h.run("timers", { at: new Date(Date.now() + 300).toISOString() });
+    expect(done.status).toBe("succeeded");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(done.nodes.pause).toMatchObject({ status: "succeeded", output: { until: expect.any(String) } });
+    expect(done.nodes.past?.status).toBe("succeeded");
+    expect(done.nodes.too_long).toMatchObject({ status: "failed", error: { code: "wait-timeout" } });
+  });
+
+  it("an until that is no timestamp fails the node, not retryably", async () => {
+    h = await harness(workflow("bad-until", `    at: { type: wait, until: "{{ inputs.at }}" }\n`));
+    const done = await h.run("bad-until", { at: "tomorrow" });
+    expect(done.nodes.at).toMatchObject({ status: "failed", error: { code: "wait-until" } });
+  });
+
+  it("the run's timeout still ends a run that waits", async () => {
+    h = await harness(
+      workflow("bounded", `    forever: { type: wait, signal: never }\n`, "  timeout: 200ms\n"),
+    );
+    const done = await h.run("bounded");
+    expect(done.status).toBe("timed_out");
+    expect(done.nodes.forever?.status).toBe("cancelled");
+  });
+});
+
+describe("approvals", () => {
+  const REVIEWED = workflow(
+    "reviewed",
+    `    draft: { type: transform, expr: "'a fine flat'" }
+    review: { type: approval, needs: [draft], description: "Check the description", timeout: 1h }
+    publish: { type: transform, when: "{{ nodes.review.output.approved }}", expr: "nodes.draft.output" }
+`,
+  );
+
+  it("the decision is the node's output; approved publishes, a second decision is refused (409)", async () => {
+    h = await harness(REVIEWED);
+    const run = await h.engine.startRun({ workflow: "reviewed", input: {} });
+    await until("waiting", async () => (await nodeStatus(run.id, "review")) === "waiting");
+    const pending = await h.engine.services.store.listWaiting({ kind: "approval", limit: 10 });
+    expect(pending.items.map((e) => e.key)).toEqual([`${run.id}/review`]);
+    const output = await h.engine.decide({
+      runId: run.id,
+      nodeId: "review",
+      item: null,
+      approved: true,
+      comment: "ok",
+      by: "alice",
+    });
+    expect(output).toMatchObject({ approved: true, by: "alice", comment: "ok", at: expect.any(String) });
+    const again = h.engine.decide({
+      runId: run.id,
+      nodeId: "review",
+      item: null,
+      approved: false,
+      comment: null,
+      by: "bob",
+    });
+    await expect(again).rejects.toBeInstanceOf(ApprovalRefused);
+    await expect(again).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining("decided already (approved by alice"),
+    });
+    const done = await finished(run.id);
+    expect(done.status).toBe("succeeded");
+    expect(done.nodes.publish).toMatchObject({ status: "succeeded", output: "a fine flat" });
+  });
+
+  it("rejected skips what needs approval; a decision on no approval node is 404; timeout → approval-timeout", async () => {
+    h = await harness([REVIEWED, workflow("unreviewed", `    review: { type: approval, timeout: 150ms }\n`)]);
+    const run = await h.engine.startRun({ workflow: "reviewed", input: {} });
+    await until("waiting", async () => (await nodeStatus(run.id, "review")) === "waiting");
+    await expect(
+      h.engine.decide({ runId: run.id, nodeId: "draft", item: null, approved: true, comment: null, by: "a" }),
+    ).rejects.toMatchObject({ status: 404 });
+    await h.engine.decide({
+      runId: run.id,
+      nodeId: "review",
+      item: null,
+      approved: false,
+      comment: "no",
+      by: "a",
+    });
+    const done = await finished(run.id);
+    expect(done.nodes.publish?.status).toBe("skipped");
+    const late = await h.run("unreviewed");
+    expect(late.status).toBe("failed");
+    expect(late.nodes.review).toMatchObject({ status: "failed", error: { code: "approval-timeout" } });
+  });
+});
