@@ -9,6 +9,7 @@ import { Sweeper } from "./sweeper.ts";
 import { type Decision, decideApproval } from "./waits/approvals.ts";
 import { type SignalRequest, sendSignal } from "./waits/signals.ts";
 import { Worker } from "./worker.ts";
+import type { WorkerActivity } from "./worker-activity.ts";
 
 /**
  * The engine of one process: the runner (decisions applied through the
@@ -83,6 +84,11 @@ export class Engine {
     const run = await this.services.store.getRun(runId);
     if (!run) return null;
     return runJson(run, await this.services.store.getExecutions(runId));
+  }
+
+  /** What this process's workers hold now (worker slots busy, leases held), for /metrics. */
+  get activity(): WorkerActivity {
+    return this.#worker.activity;
   }
 
   /** Sends a signal to a run (waits/signals.ts); throws SignalRefused. */

@@ -27,6 +27,7 @@ import type { EngineServices } from "./services.ts";
 import { type AttemptDetail, type Outcome, TERMINAL_RUN } from "./store/records.ts";
 import { annotateActiveSpan, contextOf, inSpan, SpanKind } from "./tracing.ts";
 import { describeViolations } from "./user-schemas.ts";
+import { WorkerActivity } from "./worker-activity.ts";
 
 /**
  * A worker takes node tasks from the broker and runs them: claim the execution
@@ -80,6 +81,8 @@ interface CalledModel {
 export class Worker {
   readonly #services: EngineServices;
   readonly #runner: Runner;
+  /** Slots busy and leases held, read by /metrics. */
+  readonly activity = new WorkerActivity();
   readonly #modelLimits = new Map<string, LimitFunction>();
   readonly #gate: ModelGate;
   #consumer: Consumer | undefined;
@@ -128,6 +131,15 @@ export class Worker {
    * more arriving, by the prefetch) until the Store answers, then handled again.
    */
   async handle(delivery: Delivery): Promise<void> {
+    this.activity.slotsBusy++;
+    try {
+      await this.#handle(delivery);
+    } finally {
+      this.activity.slotsBusy--;
+    }
+  }
+
+  async #handle(delivery: Delivery): Promise<void> {
     for (;;) {
       try {
         await this.#traced(delivery);
@@ -182,6 +194,16 @@ export class Worker {
   async run(task: Task): Promise<void> {
     const claimed = await this.#claim(task);
     if (!claimed) return;
+    // Held from the claim until this returns (finished, rescheduled, waiting: released), or it expires.
+    this.activity.leasesHeld++;
+    try {
+      await this.#run(task, claimed);
+    } finally {
+      this.activity.leasesHeld--;
+    }
+  }
+
+  async #run(task: Task, claimed: Claimed): Promise<void> {
     const { execution, run, plan, node } = claimed;
     const { maxDeliveries } = this.#services.config;
     if (execution.leasesLost >= maxDeliveries) {

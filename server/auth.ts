@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
  * constant time, so neither memory nor timing gives one away. A key's `id` (the
  * first 12 hex digits of its digest) names it in logs and rate limits.
  */
-export const SCOPES = ["runs:write", "runs:read", "definitions:write", "admin"] as const;
+export const SCOPES = ["runs:write", "runs:read", "runs:approve", "definitions:write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKey {

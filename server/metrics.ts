@@ -25,6 +25,8 @@ export interface Metrics {
    * the gauge reads NaN (unknown).
    */
   setQueueOldestSource(source: (now: number) => Promise<number | null>): void;
+  /** Where `pflow_worker_slots_busy` and `pflow_leases_held` come from, read at each scrape. */
+  setWorkerActivitySource(source: () => { readonly slotsBusy: number; readonly leasesHeld: number }): void;
   /** Where `pflow_backend_up` comes from, read at each scrape: which backends answered a ping. */
   setBackendsSource(source: () => Promise<Readonly<Record<Backend, boolean>>>): void;
 }
@@ -181,6 +183,24 @@ export function createMetrics(): Metrics {
     },
   });
 
+  let activitySource: (() => { readonly slotsBusy: number; readonly leasesHeld: number }) | undefined;
+  new Gauge({
+    name: "pflow_worker_slots_busy",
+    help: "Node task deliveries this process's workers are handling now (a waiting run's wait and approval nodes hold none)",
+    registers,
+    collect() {
+      this.set(activitySource?.().slotsBusy ?? 0);
+    },
+  });
+  new Gauge({
+    name: "pflow_leases_held",
+    help: "Executions this process's workers hold a lease on now (a waiting run's wait and approval nodes hold none)",
+    registers,
+    collect() {
+      this.set(activitySource?.().leasesHeld ?? 0);
+    },
+  });
+
   let backendsSource: (() => Promise<Readonly<Record<Backend, boolean>>>) | undefined;
   new Gauge({
     name: "pflow_backend_up",
@@ -263,6 +283,9 @@ export function createMetrics(): Metrics {
     },
     setQueueOldestSource(source) {
       oldestSource = source;
+    },
+    setWorkerActivitySource(source) {
+      activitySource = source;
     },
     setBackendsSource(source) {
       backendsSource = source;

@@ -58,8 +58,8 @@ export async function decideApproval(
   const execution = await store.getExecution(key);
   if (!execution)
     throw new ApprovalRefused(404, `run ${run.id} has no item ${decision.item} of node "${decision.nodeId}"`);
-  if (TERMINAL_RUN.has(run.status)) throw new ApprovalRefused(409, `run ${run.id} has ended (${run.status})`);
   if (execution.status !== "waiting") throw new ApprovalRefused(409, notWaiting(execution));
+  if (TERMINAL_RUN.has(run.status)) throw new ApprovalRefused(409, `run ${run.id} has ended (${run.status})`);
   const output: ApprovalOutput = {
     approved: decision.approved,
     by: decision.by,

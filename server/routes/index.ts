@@ -8,12 +8,14 @@ import { modelUsageRoutes } from "./model-usage.ts";
 import { modelRoutes } from "./models.ts";
 import { opsRoutes } from "./ops.ts";
 import { runRoutes } from "./runs.ts";
+import { waitRoutes } from "./waits.ts";
 import { whoamiRoutes } from "./whoami.ts";
 
 /** Every route of the API, in the order the OpenAPI document lists them, and the web console (/ui). */
 export function allRoutes(metrics: ReturnType<typeof createMetrics>): RoutePlugin[] {
   return [
     runRoutes,
+    waitRoutes,
     definitionRoutes,
     modelRoutes,
     modelHealthRoutes,

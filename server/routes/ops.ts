@@ -43,6 +43,7 @@ export function opsRoutes(metrics: Metrics): RoutePlugin {
     const { store, broker } = deps.engine.services;
     metrics.setQueueDepthSource(() => withTimeout(broker.depth(), CHECK_TIMEOUT_MS, "broker"));
     metrics.setQueueOldestSource((now) => withTimeout(store.oldestDueQueued(now), CHECK_TIMEOUT_MS, "store"));
+    metrics.setWorkerActivitySource(() => deps.engine.activity);
     metrics.setBackendsSource(async () => {
       const failed = new Set((await checkBackends(store, broker)).map((f) => f.check));
       return { store: !failed.has("store"), broker: !failed.has("broker") };
