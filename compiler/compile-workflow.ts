@@ -12,12 +12,9 @@ import type {
   ModelNodeBody,
   NodeBody,
   PlanNode,
-  PreprocessNodeBody,
   RetryPolicy,
   TemplateNode,
-  TransformNodeBody,
   ValueTemplate,
-  WorkflowNodeBody,
 } from "./plan.ts";
 import { pointerOf } from "./positions.ts";
 import { parseWorkflowReference } from "./references.ts";

@@ -177,6 +177,23 @@ describe("every validation code", () => {
     expectOne("op-arguments", text, "10:31");
   });
 
+  it("wait-condition: a wait node on more than one thing", () => {
+    const text = workflow("    w:\n      type: wait\n      signal: go\n      for: 7d\n");
+    expectOne("wait-condition", text, "10:7");
+    expect(findings(text)[0]?.message).toBe(
+      "a wait node waits on exactly one of signal, for or until, not signal and for",
+    );
+    expect(where(workflow("    w: { type: wait }\n"))).toEqual(["wait-condition 7:16"]);
+    expect(where(workflow("    w: { type: wait, for: 1m, schema: { type: object } }\n"))).toEqual([
+      "wait-condition 7:31",
+    ]);
+  });
+
+  it("invalid-timestamp: a literal until that is no timestamp", () => {
+    expectOne("invalid-timestamp", workflow("    w:\n      type: wait\n      until: next Monday\n"), "9:14");
+    expect(where(workflow('    w: { type: wait, until: "{{ inputs.at }}" }\n'))).toEqual([]);
+  });
+
   it("covers the whole table", () => {
     expect([...covered].sort()).toEqual(Object.keys(VALIDATION_CODES).sort());
   });

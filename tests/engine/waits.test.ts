@@ -182,7 +182,7 @@ describe("signal waits", () => {
     for (const n of [10, 20, 30]) await h.engine.signal({ runId: run.id, name: "item-done", data: n });
     const done = await finished(run.id);
     expect(done.status).toBe("succeeded");
-    expect((done.nodes.each?.output as number[]).sort()).toEqual([10, 20, 30]);
+    expect([...((done.nodes.each?.output ?? []) as number[])].sort()).toEqual([10, 20, 30]);
   });
 });
 
