@@ -136,6 +136,7 @@ export class Worker {
       await this.#handle(delivery);
     } finally {
       this.activity.slotsBusy--;
+      this.activity.leases.delete(delivery.task);
     }
   }
 
@@ -194,16 +195,6 @@ export class Worker {
   async run(task: Task): Promise<void> {
     const claimed = await this.#claim(task);
     if (!claimed) return;
-    // Held from the claim until this returns (finished, rescheduled, waiting: released), or it expires.
-    this.activity.leasesHeld++;
-    try {
-      await this.#run(task, claimed);
-    } finally {
-      this.activity.leasesHeld--;
-    }
-  }
-
-  async #run(task: Task, claimed: Claimed): Promise<void> {
     const { execution, run, plan, node } = claimed;
     const { maxDeliveries } = this.#services.config;
     if (execution.leasesLost >= maxDeliveries) {
@@ -287,6 +278,8 @@ export class Worker {
     const now = clock();
     const execution = await store.claimExecution(task.key, { token, until: now + config.leaseMs }, now);
     if (!execution) return null;
+    // Held until its delivery is handled (finished, rescheduled, or waiting: released).
+    this.activity.leases.add(task);
     const run = await store.getRun(execution.runId);
     if (!run) return null;
     const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);

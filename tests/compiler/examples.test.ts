@@ -26,11 +26,11 @@ describe("examples/", async () => {
     }
   });
 
-  it("uses all five node types and all five built-in ops", () => {
+  it("uses every node type and all five built-in ops", () => {
     const nodes = [...set.workflows.values()].flatMap((plan) => Object.values(plan.nodes));
     const all = [...nodes, ...nodes.flatMap((n) => (n.type === "map" ? [n.node] : []))];
     expect(new Set(all.map((n) => n.type))).toEqual(
-      new Set(["model", "preprocess", "transform", "map", "workflow"]),
+      new Set(["model", "preprocess", "transform", "map", "workflow", "wait", "approval"]),
     );
     const ops = new Set(all.flatMap((n) => (n.type === "preprocess" ? [n.op] : [])));
     expect(ops).toEqual(new Set(["normalize_text", "chunk_text", "redact_pii", "validate", "json_parse"]));

@@ -9,7 +9,7 @@ const messages = (files: string | Record<string, string>, resolve = true) =>
 describe("schema findings read as YAML, not as JSON Schema", () => {
   it("an unknown node type, with did you mean", () => {
     expect(messages(flow("    a: { type: modle, model: writer }\n"))).toEqual([
-      '"type" "modle" is not one of "model", "preprocess", "transform", "map", "workflow" (did you mean "model"?)',
+      '"type" "modle" is not one of "model", "preprocess", "transform", "map", "workflow", "wait", "approval" (did you mean "model"?)',
     ]);
   });
 

@@ -52,3 +52,48 @@ describe("the examples run", () => {
     });
   }
 });
+
+describe("the example that waits for a person", () => {
+  async function reviewWaiting(): Promise<string> {
+    const input = JSON.parse(readFileSync("examples/inputs/listing-approval.json", "utf8"));
+    const { id } = await engine.startRun({ workflow: "listing-approval", input });
+    for (let i = 0; i < 400; i++) {
+      if ((await engine.services.store.getExecution(`${id}/review`))?.status === "waiting") return id;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error("the review never waited");
+  }
+
+  it("listing-approval publishes once approved", async () => {
+    const id = await reviewWaiting();
+    await engine.decide({
+      runId: id,
+      nodeId: "review",
+      item: null,
+      approved: true,
+      comment: null,
+      by: "agent",
+    });
+    expect((await engine.waitForRun(id, 20_000))?.status).toBe("succeeded");
+    const output = (await engine.runJson(id))?.output as Record<string, unknown>;
+    expect(output).toMatchObject({ published: true, listing: { approvedBy: "agent" }, returned: null });
+  });
+
+  it("listing-approval goes back to the agent when rejected", async () => {
+    const id = await reviewWaiting();
+    await engine.decide({
+      runId: id,
+      nodeId: "review",
+      item: null,
+      approved: false,
+      comment: "too long",
+      by: "agent",
+    });
+    expect((await engine.waitForRun(id, 20_000))?.status).toBe("succeeded");
+    expect((await engine.runJson(id))?.output).toMatchObject({
+      published: false,
+      listing: null,
+      returned: { reason: "rejected", comment: "too long" },
+    });
+  });
+});

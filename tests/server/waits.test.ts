@@ -10,6 +10,21 @@ import { ADMIN_KEY, READER_KEY, TEST_KEYS, type TestServer, testServer, WRITER_K
 const APPROVER_KEY = "approver-key-0123456789abcdef";
 const KEYS = `${TEST_KEYS};${APPROVER_KEY}:runs:approve`;
 
+const SLOW = `apiVersion: pflow/v1
+kind: Model
+metadata: { name: slow }
+spec:
+  versions:
+    "1": { provider: mock, latency: 1500ms, response: { ok: true } }
+---
+apiVersion: pflow/v1
+kind: Workflow
+metadata: { name: busy }
+spec:
+  nodes:
+    call: { type: model, model: slow, input: {} }
+`;
+
 const LISTING = `apiVersion: pflow/v1
 kind: Workflow
 metadata: { name: listing }
@@ -33,7 +48,7 @@ afterEach(async () => {
 async function start(): Promise<{ server: TestServer; runId: string }> {
   const metrics = createMetrics();
   server = await testServer({
-    definitions: [LISTING],
+    definitions: [LISTING, SLOW],
     routes: [runRoutes, waitRoutes, opsRoutes(metrics)],
     keys: KEYS,
     observer: metrics.observer,
@@ -51,6 +66,15 @@ async function nodeStatus(s: TestServer, runId: string, nodeId: string): Promise
     if (status === "waiting" || status === "succeeded" || Date.now() > deadline) return status;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+async function nodeStatusIs(s: TestServer, runId: string, nodeId: string, wanted: string): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if ((await s.request("GET", `/v1/runs/${runId}`)).json.nodes[nodeId]?.status === wanted) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
 }
 
 describe("POST /v1/runs/{id}/signals/{name}", () => {
@@ -209,10 +233,15 @@ describe("approvals", () => {
     expect((await s.request("GET", "/v1/approvals?status=decided")).status).toBe(400);
   });
 
-  it("/metrics: a waiting run holds no worker slot and no lease", async () => {
+  it("/metrics: a waiting run holds no worker slot and no lease (a running node holds one of each)", async () => {
     const { s } = await waitingForReview();
     const text = (await s.request("GET", "/metrics", { key: null })).text;
     expect(text).toMatch(/^pflow_worker_slots_busy 0$/m);
     expect(text).toMatch(/^pflow_leases_held 0$/m);
+    const busy = (await s.request("POST", "/v1/workflows/busy/runs", { body: { input: {} } })).json.id;
+    expect(await nodeStatusIs(s, busy, "call", "running")).toBe(true);
+    const during = (await s.request("GET", "/metrics", { key: null })).text;
+    expect(during).toMatch(/^pflow_worker_slots_busy 1$/m);
+    expect(during).toMatch(/^pflow_leases_held 1$/m);
   });
 });
