@@ -1,7 +1,15 @@
 /** The API's shapes as the console reads them (docs/api.md has the full ones). */
 
 export type RunStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
-export type NodeStatus = "pending" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+export type NodeStatus =
+  | "pending"
+  | "queued"
+  | "running"
+  | "waiting"
+  | "succeeded"
+  | "failed"
+  | "skipped"
+  | "cancelled";
 export type Status = RunStatus | NodeStatus;
 
 export interface ErrorInfo {
@@ -27,7 +35,9 @@ export interface NodeView {
   readonly items?: number;
   readonly childRunId?: string;
   readonly dueAt?: string;
-  readonly waitingFor?: "retry" | "rate-limit";
+  readonly waitingFor?: "retry" | "rate-limit" | "signal" | "timer" | "approval";
+  /** The signal a waiting wait node waits for. */
+  readonly signal?: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly output: unknown;
@@ -67,7 +77,7 @@ export interface WorkflowSummary {
 
 export interface PlanNode {
   readonly id: string;
-  readonly type: "model" | "preprocess" | "transform" | "map" | "workflow";
+  readonly type: "model" | "preprocess" | "transform" | "map" | "workflow" | "wait" | "approval";
   readonly description: string | null;
   readonly dependencies: readonly string[];
   readonly model?: string;

@@ -9,6 +9,7 @@ export const STATUS_ICON: Record<Status, string> = {
   pending: "○",
   queued: "◷",
   running: "▶",
+  waiting: "⏸",
   succeeded: "✓",
   failed: "✕",
   skipped: "↷",

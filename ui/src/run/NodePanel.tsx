@@ -52,7 +52,16 @@ export function NodePanel(props: {
         <dd>{time(node?.startedAt)}</dd>
         <dt>took</dt>
         <dd>{node?.startedAt ? between(node.startedAt, node.finishedAt) : "–"}</dd>
-        {node?.dueAt && (
+        {node?.status === "waiting" && (
+          <>
+            <dt>waiting</dt>
+            <dd>
+              {waitText(node)}
+              {node.dueAt ? ` until ${time(node.dueAt)}` : ""}
+            </dd>
+          </>
+        )}
+        {node?.status !== "waiting" && node?.dueAt && (
           <>
             <dt>waiting</dt>
             <dd>
@@ -180,4 +189,11 @@ function AttemptList({ state }: { state: AttemptsState }) {
       ))}
     </ol>
   );
+}
+
+/** What a waiting node (wait, approval) waits for, in words. */
+function waitText(node: { readonly waitingFor?: string; readonly signal?: string }): string {
+  if (node.waitingFor === "signal") return `for signal ${node.signal ?? ""}`.trim();
+  if (node.waitingFor === "approval") return "for a decision (approval)";
+  return "for its timer";
 }

@@ -156,7 +156,8 @@ function patched(run: Run, type: string, data: Record<string, unknown>): Run {
   const nodeId = data.nodeId;
   if (scope !== "node" || typeof nodeId !== "string" || (data.item !== undefined && data.item !== null))
     return run;
-  if (!["queued", "running", "succeeded", "failed", "skipped", "cancelled"].includes(status)) return run;
+  if (!["queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"].includes(status))
+    return run;
   const before: NodeView = run.nodes[nodeId] ?? {
     status: "pending",
     attempts: 0,
