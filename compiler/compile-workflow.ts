@@ -4,17 +4,18 @@ import type { NodeFields, RetryFields, WorkflowDocument } from "./documents.ts";
 import { durationMs } from "./duration.ts";
 import type { ExpressionCache } from "./expressions.ts";
 import { analyseGraph, type DependencyEdge } from "./graph.ts";
-import type {
-  CachePolicy,
-  ExecutionPlan,
-  JsonValue,
-  MapNodeBody,
-  ModelNodeBody,
-  NodeBody,
-  PlanNode,
-  RetryPolicy,
-  TemplateNode,
-  ValueTemplate,
+import {
+  type CachePolicy,
+  DEFAULT_TIMEOUT_MS,
+  type ExecutionPlan,
+  type JsonValue,
+  type MapNodeBody,
+  type ModelNodeBody,
+  type NodeBody,
+  type PlanNode,
+  type RetryPolicy,
+  type TemplateNode,
+  type ValueTemplate,
 } from "./plan.ts";
 import { pointerOf } from "./positions.ts";
 import { parseWorkflowReference } from "./references.ts";
@@ -54,7 +55,6 @@ export interface CompileContext {
   readonly report: FindingSink;
 }
 
-const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_CONCURRENCY = 8;
 const WORKFLOW_ROOTS: ReadonlySet<string> = new Set(["inputs", "nodes", "run"]);
 const TEMPLATE_ROOTS: ReadonlySet<string> = new Set(["inputs", "nodes", "run", "item", "index"]);

@@ -1,7 +1,7 @@
 import { isTimestamp } from "../../compiler/wait-nodes.ts";
 import { ExecutionError } from "../errors.ts";
-import { evaluateTemplate } from "../providers/template-eval.ts";
 import type { WaitKind } from "../store/records.ts";
+import { evaluateTemplate } from "../template-eval.ts";
 import { deliverSignal } from "../waits/signals.ts";
 import type { WaitingStart } from "./waiting.ts";
 

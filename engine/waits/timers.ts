@@ -1,7 +1,8 @@
 import { ExecutionError } from "../errors.ts";
-import { nodeOf, type Runner } from "../runner.ts";
+import type { Runner } from "../runner.ts";
 import type { EngineServices } from "../services.ts";
 import { type ExecutionRecord, type Outcome, TERMINAL_RUN } from "../store/records.ts";
+import { nodeOf } from "../tasks.ts";
 
 /**
  * A waiting execution's timer has passed (the sweeper found it: a query on the
