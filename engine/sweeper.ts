@@ -23,6 +23,8 @@ import { fireTimer } from "./waits/timers.ts";
  *   second write) are numbered; history past its retention is deleted in bulk.
  */
 const HISTORY_DELETION_INTERVAL_MS = 60_000;
+const TIMER_PAGE = 100;
+const TIMER_PAGES = 20;
 
 export class Sweeper {
   readonly #services: EngineServices;
@@ -68,16 +70,30 @@ export class Sweeper {
     await this.#republish([...expired, ...stranded]);
     for (const run of await store.findOverdueRuns(now, 100))
       await this.#runner.cancelRun(run.id, "timed_out");
-    for (const waiting of await store.findOverdueWaiting(now, 100)) {
-      if (waiting.status === "waiting") await fireTimer(this.#services, this.#runner, waiting);
-      else await this.#runner.timeOutWaiting(waiting);
-    }
+    await this.#fireDueTimers(now);
     await repairSignals(this.#services, this.#runner, now - config.strandedAfterMs, 100);
     for (const execution of await store.findUnpropagated(now - config.strandedAfterMs, 100))
       await this.#resumePropagation(execution);
     // History events a writer recorded but died before numbering (MongoDB): numbered now.
     await store.repairHistory(now - config.strandedAfterMs, 1000);
     await this.#deleteExpiredHistory(now);
+  }
+
+  /**
+   * Waiting executions whose timer is due: wait and approval nodes (their
+   * `for`/`until`, or their timeout: waits/timers.ts), map and workflow nodes
+   * past their own timeout. Timers due together (a batch of runs waiting
+   * until one time) are taken a page at a time, up to TIMER_PAGES pages a pass.
+   */
+  async #fireDueTimers(now: number): Promise<void> {
+    for (let page = 0; page < TIMER_PAGES; page++) {
+      const due = await this.#services.store.findOverdueWaiting(now, TIMER_PAGE);
+      for (const waiting of due) {
+        if (waiting.status === "waiting") await fireTimer(this.#services, this.#runner, waiting);
+        else await this.#runner.timeOutWaiting(waiting);
+      }
+      if (due.length < TIMER_PAGE) return;
+    }
   }
 
   /** Bulk deletion of history past its retention, in batches, at most once a minute. */

@@ -186,6 +186,49 @@ describe("signal waits", () => {
   });
 });
 
+describe("races", () => {
+  it("a signal sent as its run starts is delivered once, whichever of sender and node comes second", async () => {
+    const racing = await harness(workflow("racing", `    docs: { type: wait, signal: go }\n`));
+    h = racing;
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const run = await racing.engine.startRun({ workflow: "racing", input: {} });
+        await racing.engine.signal({ runId: run.id, name: "go", data: i });
+        return run.id;
+      }),
+    );
+    for (const [i, runId] of runs.entries()) {
+      const done = await finished(runId);
+      expect(done.nodes.docs?.output).toBe(i);
+    }
+    expect(await h.engine.services.store.findUnsettledSignals(Number.MAX_SAFE_INTEGER, 100)).toEqual([]);
+  });
+
+  it("two signals racing to one waiting node: one is delivered, the other kept for the next wait", async () => {
+    h = await harness(
+      workflow(
+        "one-of-two",
+        `    first: { type: wait, signal: go }
+    gate: { type: wait, for: 200ms, needs: [first] }
+    second: { type: wait, signal: go, needs: [gate] }
+`,
+      ),
+    );
+    const run = await h.engine.startRun({ workflow: "one-of-two", input: {} });
+    await until("first waiting", async () => (await nodeStatus(run.id, "first")) === "waiting");
+    const [a, b] = await Promise.all([
+      h.engine.signal({ runId: run.id, name: "go", data: "a" }),
+      h.engine.signal({ runId: run.id, name: "go", data: "b" }),
+    ]);
+    const states = [a, b].map(
+      async (sent) => (await h?.engine.services.store.getSignal(sent.signal.id))?.state,
+    );
+    expect((await Promise.all(states)).sort()).toEqual(["delivered", "kept"]);
+    const done = await finished(run.id);
+    expect([done.nodes.first?.output, done.nodes.second?.output].sort()).toEqual(["a", "b"]);
+  });
+});
+
 describe("timer waits", () => {
   it("for: a duration from the node's start; until: a timestamp; the node's timeout fails a longer one", async () => {
     h = await harness(
@@ -263,6 +306,37 @@ describe("approvals", () => {
     const done = await finished(run.id);
     expect(done.status).toBe("succeeded");
     expect(done.nodes.publish).toMatchObject({ status: "succeeded", output: "a fine flat" });
+  });
+
+  it("an approval in a map template is decided per item (?item=N)", async () => {
+    h = await harness(
+      workflow(
+        "per-item-review",
+        `    each: { type: map, items: "{{ inputs.xs }}", node: { type: approval } }\n`,
+      ),
+    );
+    const run = await h.engine.startRun({ workflow: "per-item-review", input: { xs: ["a", "b"] } });
+    await until("items waiting", async () => {
+      const items = await h?.engine.services.store.getItems(run.id, "each");
+      return items?.length === 2 && items.every((i) => i.status === "waiting");
+    });
+    await expect(
+      h.engine.decide({ runId: run.id, nodeId: "each", item: null, approved: true, comment: null, by: "a" }),
+    ).rejects.toMatchObject({ status: 404, message: expect.stringContaining("name the map item (?item=N)") });
+    for (const item of [1, 0])
+      await h.engine.decide({
+        runId: run.id,
+        nodeId: "each",
+        item,
+        approved: item === 0,
+        comment: null,
+        by: "a",
+      });
+    const done = await finished(run.id);
+    expect((done.nodes.each?.output as { approved: boolean }[]).map((o) => o.approved)).toEqual([
+      true,
+      false,
+    ]);
   });
 
   it("rejected skips what needs approval; a decision on no approval node is 404; timeout → approval-timeout", async () => {
