@@ -250,6 +250,20 @@ describe("timer waits", () => {
     expect(done.nodes.too_long).toMatchObject({ status: "failed", error: { code: "wait-timeout" } });
   });
 
+  it("a rerun of a run cancelled while waiting waits again, for a new signal", async () => {
+    h = await harness(workflow("rerun-wait", `    docs: { type: wait, signal: go }\n`));
+    const first = await h.engine.startRun({ workflow: "rerun-wait", input: {} });
+    await until("waiting", async () => (await nodeStatus(first.id, "docs")) === "waiting");
+    await h.engine.runner.cancelRun(first.id);
+    expect(await nodeStatus(first.id, "docs")).toBe("cancelled");
+    await h.engine.runner.retryRun(first.id);
+    await until("waiting again", async () => (await nodeStatus(first.id, "docs")) === "waiting");
+    await h.engine.signal({ runId: first.id, name: "go", data: "again" });
+    const done = await finished(first.id);
+    expect(done).toMatchObject({ status: "succeeded", round: 2 });
+    expect(done.nodes.docs?.output).toBe("again");
+  });
+
   it("an until that is no timestamp fails the node, not retryably", async () => {
     h = await harness(workflow("bad-until", `    at: { type: wait, until: "{{ inputs.at }}" }\n`));
     const done = await h.run("bad-until", { at: "tomorrow" });
