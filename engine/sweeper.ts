@@ -88,11 +88,19 @@ export class Sweeper {
   async #fireDueTimers(now: number): Promise<void> {
     for (let page = 0; page < TIMER_PAGES; page++) {
       const due = await this.#services.store.findOverdueWaiting(now, TIMER_PAGE);
+      let failed = 0;
       for (const waiting of due) {
-        if (waiting.status === "waiting") await fireTimer(this.#services, this.#runner, waiting);
-        else await this.#runner.timeOutWaiting(waiting);
+        try {
+          if (waiting.status === "waiting") await fireTimer(this.#services, this.#runner, waiting);
+          else await this.#runner.timeOutWaiting(waiting);
+        } catch (error) {
+          // One timer's failure must not hold up the others, nor the rest of the sweep.
+          failed++;
+          this.#services.logger.warn({ err: error, key: waiting.key }, "a due timer failed; will try again");
+        }
       }
-      if (due.length < TIMER_PAGE) return;
+      // A page that failed would come back as it is: the next pass tries again.
+      if (due.length < TIMER_PAGE || failed > 0) return;
     }
   }
 

@@ -92,7 +92,10 @@ export async function sendSignal(
   return added;
 }
 
-/** Offers a stored signal to the nodes waiting for it, then marks it kept if none took it. */
+/**
+ * Offers a stored (new) or released (kept) signal to the nodes waiting for it,
+ * then marks a new one kept if none took it.
+ */
 async function offerSignal(
   services: EngineServices,
   runner: Runner,
@@ -102,8 +105,11 @@ async function offerSignal(
 ): Promise<void> {
   const { store, clock } = services;
   for (const waiting of await store.findWaitingForSignal(run.id, signal.name)) {
+    // A node with a signal bound is taken by another delivery under way.
+    if (waiting.signalId !== null) continue;
     await deliverSignal(services, runner, run, plan, waiting);
-    if ((await store.getSignal(signal.id))?.state !== "new") return;
+    const state = (await store.getSignal(signal.id))?.state;
+    if (state !== "new" && state !== "kept") return;
   }
   await store.settleSignal(signal.id, "kept", clock());
 }
@@ -126,7 +132,7 @@ export async function deliverSignal(
   const bound = await store.bindSignal(execution.key, signal.id, clock());
   if (bound !== signal.id) {
     // The node took another signal, or ended: this one waits for the next node.
-    await store.settleSignal(signal.id, "released", clock());
+    await release(services, runner, run, plan, signal);
     return false;
   }
   await runner.finishExecution(
@@ -136,33 +142,51 @@ export async function deliverSignal(
     { status: ["waiting"] },
     { status: "succeeded", output: signal.data },
   );
-  return settle(services, signal, await store.getExecution(execution.key));
+  return settle(services, runner, run, plan, signal, await store.getExecution(execution.key));
 }
 
-/** After a delivery: delivered if its node succeeded with it, released if the node ended otherwise. */
+/**
+ * After a delivery: delivered if its node succeeded with it; released (for the
+ * next wait) if the node ended otherwise (its timeout, the run's end) or was
+ * reset by a rerun. Still waiting with it bound: the finish did not happen, and
+ * the signal stays consumed for the sweeper to try again.
+ */
 async function settle(
   services: EngineServices,
+  runner: Runner,
+  run: RunRecord,
+  plan: ExecutionPlan,
   signal: SignalRecord,
   execution: ExecutionRecord | null,
 ): Promise<boolean> {
-  const { store, clock } = services;
   const bound = execution !== null && execution.signalId === signal.id;
   if (bound && execution.status === "succeeded") {
-    await store.settleSignal(signal.id, "delivered", clock());
+    await services.store.settleSignal(signal.id, "delivered", services.clock());
     return true;
   }
-  // Still waiting with it bound: the finish did not happen; the sweeper tries again.
-  if (bound && execution.status === "waiting")
-    throw new Error(`signal ${signal.id} is bound to ${execution.key}, which still waits`);
-  // Ended by its timeout or the run's end, or reset by a rerun: the signal goes to the next wait.
-  await store.settleSignal(signal.id, "released", clock());
+  if (bound && execution.status === "waiting") return false;
+  await release(services, runner, run, plan, signal);
   return false;
+}
+
+/** Gives a taken signal back, and offers it to the nodes of its name waiting now (none: it is kept). */
+async function release(
+  services: EngineServices,
+  runner: Runner,
+  run: RunRecord,
+  plan: ExecutionPlan,
+  signal: SignalRecord,
+): Promise<void> {
+  const released = await services.store.settleSignal(signal.id, "released", services.clock());
+  if (released && !TERMINAL_RUN.has(run.status)) await offerSignal(services, runner, run, plan, signal);
 }
 
 /**
  * The sweeper's part: signals a process left between steps, untouched since
  * `before`. A new one is offered again; a consumed one is delivered to its
- * consumer if that still waits, else settled by how its consumer ended.
+ * consumer if that still waits (in a run still going), else settled by how its
+ * consumer ended. One signal's failure is logged and left for the next pass:
+ * it must not hold up the rest of the sweep.
  */
 export async function repairSignals(
   services: EngineServices,
@@ -170,23 +194,30 @@ export async function repairSignals(
   before: number,
   limit: number,
 ): Promise<void> {
-  const { store, catalog } = services;
+  const { store, catalog, logger } = services;
   for (const signal of await store.findUnsettledSignals(before, limit)) {
-    const run = await store.getRun(signal.runId);
-    if (!run) continue;
-    const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
-    if (signal.state === "new") {
-      await offerSignal(services, runner, run, plan, signal);
-      continue;
+    try {
+      const run = await store.getRun(signal.runId);
+      if (!run) continue;
+      const { plan } = await catalog.plan(run.workflow.name, run.workflow.version);
+      if (signal.state === "new") {
+        await offerSignal(services, runner, run, plan, signal);
+        continue;
+      }
+      const consumer = signal.consumedBy === null ? null : await store.getExecution(signal.consumedBy);
+      const stillWaits =
+        consumer?.status === "waiting" &&
+        consumer.waitSignal === signal.name &&
+        !TERMINAL_RUN.has(run.status);
+      if (stillWaits) await deliverSignal(services, runner, run, plan, consumer);
+      else
+        await settle(services, runner, run, plan, signal, consumer?.status === "waiting" ? null : consumer);
+    } catch (error) {
+      logger.warn(
+        { err: error, signalId: signal.id, runId: signal.runId },
+        "signal repair failed; will try again",
+      );
     }
-    const consumer = signal.consumedBy === null ? null : await store.getExecution(signal.consumedBy);
-    if (
-      consumer?.status === "waiting" &&
-      consumer.waitSignal === signal.name &&
-      !TERMINAL_RUN.has(run.status)
-    )
-      await deliverSignal(services, runner, run, plan, consumer);
-    else await settle(services, signal, consumer);
   }
 }
 

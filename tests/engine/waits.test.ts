@@ -229,6 +229,57 @@ describe("races", () => {
   });
 });
 
+describe("a process that dies between a delivery's steps", () => {
+  it("a signal stored but never offered, and one taken but never delivered, are delivered by the sweeper", async () => {
+    h = await harness(
+      workflow(
+        "half-done",
+        `    a: { type: wait, signal: first }
+    b: { type: wait, signal: second }
+`,
+      ),
+    );
+    const { store } = h.engine.services;
+    const run = await h.engine.startRun({ workflow: "half-done", input: {} });
+    await until("both waiting", async () =>
+      (await store.getExecutions(run.id)).every((e) => e.status === "waiting"),
+    );
+    const now = Date.now();
+    // The sender died after storing: the signal is new, nobody offered it.
+    await store.addSignal({ id: "s-new", runId: run.id, name: "first", data: "one", createdAt: now });
+    // A deliverer died after taking and binding: the signal is consumed, the node still waits.
+    await store.addSignal({ id: "s-taken", runId: run.id, name: "second", data: "two", createdAt: now });
+    await store.consumeSignal(run.id, "second", `${run.id}/b`, now);
+    expect(await store.bindSignal(`${run.id}/b`, "s-taken", now)).toBe("s-taken");
+    const done = await finished(run.id);
+    expect(done.status).toBe("succeeded");
+    expect([done.nodes.a?.output, done.nodes.b?.output]).toEqual(["one", "two"]);
+    expect((await store.getSignal("s-new"))?.state).toBe("delivered");
+    expect((await store.getSignal("s-taken"))?.state).toBe("delivered");
+  });
+
+  it("a signal taken by a node that then timed out goes back, for the next wait", async () => {
+    h = await harness(
+      workflow(
+        "timed-out-taker",
+        `    a: { type: wait, signal: go, timeout: 300ms, onError: continue }
+    b: { type: wait, signal: go, needs: [a], trigger: all_done }
+`,
+      ),
+    );
+    const { store } = h.engine.services;
+    const run = await h.engine.startRun({ workflow: "timed-out-taker", input: {} });
+    await until("a waiting", async () => (await nodeStatus(run.id, "a")) === "waiting");
+    await store.addSignal({ id: "s-late", runId: run.id, name: "go", data: "late", createdAt: Date.now() });
+    await store.consumeSignal(run.id, "go", `${run.id}/a`, Date.now());
+    await store.bindSignal(`${run.id}/a`, "s-late", Date.now());
+    // The deliverer "died" here; the timeout wins, and the sweeper gives the signal to b.
+    const done = await finished(run.id);
+    expect(done.nodes.a).toMatchObject({ status: "failed", error: { code: "wait-timeout" } });
+    expect(done.nodes.b).toMatchObject({ status: "succeeded", output: "late" });
+  });
+});
+
 describe("timer waits", () => {
   it("for: a duration from the node's start; until: a timestamp; the node's timeout fails a longer one", async () => {
     h = await harness(
