@@ -86,10 +86,13 @@ describe("MongoStore (MongoDB only)", () => {
       "by_lease",
       "by_run",
       "by_run_status",
+      "by_signal",
       "by_touched",
+      "by_wait",
       "outbox",
       "unpropagated",
     ]);
+    expect(names("signals")).toEqual(["_id_", "by_consumer", "open", "unsettled"]);
     expect(first.history).toContainEqual(
       expect.objectContaining({ name: "by_seq", key: { runId: 1, seq: 1 }, unique: true }),
     );
