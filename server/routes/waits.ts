@@ -19,7 +19,7 @@ const SIGNAL_NAME = {
   type: "string",
   pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
 } as const;
-const NODE_ID = { description: "A node id.", type: "string", pattern: "^[a-z][a-z0-9_]{0,62}$" } as const;
+const NODE_ID = { description: "A node id.", type: "string", pattern: "^[a-z][a-zA-Z0-9_]{0,62}$" } as const;
 const IDEMPOTENCY_KEY = {
   description:
     "Printable characters; the same key (for the same run and signal) answers with the same signal.",
