@@ -67,7 +67,7 @@ async function claimed(store: MongoStore, key: string): Promise<string> {
 }
 
 async function indexes(db: Db): Promise<Record<string, { name?: string }[]>> {
-  const names = ["runs", "executions", "definitions", "dead_letters", "history"];
+  const names = ["runs", "executions", "definitions", "dead_letters", "history", "signals"];
   const listed = await Promise.all(names.map((name) => db.collection(name).indexes()));
   return Object.fromEntries(names.map((name, index) => [name, listed[index] ?? []]));
 }
