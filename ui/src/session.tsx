@@ -8,7 +8,7 @@ import { ApiError, api, onUnauthorized, storedKey, storeKey } from "./api.ts";
  * user gives a key, kept in sessionStorage (gone when the tab closes). The
  * scopes decide which actions the pages offer.
  */
-export type Scope = "runs:read" | "runs:write" | "definitions:write" | "admin";
+export type Scope = "runs:read" | "runs:write" | "runs:approve" | "definitions:write" | "admin";
 
 export interface Session {
   readonly name: string;

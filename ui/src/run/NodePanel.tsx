@@ -4,6 +4,7 @@ import { Json } from "../components/CodeView.tsx";
 import { StatusBadge } from "../components/Status.tsx";
 import { between, duration, money, time, tokens } from "../format.ts";
 import type { Attempt, NodeView, PlanNode } from "../types.ts";
+import { ApprovalForm } from "./ApprovalForm.tsx";
 import type { Draft } from "./use-run.ts";
 
 /**
@@ -79,6 +80,9 @@ export function NodePanel(props: {
           </>
         )}
       </dl>
+      {node?.status === "waiting" && node.waitingFor === "approval" && (
+        <ApprovalForm runId={props.runId} nodeId={nodeId} description={props.plan?.description ?? null} />
+      )}
       {node?.error && (
         <div class="error" role="alert">
           <strong>{node.error.code}</strong>: {node.error.message}
