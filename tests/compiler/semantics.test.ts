@@ -13,6 +13,18 @@ describe("schema findings read as YAML, not as JSON Schema", () => {
     ]);
   });
 
+  it("a wait or approval node takes no cache, retry or outputSchema", () => {
+    expect(messages(flow("    a: { type: wait, for: 1m, cache: true }\n"))).toEqual([
+      'unknown field "cache" in "a"',
+    ]);
+    expect(messages(flow("    b: { type: approval, retry: { maxAttempts: 2 } }\n"))).toEqual([
+      'unknown field "retry" in "b"',
+    ]);
+    expect(
+      messages(flow("    c: { type: approval, description: check, timeout: 2d, onError: continue }\n")),
+    ).toEqual([]);
+  });
+
   it("a missing required field, at the node's key", () => {
     expect(where(flow("    draft:\n      type: model\n"))).toEqual(["schema 6:5"]);
     expect(messages(flow("    draft:\n      type: model\n"))).toEqual([
