@@ -398,7 +398,7 @@ describe("approvals", () => {
         by: "a",
       });
     const done = await finished(run.id);
-    expect((done.nodes.each?.output as { approved: boolean }[]).map((o) => o.approved)).toEqual([
+    expect(((done.nodes.each?.output ?? []) as { approved: boolean }[]).map((o) => o.approved)).toEqual([
       true,
       false,
     ]);
