@@ -21,6 +21,7 @@ export type * from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
 export { validationJson } from "./report.ts";
 export { scanTemplate } from "./templates.ts";
+export { cronSchedule, isTimezone } from "./triggers.ts";
 export {
   type DefinitionSet,
   type FileReport,
