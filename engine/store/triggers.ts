@@ -33,8 +33,8 @@ export interface TickClaim {
   readonly trigger: string;
   /** The scheduled time (epoch ms). */
   readonly tick: number;
-  /** fired: its run is `runId`; skipped: the previous run was still going (overlap: skip); missed: not caught up. */
-  readonly outcome: "fired" | "skipped" | "missed";
+  /** fired: its run is `runId`; skipped: the previous run was still going (overlap: skip); missed: not caught up; failed: its input was refused. */
+  readonly outcome: "fired" | "skipped" | "missed" | "failed";
   readonly runId: string | null;
   readonly claimedAt: number;
 }
