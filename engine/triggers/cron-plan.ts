@@ -25,9 +25,10 @@ export interface CronDecision {
 }
 
 export function dueTicks(schedule: Cron, after: number, now: number, limit = MAX_CATCH_UP + 1): number[] {
-  // croner lists ticks before a reference, latest first: bounded, however long the gap.
+  // croner lists ticks before a reference (in whole seconds), latest first: bounded,
+  // however long the gap. A second past now, so that a tick at now is among them.
   return schedule
-    .previousRuns(limit, new Date(now + 1))
+    .previousRuns(limit, new Date(now + 1000))
     .map((date) => date.getTime())
     .filter((tick) => tick > after && tick <= now)
     .reverse();

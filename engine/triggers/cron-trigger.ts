@@ -55,8 +55,9 @@ export class CronTriggerRunner {
     this.nextDue = next ?? Number.POSITIVE_INFINITY;
     if (!state || state.paused) return;
     const latest = await store.triggers.latestTick(trigger.id);
-    if (latest?.outcome === "fired" && latest.runId && now - latest.claimedAt >= this.#recoverAfterMs) {
-      await this.#recover(latest.tick, latest.runId);
+    if (latest?.outcome === "fired" && latest.runId) {
+      if (now - latest.claimedAt >= this.#recoverAfterMs) await this.#recover(latest.tick, latest.runId);
+      else if (!(await store.getRun(latest.runId))) this.#lookAgainAt(latest.claimedAt + this.#recoverAfterMs);
     }
     const after = Math.max(latest?.tick ?? Number.NEGATIVE_INFINITY, state.since);
     const decision = decideCron(trigger.catchUp, dueTicks(this.schedule, after, now), now, this.#graceMs);
@@ -70,6 +71,11 @@ export class CronTriggerRunner {
         claimedAt: now,
       });
     }
+  }
+
+  /** Comes back before the next tick, to start a claimed run its claimer may not have. */
+  #lookAgainAt(time: number): void {
+    this.nextDue = Math.min(this.nextDue, time);
   }
 
   async #fire(tick: number, now: number): Promise<void> {
@@ -95,7 +101,11 @@ export class CronTriggerRunner {
       return;
     }
     const runId = derivedRunId("cron", trigger.id, tick);
-    if (!(await claim("fired", runId))) return; // another process has this tick
+    if (!(await claim("fired", runId))) {
+      // Another process has this tick: look again once it should have started its run.
+      this.#lookAgainAt(now + this.#recoverAfterMs);
+      return;
+    }
     try {
       await this.#starter.start(this.active, runId, input);
     } catch (error) {
