@@ -57,7 +57,8 @@ export class CronTriggerRunner {
     const latest = await store.triggers.latestTick(trigger.id);
     if (latest?.outcome === "fired" && latest.runId) {
       if (now - latest.claimedAt >= this.#recoverAfterMs) await this.#recover(latest.tick, latest.runId);
-      else if (!(await store.getRun(latest.runId))) this.#lookAgainAt(latest.claimedAt + this.#recoverAfterMs);
+      else if (!(await store.getRun(latest.runId)))
+        this.#lookAgainAt(latest.claimedAt + this.#recoverAfterMs);
     }
     const after = Math.max(latest?.tick ?? Number.NEGATIVE_INFINITY, state.since);
     const decision = decideCron(trigger.catchUp, dueTicks(this.schedule, after, now), now, this.#graceMs);
