@@ -122,10 +122,11 @@ export class Triggers {
     const { store, clock } = this.#services;
     await this.#refreshIfStale();
     const now = clock();
+    const states = new Map((await store.triggers.listTriggers()).map((state) => [state.id, state]));
     const views: TriggerView[] = [];
     for (const active of this.#active) {
       const { trigger } = active;
-      const state = (await store.triggers.getTrigger(trigger.id)) ?? this.#states.get(trigger.id);
+      const state = states.get(trigger.id) ?? this.#states.get(trigger.id);
       if (!state) continue;
       const cron =
         trigger.kind === "cron"
