@@ -1,4 +1,5 @@
-import { Cron } from "croner";
+import { createRequire } from "node:module";
+import type { Cron } from "croner";
 import type { ExpressionCache } from "./expressions.ts";
 import type { PlanTrigger, ValueTemplate } from "./plan.ts";
 import { pointerOf } from "./positions.ts";
@@ -134,9 +135,16 @@ function checkTimezone(timezone: string, pointer: string, report: FindingSink): 
   return false;
 }
 
+/**
+ * croner, loaded the first time a cron expression is read: `pflow validate` and
+ * every process start pay nothing for it when no workflow has a cron trigger.
+ */
+let CronClass: typeof Cron | undefined;
+
 /** The schedule of a cron trigger (croner), as the engine uses it. Throws on a bad expression. */
 export function cronSchedule(cron: string, timezone: string): Cron {
-  return new Cron(cron, { timezone, mode: "5-or-6-parts", paused: true });
+  CronClass ??= (createRequire(import.meta.url)("croner") as typeof import("croner")).Cron;
+  return new CronClass(cron, { timezone, mode: "5-or-6-parts", paused: true });
 }
 
 function checkCron(cron: string, timezone: string, pointer: string, report: FindingSink): void {
