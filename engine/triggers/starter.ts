@@ -1,8 +1,8 @@
-import { evaluateTemplate } from "../providers/template-eval.ts";
 import type { Runner } from "../runner.ts";
 import { InputRejected } from "../runner.ts";
 import type { EngineServices } from "../services.ts";
 import type { RunRecord } from "../store/records.ts";
+import { evaluateTemplate } from "../template-eval.ts";
 import type { ActiveTrigger } from "./active.ts";
 
 /**
