@@ -264,8 +264,13 @@ export class Triggers {
       try {
         await subscription;
       } catch (error) {
+        // Tried again at the next refresh; counted as a failure, so that a trigger that can never
+        // consume (its exchange exists with another type) shows its reason and alerts.
         this.#subscriptions.delete(id);
-        this.#services.logger.warn({ err: error, trigger: id }, "cannot consume the trigger's events yet");
+        await this.#starter.failed(
+          active,
+          `cannot consume the trigger's events: ${(error as Error).message}`,
+        );
       }
     }
   }
