@@ -1,6 +1,7 @@
 import amqp from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
 import { derivedRunId } from "../../engine/triggers/run-ids.ts";
+import { webhookSignature } from "../../engine/triggers/webhook.ts";
 import { Cluster } from "./cluster.ts";
 import { AMQP_URL } from "./services.ts";
 
@@ -18,6 +19,17 @@ spec:
     - cron: "*/2 * * * * *"
       overlap: allow
       input: { at: "{{ trigger.scheduledAt }}" }
+  nodes:
+    echo: { type: transform, expr: "inputs" }
+---
+apiVersion: pflow/v1
+kind: Workflow
+metadata: { name: crm-leads }
+spec:
+  inputs: { type: object, required: [email], properties: { email: { type: string } } }
+  triggers:
+    - webhook: { name: crm-lead, secret: { env: PFLOW_TEST_CRM_SECRET } }
+      input: { email: "{{ body.email }}" }
   nodes:
     echo: { type: transform, expr: "inputs" }
 ---
@@ -43,9 +55,13 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
+const SECRET = "crm-secret-0123456789";
+
 async function start(): Promise<{ cluster: Cluster; exchange: string }> {
   const exchange = `pflow-test-listings-${Date.now().toString(36)}`;
-  const started = await Cluster.start(DEFINITIONS.replace("EXCHANGE", exchange));
+  const started = await Cluster.start(DEFINITIONS.replace("EXCHANGE", exchange), {
+    PFLOW_TEST_CRM_SECRET: SECRET,
+  });
   cluster = started;
   const queue = `${started.prefix}.trigger.new-listing.event-1`;
   cleanup = async () => {
@@ -80,6 +96,60 @@ describe("cron triggers across processes", () => {
     const state = await c.store.triggers.getTrigger("every-two-seconds.cron-1");
     expect(state?.fired).toBe(runs.length);
     expect(state?.failed).toBe(0);
+  });
+});
+
+describe("pausing through the API, and webhooks, across processes", () => {
+  it("a pause made through the API process stops the cron of a worker process; resumed, it fires again", async () => {
+    const { cluster: c } = await start();
+    await c.serve({ workers: false });
+    await c.worker();
+    const runsOf = async () =>
+      (await c.store.listRuns({ workflow: "every-two-seconds", limit: 1000 })).items.length;
+    await c.until(async () => ((await runsOf()) >= 1 ? true : undefined), "the first tick");
+    const paused = await c.request("/v1/triggers/every-two-seconds.cron-1/pause", { method: "POST" });
+    expect(paused.status).toBe(200);
+    expect(paused.json).toMatchObject({ paused: true, nextFireAt: null });
+    const atPause = await runsOf();
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    // A tick being fired at the moment of the pause may still land; none after.
+    expect(await runsOf()).toBeLessThanOrEqual(atPause + 1);
+    const settled = await runsOf();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await runsOf()).toBe(settled);
+    expect((await c.request("/v1/triggers/every-two-seconds.cron-1/resume", { method: "POST" })).status).toBe(
+      200,
+    );
+    await c.until(async () => ((await runsOf()) > settled ? true : undefined), "a tick after the resume");
+  });
+
+  it("a webhook served by the API process on MongoDB: signed, starts one run per idempotency key; unsigned, none", async () => {
+    const { cluster: c } = await start();
+    await c.serve();
+    const call = async (body: string, headers: Record<string, string>) => {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const response = await fetch(`${c.api}/v1/hooks/crm-lead`, {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-pflow-timestamp": timestamp,
+          "x-pflow-signature": `sha256=${webhookSignature(SECRET, timestamp, body)}`,
+          ...headers,
+        },
+      });
+      return { status: response.status, json: (await response.json()) as { id: string } };
+    };
+    const body = JSON.stringify({ email: "ana@example.com" });
+    const first = await call(body, { "idempotency-key": "lead-1" });
+    expect(first.status).toBe(202);
+    const again = await call(body, { "idempotency-key": "lead-1" });
+    expect(again).toEqual(first);
+    expect((await call(body, { "x-pflow-signature": "sha256=00" })).status).toBe(401);
+    expect(await c.finished(first.json.id)).toBe("succeeded");
+    expect((await c.store.listRuns({ workflow: "crm-leads", limit: 10 })).items.map((run) => run.id)).toEqual(
+      [first.json.id],
+    );
   });
 });
 
