@@ -28,7 +28,7 @@ spec:
 `;
 
 const { engine, close } = await embeddedEngine([{ path: "bench.yaml", text: WORKFLOW }]);
-const [active] = await activeTriggers(engine.services.store);
+const [active] = await activeTriggers(engine.services.store, engine.services.catalog);
 if (active?.trigger.kind !== "event") throw new Error("no event trigger");
 const handle = eventHandler(
   active as typeof active & { trigger: EventTrigger },

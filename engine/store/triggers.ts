@@ -53,6 +53,12 @@ export interface TriggerDeadLetter {
 }
 
 export interface TriggerStore {
+  /**
+   * The latest version number of every registered workflow, without their
+   * documents: what the trigger refresh reads every few seconds, so that it
+   * fetches a workflow's plan only when a new version appears.
+   */
+  latestWorkflowVersions(): Promise<{ readonly name: string; readonly version: number }[]>;
   /** The trigger's state, created (not paused, `since` = now) if it did not exist. */
   ensureTrigger(id: string, workflow: string, kind: TriggerKind, now: number): Promise<TriggerState>;
   getTrigger(id: string): Promise<TriggerState | null>;

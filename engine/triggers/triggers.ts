@@ -1,4 +1,4 @@
-import type { CronTrigger, EventTrigger, WebhookTrigger } from "../../compiler/index.ts";
+import type { CronTrigger, EventTrigger, PlanTrigger, WebhookTrigger } from "../../compiler/index.ts";
 import type { Runner } from "../runner.ts";
 import type { EngineServices } from "../services.ts";
 import type { TriggerState } from "../store/triggers.ts";
@@ -60,6 +60,11 @@ export class Triggers {
   readonly #starter: TriggerStarter;
   readonly #timing: TriggerTiming;
   #active: ActiveTrigger[] = [];
+  /** The triggers of each workflow's latest version, by name: re-read only when a version is new. */
+  readonly #plans = new Map<
+    string,
+    { readonly version: number; readonly triggers: readonly PlanTrigger[] }
+  >();
   #states = new Map<string, TriggerState>();
   readonly #crons = new Map<string, CronTriggerRunner>();
   readonly #subscriptions = new Map<string, { hash: string; subscription: Promise<EventSubscription> }>();
@@ -98,7 +103,7 @@ export class Triggers {
     const { store, clock } = this.#services;
     const now = clock();
     this.#refreshedAt = now;
-    const active = await activeTriggers(store);
+    const active = await activeTriggers(store, this.#services.catalog, this.#plans);
     // One read for all; a write only for a trigger seen for the first time.
     const known = new Map((await store.triggers.listTriggers()).map((state) => [state.id, state]));
     const states = new Map<string, TriggerState>();

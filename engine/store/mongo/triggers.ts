@@ -26,12 +26,14 @@ export class MongoTriggers implements TriggerStore {
   readonly #triggers: Collection<TriggerDocument>;
   readonly #ticks: Collection<TickDocument>;
   readonly #deadLetters: Collection<TriggerDeadLetterDocument>;
+  readonly #definitions: MongoConnection["definitions"];
   #indexed: Promise<void> | undefined;
 
   constructor(db: MongoConnection) {
     this.#triggers = db.collection<TriggerDocument>("triggers");
     this.#ticks = db.collection<TickDocument>("trigger_ticks");
     this.#deadLetters = db.collection<TriggerDeadLetterDocument>("trigger_dead_letters");
+    this.#definitions = db.definitions;
   }
 
   /** The indexes, once per process, before the first query that needs them. */
@@ -44,6 +46,20 @@ export class MongoTriggers implements TriggerStore {
       throw error;
     });
     return this.#indexed;
+  }
+
+  async latestWorkflowVersions(): Promise<{ name: string; version: number }[]> {
+    // Names and numbers only (never the documents), reduced here rather than by
+    // $group, which not every MongoDB-wire server has.
+    const latest = new Map<string, number>();
+    const versions = this.#definitions.find(
+      { kind: "Workflow" },
+      { projection: { _id: 0, name: 1, version: 1 } },
+    );
+    for await (const { name, version } of versions) {
+      if ((latest.get(name) ?? 0) < version) latest.set(name, version);
+    }
+    return [...latest].map(([name, version]) => ({ name, version }));
   }
 
   async ensureTrigger(id: string, workflow: string, kind: TriggerKind, now: number): Promise<TriggerState> {

@@ -68,6 +68,15 @@ export class SqliteTriggers implements TriggerStore {
     return work();
   }
 
+  latestWorkflowVersions(): Promise<{ name: string; version: number }[]> {
+    return this.#read(() =>
+      this.#db
+        .sql("SELECT name, max(version) AS version FROM definitions WHERE kind = 'Workflow' GROUP BY name")
+        .all()
+        .map((row) => ({ name: String(row.name), version: Number(row.version) })),
+    );
+  }
+
   ensureTrigger(id: string, workflow: string, kind: TriggerKind, now: number): Promise<TriggerState> {
     return this.#write(() => {
       this.#db

@@ -8,6 +8,27 @@ const T0 = 1_800_000_000_000;
 export function triggersContract(context: StoreContext): void {
   const id = () => `flow-${randomUUID().slice(0, 8)}.cron-1`;
 
+  it("latestWorkflowVersions: each workflow's latest version number, models left out", async () => {
+    const { store } = context;
+    const name = `flow-${randomUUID().slice(0, 8)}`;
+    const register = (kind: "Workflow" | "Model", named: string, hash: string) =>
+      store.registerDefinition(
+        { kind, name: named, hash, source: `# ${hash}\n`, compiled: { hash }, actor: null },
+        T0,
+      );
+    await register("Workflow", name, "h1");
+    await register("Workflow", name, "h2");
+    await register("Workflow", `${name}-b`, "h1");
+    await register("Model", `${name}-m`, "h1");
+    const latest = await store.triggers.latestWorkflowVersions();
+    expect(
+      latest.filter((entry) => entry.name.startsWith(name)).sort((a, b) => a.name.localeCompare(b.name)),
+    ).toEqual([
+      { name, version: 2 },
+      { name: `${name}-b`, version: 1 },
+    ]);
+  });
+
   it("ensureTrigger creates a trigger once, running, since now; later calls return it unchanged", async () => {
     const { triggers } = context.store;
     const trigger = id();
