@@ -31,6 +31,11 @@ export const VALIDATION_CODES = {
   "wait-condition":
     "a wait node has none, or more than one, of signal, for and until; or a schema without a signal",
   "invalid-timestamp": "a wait node's until is neither an ISO 8601 timestamp with a zone nor a template",
+  "cron-syntax":
+    "a cron trigger's expression does not parse (5 fields, or 6 with seconds first) or never fires",
+  "unknown-timezone": "a cron trigger's timezone is not an IANA time zone",
+  "inline-secret": "a webhook secret is written in the definition instead of referenced as { env: NAME }",
+  "duplicate-trigger": "two triggers of a workflow share a name, or two workflows declare one webhook name",
 } as const;
 
 export type ValidationCode = keyof typeof VALIDATION_CODES;

@@ -16,6 +16,7 @@ import type {
   SignalRecord,
   WaitKind,
 } from "./records.ts";
+import type { TriggerStore } from "./triggers.ts";
 
 /**
  * The Store port: durable state of runs and their executions, the result cache,
@@ -49,6 +50,8 @@ export interface HistoryQuery {
 }
 
 export interface Store {
+  /** Trigger state, cron tick claims and event dead letters (triggers.ts). */
+  readonly triggers: TriggerStore;
   start(): Promise<void>;
   close(): Promise<void>;
   /** Cheap round trip, for readiness checks. */

@@ -10,6 +10,7 @@ import { rateLimitsContract } from "./store/rate-limits.ts";
 import { recoveryContract } from "./store/recovery.ts";
 import { runsContract } from "./store/runs.ts";
 import type { StoreContext } from "./store/seed.ts";
+import { triggersContract } from "./store/triggers.ts";
 import { waitsContract } from "./store/waits.ts";
 
 /**
@@ -50,5 +51,6 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe("run history", () => historyContract(context));
     describe("cache, definitions, idempotency keys, dead letters", () => keepingContract(context));
     describe("waits, approvals and signals", () => waitsContract(context));
+    describe("triggers", () => triggersContract(context));
   });
 }

@@ -54,6 +54,7 @@ import {
   sweepExpiredLeases,
 } from "./recovery.ts";
 import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
+import { MongoTriggers } from "./triggers.ts";
 import { MongoWaits } from "./waits.ts";
 
 /**
@@ -72,6 +73,7 @@ export class MongoStore implements Store {
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
   readonly #waits: MongoWaits;
+  readonly triggers: MongoTriggers;
 
   /**
    * The database is `options.database`, else the URL's path (`mongodb://host/name`),
@@ -83,6 +85,7 @@ export class MongoStore implements Store {
     this.#flags = new PropagationFlags(this.#db.executions);
     this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
     this.#waits = new MongoWaits(this.#db, this.#history);
+    this.triggers = new MongoTriggers(this.#db);
   }
 
   async start(): Promise<void> {

@@ -32,6 +32,7 @@ import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
 import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
+import { SqliteTriggers } from "./triggers.ts";
 import { SqliteWaits } from "./waits.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
@@ -45,12 +46,14 @@ export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
   readonly #waits: SqliteWaits;
+  readonly triggers: SqliteTriggers;
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
     this.#db = new SqliteConnection(path);
     this.#history = new SqliteHistory(this.#db);
     this.#waits = new SqliteWaits(this.#db, (row, notes) => this.#record(row, notes));
+    this.triggers = new SqliteTriggers(this.#db);
   }
 
   async start(): Promise<void> {
