@@ -33,6 +33,8 @@ export class Sweeper {
   #running: Promise<void> | undefined;
   /** When expired history was last deleted (epoch ms): at most once a minute. */
   #historyDeletedAt = 0;
+  /** When half-delivered signals were last looked for (epoch ms). */
+  #signalsRepairedAt = 0;
 
   constructor(services: EngineServices, runner: Runner) {
     this.#services = services;
@@ -71,7 +73,7 @@ export class Sweeper {
     for (const run of await store.findOverdueRuns(now, 100))
       await this.#runner.cancelRun(run.id, "timed_out");
     await this.#fireDueTimers(now);
-    await repairSignals(this.#services, this.#runner, now - config.strandedAfterMs, 100);
+    await this.#repairSignals(now);
     for (const execution of await store.findUnpropagated(now - config.strandedAfterMs, 100))
       await this.#resumePropagation(execution);
     // History events a writer recorded but died before numbering (MongoDB): numbered now.
@@ -102,6 +104,18 @@ export class Sweeper {
       // A page that failed would come back as it is: the next pass tries again.
       if (due.length < TIMER_PAGE || failed > 0) return;
     }
+  }
+
+  /**
+   * Signals a crash left half delivered (waits/signals.ts): only those
+   * untouched for strandedAfterMs count, so looking more often than a third
+   * of that finds nothing new.
+   */
+  async #repairSignals(now: number): Promise<void> {
+    const { strandedAfterMs } = this.#services.config;
+    if (now - this.#signalsRepairedAt < strandedAfterMs / 3) return;
+    this.#signalsRepairedAt = now;
+    await repairSignals(this.#services, this.#runner, now - strandedAfterMs, 100);
   }
 
   /** Bulk deletion of history past its retention, in batches, at most once a minute. */

@@ -383,8 +383,10 @@ export class MongoStore implements Store {
   async findOverdueWaiting(now: number, limit: number): Promise<ExecutionRecord[]> {
     const docs = await this.#db.executions
       .find(
+        // A waiting execution holds no lease either (startWait clears it).
         {
-          $or: [{ status: "running", leaseToken: null }, { status: "waiting" }],
+          status: { $in: ["running", "waiting"] },
+          leaseToken: null,
           leaseExpiresAt: { $ne: null, $lt: now },
         },
         { limit },

@@ -529,7 +529,7 @@ export class SqliteStore implements Store {
     return this.#db
       .sql(
         `SELECT * FROM executions
-       WHERE ((status = 'running' AND lease_token IS NULL) OR status = 'waiting')
+       WHERE status IN ('running', 'waiting') AND lease_token IS NULL
          AND lease_expires_at IS NOT NULL AND lease_expires_at < ?
        LIMIT ?`,
       )
