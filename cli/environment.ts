@@ -1,7 +1,25 @@
+import { existsSync } from "node:fs";
 import { parseDuration } from "../compiler/index.ts";
 import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
 import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
 import { UsageError } from "./usage.ts";
+
+/**
+ * The folder of the committed definitions (Workflow, Model and WorkflowTest
+ * YAML), relative to the working directory: what serve, run, worker, validate,
+ * test and apply read when given no folder.
+ */
+export const DEFAULT_DEFINITIONS_DIR = "definitions";
+
+/**
+ * The definitions folder when none is given: $PFLOW_DEFINITIONS, else
+ * ./definitions if it exists; undefined when neither (each command says what
+ * it falls back to: serve and run the bundled examples, validate and test `.`).
+ */
+export function defaultDefinitionsDir(env: Environment = process.env): string | undefined {
+  if (env.PFLOW_DEFINITIONS) return env.PFLOW_DEFINITIONS;
+  return existsSync(DEFAULT_DEFINITIONS_DIR) ? DEFAULT_DEFINITIONS_DIR : undefined;
+}
 
 /**
  * The engine's settings from the environment (docs/operations.md lists them),

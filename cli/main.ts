@@ -3,6 +3,7 @@ import { ConfigurationError, UnreachableError } from "../engine/create.ts";
 import { graphCommand } from "./graph-command.ts";
 import { runCommand } from "./run-command.ts";
 import { serveCommand } from "./serve-command.ts";
+import { testCommand } from "./test-command.ts";
 import { EXIT, HELP, UsageError } from "./usage.ts";
 import { validateCommand } from "./validate-command.ts";
 import { workerCommand } from "./worker-command.ts";
@@ -19,6 +20,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     switch (command) {
       case "validate":
         return await validateCommand(args, io.stdout);
+      case "test":
+        return await testCommand(args, io);
       case "graph":
         return await graphCommand(args, io.stdout, io.stderr);
       case "run":

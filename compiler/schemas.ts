@@ -12,7 +12,7 @@ import { didYouMean } from "./suggest.ts";
 export const SCHEMAS_DIR = join(import.meta.dirname, "..", "schemas");
 const ID_BASE = "https://schemas.propertyflow.ai/pflow/v1/";
 
-export type Kind = "Workflow" | "Model";
+export type Kind = "Workflow" | "Model" | "WorkflowTest";
 
 export interface SchemaSet {
   readonly ajv: Ajv2020;
@@ -27,6 +27,12 @@ export interface SchemaSet {
    */
   userSchemaProblem(schema: unknown): string | undefined;
 }
+
+const SCHEMA_FILES: Readonly<Record<Kind, string>> = {
+  Workflow: "workflow.schema.json",
+  Model: "model.schema.json",
+  WorkflowTest: "workflow-test.schema.json",
+};
 
 let cached: SchemaSet | undefined;
 
@@ -47,7 +53,7 @@ function buildSchemaSet(): SchemaSet {
     // if/then branches name properties without repeating type: object.
     strictTypes: false,
   });
-  for (const file of ["common", "workflow", "model", "definition"]) {
+  for (const file of ["common", "workflow", "model", "workflow-test", "definition"]) {
     ajv.addSchema(readJson(join(SCHEMAS_DIR, `${file}.schema.json`)));
   }
   const opsDir = join(SCHEMAS_DIR, "ops");
@@ -59,6 +65,7 @@ function buildSchemaSet(): SchemaSet {
   const documents = {
     Workflow: ajv.getSchema(`${ID_BASE}workflow.schema.json`) as ValidateFunction,
     Model: ajv.getSchema(`${ID_BASE}model.schema.json`) as ValidateFunction,
+    WorkflowTest: ajv.getSchema(`${ID_BASE}workflow-test.schema.json`) as ValidateFunction,
   };
   // User schemas may use formats and keywords of their own: not strict, formats known.
   const userAjv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
@@ -68,7 +75,7 @@ function buildSchemaSet(): SchemaSet {
     documents,
     ops,
     resolve(kind, ref) {
-      const file = kind === "Workflow" ? "workflow.schema.json" : "model.schema.json";
+      const file = SCHEMA_FILES[kind];
       const absolute = ref.startsWith("#") ? `${ID_BASE}${file}${ref}` : `${ID_BASE}${ref}`;
       return ajv.getSchema(absolute)?.schema as Record<string, unknown> | undefined;
     },

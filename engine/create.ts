@@ -5,6 +5,7 @@ import type { Broker, DeadLetterHandler } from "./broker/broker.ts";
 import { MemoryBroker } from "./broker/memory/memory-broker.ts";
 import { Catalog } from "./catalog.ts";
 import { Engine } from "./engine.ts";
+import type { Doubles } from "./executors/doubles.ts";
 import { ModelCallRecorder } from "./model-call-recorder.ts";
 import { type EngineObserver, NO_OBSERVER } from "./observer.ts";
 import { regionsOf } from "./preprocess/pii/regions.ts";
@@ -37,6 +38,8 @@ export interface EngineOptions {
   readonly egress?: EgressPolicy;
   readonly fetch?: typeof fetch;
   readonly observer?: EngineObserver;
+  /** Stand-ins for nodes and models (`pflow test` only): see executors/doubles.ts. */
+  readonly doubles?: Doubles;
 }
 
 export interface BrokerSettings {
@@ -125,6 +128,7 @@ export async function createEngine(
     config,
     observer: options.observer ?? NO_OBSERVER,
     calls: new ModelCallRecorder(store, logger),
+    ...(options.doubles ? { doubles: options.doubles } : {}),
   });
   started?.();
   const close = async () => {

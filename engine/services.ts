@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Broker } from "./broker/broker.ts";
 import type { Catalog } from "./catalog.ts";
+import type { Doubles } from "./executors/doubles.ts";
 import type { ModelCallRecorder } from "./model-call-recorder.ts";
 import type { EngineObserver } from "./observer.ts";
 import type { PreprocessRegistry } from "./preprocess/registry.ts";
@@ -61,4 +62,6 @@ export interface EngineServices {
   readonly observer: EngineObserver;
   /** This process's model calls, counted and added to the Store's statistics. */
   readonly calls: ModelCallRecorder;
+  /** Stand-ins for nodes and models: set by `pflow test` only (executors/doubles.ts). */
+  readonly doubles?: Doubles;
 }
