@@ -33,6 +33,8 @@ export async function differences(expect: TestCaseFields["expect"], observed: Ob
   if (observed.status !== status) {
     const why = observed.error ? ` (${observed.error.code}: ${observed.error.message})` : "";
     out.push(`status: expected ${status}, got ${observed.status}${why}`);
+    // A refused input started no run: nothing else of it can be compared.
+    if (observed.status === "rejected") return out;
   }
   if (expect?.output !== undefined) subsetDifferences(expect.output, observed.output, "output", out);
   for (const [id, wanted] of Object.entries(expect?.nodes ?? {})) {

@@ -114,7 +114,7 @@ async function runCase(
       options.caseTimeoutMs ??
       DEFAULT_CASE_TIMEOUT_MS;
     const run = await engine.waitForRun(runId, timeoutMs);
-    const executions = await engine.services.store.getExecutions(runId);
+    const executions = await engine.services.store.getExecutions(runId, { items: true });
     if (run === null || !["succeeded", "failed", "timed_out", "cancelled"].includes(run.status)) {
       const unfinished = executions
         .filter((e) => e.item === null && !["succeeded", "failed", "skipped", "cancelled"].includes(e.status))
