@@ -138,14 +138,14 @@ export function checkTestReferences(
   if (plan === undefined) return true;
   const nodeIds = Object.keys(plan.nodes);
   let ok = true;
-  const checkNode = (id: string, pointer: string, what: string) => {
+  const checkNode = (id: string, pointer: string, what: string, target: "key" | "value" = "key") => {
     if (Object.hasOwn(plan.nodes, id)) return;
     ok = false;
     report(
       "unknown-node",
       `${what} names node "${id}", which workflow "${plan.workflow}" does not have${didYouMean(id, nodeIds)}`,
       pointer,
-      "key",
+      target,
     );
   };
   document.spec.cases.forEach((fields, index) => {
@@ -171,7 +171,7 @@ export function checkTestReferences(
       const parsed = expressions.parse(text);
       if (!parsed.ok) return;
       const where = typeof asserts === "string" ? `${at}/expect/assert` : `${at}/expect/assert/${i}`;
-      for (const id of parsed.analysis.nodes) checkNode(id, where, "assert");
+      for (const id of parsed.analysis.nodes) checkNode(id, where, "assert", "value");
     });
   });
   return ok;
