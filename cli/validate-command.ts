@@ -20,7 +20,7 @@ export async function validateCommand(args: string[], stdout: (text: string) => 
   }
   const paths = positionals.length > 0 ? positionals : [defaultDefinitionsDir() ?? "."];
   const { files, skipped } = await collectDefinitionFiles(paths);
-  const result = validateDefinitions(files, { resolve: values.resolve });
+  const result = validateDefinitions(files, { resolve: values.resolve, sources: false });
   stdout(formatFindings(result.files, format, skipped));
   return result.valid ? EXIT.ok : EXIT.failed;
 }

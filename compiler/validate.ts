@@ -41,6 +41,12 @@ export interface ValidateOptions {
    * definition, validated together with the registry it replaces a document of.
    */
   readonly replacing?: string;
+  /**
+   * Keep the YAML of each valid document (`sources`, what registries store).
+   * Default true; `pflow validate` needs none, and writing a 10,000-node
+   * document out again costs as much as reading it.
+   */
+  readonly sources?: boolean;
 }
 
 export interface DocumentSummary {
@@ -63,7 +69,7 @@ export interface DefinitionSet {
   readonly workflows: ReadonlyMap<string, ExecutionPlan>;
   /** The valid models, by name. */
   readonly models: ReadonlyMap<string, CompiledModel>;
-  /** The YAML of each valid document, by `Kind/name`, as registries store it. */
+  /** The YAML of each valid document, by `Kind/name`, as registries store it (empty with `sources: false`). */
   readonly sources: ReadonlyMap<string, string>;
   /** The valid WorkflowTest documents, in file order: what `pflow test` runs (never registered). */
   readonly tests: readonly WorkflowTest[];
@@ -169,7 +175,7 @@ export function validateDefinitions(
     };
   });
   const sources = new Map<string, string>();
-  for (const doc of documents) {
+  for (const doc of options.sources === false ? [] : documents) {
     const valid =
       (doc.kind === "Workflow" && workflows.has(doc.name ?? "")) ||
       (doc.kind === "Model" && models.has(doc.name ?? ""));
