@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { subsetDifferences } from "../../cli/test/expectations.ts";
+import { runTests } from "../../cli/test/run-tests.ts";
 import { collectDefinitionFiles, validateDefinitions } from "../../compiler/index.ts";
 
 const WORKFLOW = `apiVersion: pflow/v1
@@ -106,6 +108,29 @@ describe("the committed definitions and the examples", () => {
       expect([...set.workflows.keys()].filter((name) => !tested.has(name))).toEqual([]);
     });
   }
+});
+
+describe("docs/testing.md", () => {
+  it("its example is valid against the examples, and passes", async () => {
+    const docs = readFileSync(join(import.meta.dirname, "../../docs/testing.md"), "utf8");
+    const example = /```yaml\n([\s\S]*?)```/.exec(docs)?.[1] ?? "";
+    const { files } = await collectDefinitionFiles([join(import.meta.dirname, "../../examples")]);
+    const set = validateDefinitions([
+      ...files.filter((file) => !file.path.endsWith("listing-description.test.yaml")),
+      { path: "docs/testing.md", text: example },
+    ]);
+    expect(set.files.flatMap((file) => file.errors)).toEqual([]);
+    const results = await runTests(
+      set,
+      set.tests.filter((test) => test.file === "docs/testing.md"),
+    );
+    expect(results.map((r) => [r.case, r.failures])).toEqual([
+      ["tidies a mocked draft into the teaser", []],
+      ["a failed first attempt is retried", []],
+      ["the small model writes when listing-writer is down", []],
+      ["an input without a city is refused", []],
+    ]);
+  });
 });
 
 describe("expect.output: a subset", () => {
