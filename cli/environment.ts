@@ -1,25 +1,11 @@
-import { existsSync } from "node:fs";
+import pino, { type Logger } from "pino";
 import { parseDuration } from "../compiler/index.ts";
 import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
 import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
 import { UsageError } from "./usage.ts";
 
-/**
- * The folder of the committed definitions (Workflow, Model and WorkflowTest
- * YAML), relative to the working directory: what serve, run, worker, validate,
- * test and apply read when given no folder.
- */
-export const DEFAULT_DEFINITIONS_DIR = "definitions";
-
-/**
- * The definitions folder when none is given: $PFLOW_DEFINITIONS, else
- * ./definitions if it exists; undefined when neither (each command says what
- * it falls back to: serve and run the bundled examples, validate and test `.`).
- */
-export function defaultDefinitionsDir(env: Environment = process.env): string | undefined {
-  if (env.PFLOW_DEFINITIONS) return env.PFLOW_DEFINITIONS;
-  return existsSync(DEFAULT_DEFINITIONS_DIR) ? DEFAULT_DEFINITIONS_DIR : undefined;
-}
+// The definitions folder is in a module of its own: `pflow validate` needs it, and none of this file's imports.
+export { DEFAULT_DEFINITIONS_DIR, defaultDefinitionsDir } from "./definitions-dir.ts";
 
 /**
  * The engine's settings from the environment (docs/operations.md lists them),
@@ -81,6 +67,19 @@ export function engineSettings(
     broker,
     config,
   };
+}
+
+const LOG_LEVELS: readonly string[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/**
+ * The process's logger, at PFLOW_LOG_LEVEL (default info): JSON lines to
+ * stdout, or to stderr for commands whose stdout is their output.
+ */
+export function processLogger(to: "stdout" | "stderr", env: Environment = process.env): Logger {
+  const level = env.PFLOW_LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(level))
+    throw new UsageError(`PFLOW_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${level}"`);
+  return pino({ level }, pino.destination(to === "stdout" ? 1 : 2));
 }
 
 /** An integer setting of at least `min`, or undefined when unset; anything else stops the process, naming it. */

@@ -9,7 +9,7 @@ import {
   validateDefinitions,
   type WorkflowTest,
 } from "../compiler/index.ts";
-import { defaultDefinitionsDir } from "./environment.ts";
+import { defaultDefinitionsDir } from "./definitions-dir.ts";
 import { formatFindings } from "./findings-format.ts";
 import { formatResults, TEST_FORMATS, type TestFormat } from "./test/test-report.ts";
 import { EXIT, UsageError } from "./usage.ts";

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { collectDefinitionFiles, validateDefinitions } from "../compiler/index.ts";
-import { defaultDefinitionsDir } from "./environment.ts";
+import { defaultDefinitionsDir } from "./definitions-dir.ts";
 import { type FindingsFormat, formatFindings } from "./findings-format.ts";
 import { EXIT, UsageError } from "./usage.ts";
 

@@ -1,6 +1,5 @@
 import type { TestCaseFields } from "../../compiler/index.ts";
-import { evaluateExpression } from "../../engine/providers/template-eval.ts";
-import { truthy } from "../../engine/worker.ts";
+import { evaluateExpression, truthy } from "../../engine/template-eval.ts";
 
 /**
  * What a case expects against what its run did. Each difference is one line a
