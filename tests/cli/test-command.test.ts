@@ -316,7 +316,7 @@ spec:
     expect(ok.stdout).toMatch(/5 passed, 0 failed/);
     const failed = await run(node, [bin, "test", "failing"], { cwd: dir }).catch((error) => error);
     expect(failed.code).toBe(1);
-  });
+  }, 60_000);
 });
 
 async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
