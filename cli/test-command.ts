@@ -141,8 +141,14 @@ async function watchLoop(
       });
     }, 150);
   };
-  const watchers = paths.map((path) =>
-    watch(path, { recursive: true, signal: stop }, (_event, file) =>
+  // The directories, not the files given: a test runs against the workflows beside it.
+  const folders = new Set<string>();
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (info !== undefined) folders.add(info.isDirectory() ? path : dirname(path));
+  }
+  const watchers = [...folders].map((folder) =>
+    watch(folder, { recursive: true, signal: stop }, (_event, file) =>
       changed(file === null ? null : String(file)),
     ),
   );

@@ -297,6 +297,10 @@ spec:
       { signal: controller.signal },
     );
     await until(() => stdout.includes("watching for changes"));
+    // A change to the workflow beside the test file counts too.
+    writeFileSync(join(dir, "passing/greet.yaml"), `${WORKFLOW}\n`);
+    await until(() => stdout.includes("greet.yaml changed: running again"));
+    await until(() => (stdout.match(/5 passed, 0 failed/g) ?? []).length >= 2);
     writeFileSync(
       join(dir, "passing/greet.test.yaml"),
       PASSING.replace("output: { greeting: third }", "output: { greeting: fourth }"),
