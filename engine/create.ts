@@ -40,6 +40,8 @@ export interface EngineOptions {
   readonly observer?: EngineObserver;
   /** Stand-ins for nodes and models (`pflow test` only): see executors/doubles.ts. */
   readonly doubles?: Doubles;
+  /** Compiled user schemas, shared by engines of one process (`pflow test`'s one per case); default: the engine's own. */
+  readonly schemas?: UserSchemas;
 }
 
 export interface BrokerSettings {
@@ -122,7 +124,7 @@ export async function createEngine(
     }),
     ops: builtInOps(),
     cache: new ResultCache(store),
-    schemas: new UserSchemas(),
+    schemas: options.schemas ?? new UserSchemas(),
     logger,
     clock: options.clock ?? Date.now,
     config,

@@ -12,6 +12,7 @@ import {
 import { createEngine } from "../../engine/create.ts";
 import { InputRejected } from "../../engine/runner.ts";
 import type { ExecutionRecord } from "../../engine/store/records.ts";
+import { UserSchemas } from "../../engine/user-schemas.ts";
 import { CaseDoubles } from "./case-doubles.ts";
 import { differences, type Observed, type ObservedNode } from "./expectations.ts";
 
@@ -51,9 +52,11 @@ export async function runTests(
   options: RunOptions = {},
 ): Promise<CaseResult[]> {
   const registered = withoutRetryDelays(set);
+  // One compiler of the workflows' schemas for all cases: each would otherwise compile them again.
+  const shared = { ...options, schemas: new UserSchemas() };
   const limit = pLimit(options.parallel ?? 8);
   const jobs = tests.flatMap((test) =>
-    test.cases.map((testCase) => limit(() => runCase(registered, test, testCase, options))),
+    test.cases.map((testCase) => limit(() => runCase(registered, test, testCase, shared))),
   );
   return Promise.all(jobs);
 }
@@ -62,7 +65,7 @@ async function runCase(
   set: DefinitionSet,
   test: WorkflowTest,
   testCase: TestCase,
-  options: RunOptions,
+  options: RunOptions & { readonly schemas: UserSchemas },
 ): Promise<CaseResult> {
   const started = performance.now();
   const result = (failures: readonly string[]): CaseResult => ({
@@ -84,6 +87,7 @@ async function runCase(
     logger: pino({ level: "silent" }),
     config: { shutdownGraceMs: 0 },
     doubles,
+    schemas: options.schemas,
     fetch: refusedFetch(refused),
   });
   try {
