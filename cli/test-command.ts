@@ -11,6 +11,7 @@ import {
 } from "../compiler/index.ts";
 import { defaultDefinitionsDir } from "./definitions-dir.ts";
 import { formatFindings } from "./findings-format.ts";
+import type { Io } from "./main.ts";
 import { formatResults, TEST_FORMATS, type TestFormat } from "./test/test-report.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
@@ -27,11 +28,7 @@ export interface TestCommandOptions {
   readonly signal?: AbortSignal;
 }
 
-export async function testCommand(
-  args: string[],
-  io: { stdout(text: string): void; stderr(text: string): void },
-  options: TestCommandOptions = {},
-): Promise<number> {
+export async function testCommand(args: string[], io: Io, options: TestCommandOptions = {}): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -61,7 +58,7 @@ export async function testCommand(
 async function testOnce(
   paths: readonly string[],
   format: TestFormat,
-  io: { stdout(text: string): void; stderr(text: string): void },
+  io: Io,
   runOptions: { parallel: number; caseTimeoutMs?: number },
 ): Promise<number> {
   const started = performance.now();
@@ -123,7 +120,7 @@ async function scopeOf(
 async function watchLoop(
   paths: readonly string[],
   once: () => Promise<number>,
-  io: { stdout(text: string): void; stderr(text: string): void },
+  io: Io,
   signal: AbortSignal | undefined,
 ): Promise<number> {
   const stop = signal ?? interrupted();
@@ -164,10 +161,7 @@ async function watchLoop(
 }
 
 /** One run whose usage or definition error is reported, not thrown: watching goes on. */
-async function runReporting(
-  once: () => Promise<number>,
-  io: { stdout(text: string): void; stderr(text: string): void },
-): Promise<number> {
+async function runReporting(once: () => Promise<number>, io: Io): Promise<number> {
   try {
     return await once();
   } catch (error) {
