@@ -22,7 +22,7 @@ import { differences, type Observed, type ObservedNode } from "./expectations.ts
  * queue), so cases share nothing and run side by side. Retries happen at once
  * (their backoff is not waited for: attempts count the same, only faster), and
  * nothing reaches the network: unmocked models that are not `mock` fail the
- * node (CaseDoubles) and any other request is refused (refusedFetch).
+ * node before their provider is called (CaseDoubles).
  */
 export interface CaseResult {
   readonly test: string;
@@ -80,7 +80,6 @@ async function runCase(
     durationMs: Math.round(performance.now() - started),
   });
   const doubles = new CaseDoubles(test.workflow.name, testCase.mocks, testCase.models);
-  const refused: string[] = [];
   const { engine, close } = await createEngine({
     storeUrl: "sqlite::memory:",
     brokerUrl: "memory:",
@@ -88,7 +87,6 @@ async function runCase(
     config: { shutdownGraceMs: 0 },
     doubles,
     schemas: options.schemas,
-    fetch: refusedFetch(refused),
   });
   try {
     await engine.services.catalog.register(set, Date.now(), "pflow test");
@@ -136,7 +134,7 @@ async function runCase(
       nodes: observedNodes(executions),
     };
     // Reaching for the network fails the case, whatever it expects: the run it checked was not the real one.
-    return result([...doubles.blocked, ...refused, ...(await differences(testCase.expect, observed))]);
+    return result([...doubles.blocked, ...(await differences(testCase.expect, observed))]);
   } catch (error) {
     return result([`the case could not run: ${(error as Error).message}`]);
   } finally {
@@ -164,16 +162,6 @@ function observedNodes(executions: readonly ExecutionRecord[]): Record<string, O
     nodes[id] = { ...node, items: sorted.map(view) };
   }
   return nodes;
-}
-
-/** The request a test would have sent, refused and recorded: tests never reach the network. */
-function refusedFetch(refused: string[]): typeof fetch {
-  return async (input) => {
-    const url = input instanceof Request ? input.url : String(input);
-    const message = `a request to ${url} was refused: tests never reach the network; mock what sends it`;
-    if (!refused.includes(message)) refused.push(message);
-    throw new TypeError(message);
-  };
 }
 
 /** The set with every retry due at once: attempts are what a test checks, not the waits between them. */
