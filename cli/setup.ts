@@ -34,7 +34,7 @@ export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
 
 export async function startEngine(
   definitions: DefinitionSet,
-  options: { workers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
+  options: { workers?: boolean; triggers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
 ) {
   const stopTracing = startTracing();
   const created = await createEngine({
@@ -45,6 +45,8 @@ export async function startEngine(
   // Registered by the process itself, from its definitions directory: "startup" in the history.
   await created.engine.services.catalog.register(definitions, Date.now(), "startup");
   await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });
+  // Cron schedules and event queues run where work runs: serve with workers, and worker.
+  if (options.triggers) await created.engine.triggers.start({ fire: options.workers ?? true });
   return {
     ...created,
     close: async () => {
