@@ -18,6 +18,12 @@ export async function startWait(start: WaitingStart): Promise<void> {
   const { services, runner, claimed, context } = start;
   const { node, execution, token, run, plan } = claimed;
   if (node.type !== "wait" && node.type !== "approval") throw new Error(`not a wait node: ${node.id}`);
+  // A stand-in (pflow test) answers for the signal, the timer or the decision; its error is the node's.
+  const double = await services.doubles?.answer({ services, run, node, execution });
+  if (double !== undefined) {
+    await start.finish({ status: "succeeded", output: double.output });
+    return;
+  }
   const now = services.clock();
   const since = execution.startedAt ?? now;
   const timeoutAt = node.timeoutMs === null ? null : since + node.timeoutMs;
