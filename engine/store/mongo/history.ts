@@ -197,7 +197,7 @@ export class MongoHistory {
         break;
       } catch (error) {
         if (!refusedAsDuplicate(error)) throw error;
-        const done = error instanceof MongoBulkWriteError ? error.insertedCount : 0;
+        const done = insertedBefore(error);
         inserted += done;
         pending = pending.slice(done);
         const head = pending[0] as HistoryDocument;
@@ -217,6 +217,19 @@ export class MongoHistory {
       .toArray();
     return last?.seq ?? 0;
   }
+}
+
+/**
+ * How many of an ordered insertMany's documents went in before it was refused:
+ * all those before the first refused one, and none after (ordered). Read from
+ * the refused one's index rather than the reply's count, which mongo-java-server
+ * (the suite's atomic server) gives as the batch's length even when it
+ * inserted none.
+ */
+function insertedBefore(error: unknown): number {
+  if (!(error instanceof MongoBulkWriteError)) return 0;
+  const indexes = [error.writeErrors].flat().map((writeError) => writeError.index);
+  return indexes.length > 0 ? Math.min(...indexes) : 0;
 }
 
 function refusedAsDuplicate(error: unknown): boolean {

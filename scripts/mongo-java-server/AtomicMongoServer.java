@@ -1,0 +1,67 @@
+import de.bwaldvogel.mongo.MongoBackend;
+import de.bwaldvogel.mongo.MongoServer;
+import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Test infrastructure only: mongo-java-server as the integration suite's and
+ * the distributed benchmarks' atomic MongoDB-wire server (scripts/services.sh
+ * builds and starts it). Its writes are synchronized per collection, so a
+ * conditional update is atomic, as on MongoDB: the store runs in its atomic
+ * mode here (FerretDB 1.x gets the locked mode).
+ *
+ *   java -cp … AtomicMongoServer PORT [H2_FILE]
+ *
+ * With H2_FILE, data is kept in that file (H2 MVStore) and survives a restart,
+ * which the store-outage fault test does; without, it is held in memory.
+ */
+public final class AtomicMongoServer {
+    /**
+     * MongoDB 4.4, wire version 9. The library reports wire version 8 on its
+     * own, and the Node.js driver 7.x refuses servers below 9. What the store
+     * uses (findAndModify with projections, bulkWrite, aggregation) the server
+     * implements either way.
+     */
+    private static final MongoVersion MONGO_4_4 = new MongoVersion() {
+        @Override
+        public List<Integer> getVersionArray() {
+            return List.of(4, 4, 0);
+        }
+
+        @Override
+        public String toVersionString() {
+            return "4.4.0";
+        }
+
+        @Override
+        public int getWireVersion() {
+            return 9;
+        }
+    };
+
+    private AtomicMongoServer() {}
+
+    public static void main(String[] args) throws InterruptedException {
+        if (args.length < 1 || args.length > 2) {
+            System.err.println("usage: AtomicMongoServer PORT [H2_FILE]");
+            System.exit(2);
+        }
+        int port = Integer.parseInt(args[0]);
+        MongoBackend backend = args.length == 2 ? new H2Backend(args[1]) : new MemoryBackend();
+        backend.version(MONGO_4_4);
+        MongoServer server = new MongoServer(backend);
+        server.bind("127.0.0.1", port);
+        System.out.println("mongo-java-server (" + (args.length == 2 ? "H2 " + args[1] : "memory")
+            + ") listening on 127.0.0.1:" + port);
+        // SIGTERM: stop accepting, then close the backend, which writes H2's last changes to its file.
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.shutdown();
+            stopped.countDown();
+        }));
+        stopped.await();
+    }
+}
