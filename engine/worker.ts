@@ -18,6 +18,7 @@ import { redactRequest } from "./history/redact.ts";
 import { tooDeepAt, tooDeepMessage } from "./json-depth.ts";
 import type { CallVerdict } from "./limits/circuit-breaker.ts";
 import { ModelGate } from "./limits/model-gate.ts";
+import { MapDependencies } from "./map-dependencies.ts";
 import type { CallOutcome } from "./model-call-recorder.ts";
 import { delay } from "./providers/abortable.ts";
 import { evaluateTemplate } from "./providers/template-eval.ts";
@@ -77,6 +78,7 @@ export class Worker {
   readonly #services: EngineServices;
   readonly #runner: Runner;
   readonly #modelLimits = new Map<string, LimitFunction>();
+  readonly #mapDependencies = new MapDependencies();
   readonly #gate: ModelGate;
   #consumer: Consumer | undefined;
   #stopping = false;
@@ -293,10 +295,13 @@ export class Worker {
   async #context(claimed: Claimed): Promise<Record<string, unknown>> {
     const { execution, run, plan } = claimed;
     const owner = plan.nodes[execution.nodeId] as PlanNode;
+    const read = () => this.#services.store.getExecutions(run.id, { nodeIds: owner.dependencies });
     const dependencies =
       owner.dependencies.length === 0
         ? []
-        : await this.#services.store.getExecutions(run.id, { nodeIds: owner.dependencies });
+        : execution.item === null
+          ? await read()
+          : await this.#mapDependencies.get(execution, read);
     const item = execution.item === null ? undefined : { value: execution.input, index: execution.item };
     return expressionContext(run, dependencies, item);
   }

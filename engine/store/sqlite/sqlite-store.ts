@@ -31,7 +31,17 @@ import {
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
-import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
+import {
+  json,
+  type Row,
+  RUN_COLUMNS_BUT_INPUT,
+  toDeadLetter,
+  toDefinition,
+  toExecution,
+  toModelCalls,
+  toRun,
+} from "./rows.ts";
+import { RunInputs } from "./run-inputs.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
@@ -43,6 +53,7 @@ type Registration = { record: DefinitionRecord; created: boolean };
 export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
+  readonly #inputs = new RunInputs();
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
@@ -795,8 +806,13 @@ export class SqliteStore implements Store {
   }
 
   #run(id: string): RunRecord | null {
-    const row = this.#db.sql("SELECT * FROM runs WHERE id = ?").get(id);
-    return row ? toRun(row) : null;
+    const row = this.#db.sql(`SELECT ${RUN_COLUMNS_BUT_INPUT} FROM runs WHERE id = ?`).get(id);
+    if (!row) return null;
+    const input = this.#inputs.get(id, () => {
+      const stored = this.#db.sql("SELECT input FROM runs WHERE id = ?").get(id);
+      return String(stored?.input ?? "null");
+    });
+    return toRun(row, input);
   }
 
   /** Inside a write: the check and the insert are one transaction, so nothing comes between them. */
