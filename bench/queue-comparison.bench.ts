@@ -44,6 +44,7 @@ async function startRedis(): Promise<{ port: number; process: ChildProcess }> {
   });
   for (let attempt = 0; attempt < 100; attempt++) {
     const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+    probe.on("error", () => {}); // not listening yet: the connect below says so
     try {
       await probe.connect();
       await probe.ping();

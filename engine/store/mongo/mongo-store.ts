@@ -27,6 +27,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
+import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import { databaseOf, MongoConnection, VISIBLE } from "./connection.ts";
@@ -41,6 +42,7 @@ import {
   toDefinition,
   toExecution,
   toRun,
+  toRunWithInput,
 } from "./documents.ts";
 import { finishExecution, readyDependents } from "./finish.ts";
 import { DOCUMENT_SUBJECT, MongoHistory } from "./history.ts";
@@ -70,6 +72,7 @@ export class MongoStore implements Store {
   readonly #db: MongoConnection;
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
+  readonly #inputs = new RunInputs();
 
   /**
    * The database is `options.database`, else the URL's path (`mongodb://host/name`),
@@ -138,9 +141,15 @@ export class MongoStore implements Store {
     return (await this.getRun(run.id)) as RunRecord;
   }
 
+  /** One read: without the input when RunInputs has it, else with it (then kept there). */
   async getRun(id: string): Promise<RunRecord | null> {
-    const doc = await this.#db.runs.findOne({ _id: id });
-    return doc ? toRun(doc) : null;
+    const input = this.#inputs.cached(id);
+    const doc = await this.#db.runs.findOne(
+      { _id: id },
+      { projection: input ? { input: 0, outbox: 0 } : { outbox: 0 } },
+    );
+    if (!doc) return null;
+    return toRunWithInput(doc, input ? input.value : this.#inputs.parse(id, doc.input));
   }
 
   async transitionRun(

@@ -28,6 +28,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
+import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
@@ -40,8 +41,8 @@ import {
   toExecution,
   toModelCalls,
   toRun,
+  toRunWithInput,
 } from "./rows.ts";
-import { RunInputs } from "./run-inputs.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
@@ -805,14 +806,12 @@ export class SqliteStore implements Store {
     this.#history.append(row.run_id as string, Number(row.round), notes);
   }
 
+  /** One read: without the input when RunInputs has it, else with it (then kept there). */
   #run(id: string): RunRecord | null {
-    const row = this.#db.sql(`SELECT ${RUN_COLUMNS_BUT_INPUT} FROM runs WHERE id = ?`).get(id);
+    const input = this.#inputs.cached(id);
+    const row = this.#db.sql(`SELECT ${input ? RUN_COLUMNS_BUT_INPUT : "*"} FROM runs WHERE id = ?`).get(id);
     if (!row) return null;
-    const input = this.#inputs.get(id, () => {
-      const stored = this.#db.sql("SELECT input FROM runs WHERE id = ?").get(id);
-      return String(stored?.input ?? "null");
-    });
-    return toRun(row, input);
+    return toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
   }
 
   /** Inside a write: the check and the insert are one transaction, so nothing comes between them. */
