@@ -50,7 +50,7 @@ export const FROM_DOCUMENT = -1;
 /** A Subject for notes whose node, item and attempt the document gives when moved. */
 export const DOCUMENT_SUBJECT: Subject = Object.freeze({ nodeId: "", item: null, attempt: FROM_DOCUMENT });
 
-type Projected = Pick<
+export type OutboxOwner = Pick<
   ExecutionDocument,
   "_id" | "runId" | "nodeId" | "item" | "round" | "attemptsTotal" | "outbox"
 > &
@@ -95,14 +95,22 @@ export class MongoHistory {
    */
   async drain(kind: "runs" | "executions", ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const collection = this.#collection(kind);
-    const docs = await collection
+    const docs = await this.#collection(kind)
       .find(
         { _id: { $in: [...ids] } },
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    const byRun = new Map<string, { events: HistoryDocument[]; docs: Projected[] }>();
+    return this.move(kind, docs);
+  }
+
+  /**
+   * Moves the outbox entries of documents the caller already has, as a
+   * transition returns them (or its own entries, with the fields the events
+   * need), without reading them again: what drain does after its read.
+   */
+  async move(kind: "runs" | "executions", docs: readonly OutboxOwner[]): Promise<number> {
+    const byRun = new Map<string, { events: HistoryDocument[]; docs: OutboxOwner[] }>();
     for (const doc of docs) {
       if (!doc.outbox || doc.outbox.length === 0) continue;
       const runId = kind === "runs" ? doc._id : doc.runId;
@@ -166,8 +174,8 @@ export class MongoHistory {
     return skipped;
   }
 
-  #collection(kind: "runs" | "executions"): Collection<Projected> {
-    return (kind === "runs" ? this.#db.runs : this.#db.executions) as unknown as Collection<Projected>;
+  #collection(kind: "runs" | "executions"): Collection<OutboxOwner> {
+    return (kind === "runs" ? this.#db.runs : this.#db.executions) as unknown as Collection<OutboxOwner>;
   }
 
   /** Moves entries a writer left behind (it died), older than `before`. */
@@ -214,7 +222,7 @@ export class MongoHistory {
     return () => this.#listeners.delete(listener);
   }
 
-  #event(kind: "runs" | "executions", runId: string, doc: Projected, entry: OutboxEntry): HistoryDocument {
+  #event(kind: "runs" | "executions", runId: string, doc: OutboxOwner, entry: OutboxEntry): HistoryDocument {
     const attempt = (entry as OutboxEntry & { attempt?: number }).attempt;
     return {
       _id: `${doc._id}|${entry.id}`,
@@ -285,14 +293,14 @@ function insertedBefore(error: unknown): number {
 /** Moves gathered for one write: every event, the documents they came from, and who waits for them. */
 class MoveBatch {
   readonly events: HistoryDocument[] = [];
-  readonly docs: Record<"runs" | "executions", Projected[]> = { runs: [], executions: [] };
+  readonly docs: Record<"runs" | "executions", OutboxOwner[]> = { runs: [], executions: [] };
   readonly #written = Promise.withResolvers<ReadonlySet<string>>();
 
   /** Adds a drain's moves; resolves with the ids skipped (moved by another writer) once written. */
   add(
     kind: "runs" | "executions",
     events: readonly HistoryDocument[],
-    docs: readonly Projected[],
+    docs: readonly OutboxOwner[],
   ): Promise<ReadonlySet<string>> {
     for (const event of events) this.events.push(event);
     for (const doc of docs) this.docs[kind].push(doc);

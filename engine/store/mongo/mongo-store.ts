@@ -294,7 +294,8 @@ export class MongoStore implements Store {
       { returnDocument: "after", ...VISIBLE },
     );
     if (!doc) return null;
-    await this.#history.drain("executions", [key]);
+    // The document after the claim holds its entries: moved without reading it again.
+    await this.#history.move("executions", [doc]);
     return toExecution({ ...doc, outbox: [] });
   }
 
