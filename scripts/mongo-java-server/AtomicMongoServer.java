@@ -3,6 +3,8 @@ import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.bson.Document;
+import io.netty.channel.Channel;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
@@ -17,6 +19,13 @@ import java.util.concurrent.CountDownLatch;
  *
  * With H2_FILE, data is kept in that file (H2 MVStore) and survives a restart,
  * which the store-outage fault test does; without, it is held in memory.
+ *
+ * Commands run one at a time, and each reply is a deep copy made before the
+ * next command starts. The library replies with the stored documents
+ * themselves and serializes them after its lock is released, so a concurrent
+ * update could change a reply on its way out: a findAndModify's `$inc` then
+ * returned another caller's count (two callers seeing the same one), which the
+ * store's exactly-once transitions rely on never happening, as on MongoDB.
  */
 public final class AtomicMongoServer {
     /**
@@ -50,7 +59,19 @@ public final class AtomicMongoServer {
             System.exit(2);
         }
         int port = Integer.parseInt(args[0]);
-        MongoBackend backend = args.length == 2 ? new H2Backend(args[1]) : new MemoryBackend();
+        MongoBackend backend = args.length == 2
+            ? new H2Backend(args[1]) {
+                @Override
+                public synchronized Document handleCommand(Channel channel, String database, String command, Document query) {
+                    return super.handleCommand(channel, database, command, query).cloneDeeply();
+                }
+            }
+            : new MemoryBackend() {
+                @Override
+                public synchronized Document handleCommand(Channel channel, String database, String command, Document query) {
+                    return super.handleCommand(channel, database, command, query).cloneDeeply();
+                }
+            };
         backend.version(MONGO_4_4);
         MongoServer server = new MongoServer(backend);
         server.bind("127.0.0.1", port);
