@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import type { EngineObserver } from "../engine/observer.ts";
-import { engineSettings } from "./environment.ts";
+import { engineSettings, processLogger } from "./environment.ts";
 import { formatFindings } from "./findings-format.ts";
 import { startTracing } from "./tracing.ts";
 import { UsageError } from "./usage.ts";
@@ -56,7 +56,7 @@ export async function startEngine(
   const created = await createEngine({
     ...engineSettings(),
     ...(options.observer ? { observer: options.observer } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
+    logger: options.logger ?? processLogger("stderr"),
   });
   // Registered by the process itself, from its definitions directory: "startup" in the history.
   await created.engine.services.catalog.register(definitions, Date.now(), "startup");
