@@ -6,6 +6,7 @@ import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.Document;
 import io.netty.channel.Channel;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -20,8 +21,8 @@ import java.util.concurrent.CountDownLatch;
  * With H2_FILE, data is kept in that file (H2 MVStore) and survives a restart,
  * which the store-outage fault test does; without, it is held in memory.
  *
- * Commands run one at a time, and each reply is a deep copy made before the
- * next command starts. The library replies with the stored documents
+ * Commands that read or write documents run one at a time, and each reply is
+ * a deep copy made before the next such command starts. The library replies with the stored documents
  * themselves and serializes them after its lock is released, so a concurrent
  * update could change a reply on its way out: a findAndModify's `$inc` then
  * returned another caller's count (two callers seeing the same one), which the
@@ -51,6 +52,17 @@ public final class AtomicMongoServer {
         }
     };
 
+    /**
+     * The commands that read or write documents: one at a time, each reply
+     * copied under the lock. The others (the driver's handshake and monitoring,
+     * which may wait on the server) pass by it.
+     */
+    private static final Set<String> DATA_COMMANDS = Set.of(
+        "find", "getMore", "findAndModify", "findandmodify", "aggregate", "count", "distinct",
+        "insert", "update", "delete");
+
+    private static final Object DATA_LOCK = new Object();
+
     private AtomicMongoServer() {}
 
     public static void main(String[] args) throws InterruptedException {
@@ -62,14 +74,20 @@ public final class AtomicMongoServer {
         MongoBackend backend = args.length == 2
             ? new H2Backend(args[1]) {
                 @Override
-                public synchronized Document handleCommand(Channel channel, String database, String command, Document query) {
-                    return super.handleCommand(channel, database, command, query).cloneDeeply();
+                public Document handleCommand(Channel channel, String database, String command, Document query) {
+                    if (!DATA_COMMANDS.contains(command)) return super.handleCommand(channel, database, command, query);
+                    synchronized (DATA_LOCK) {
+                        return super.handleCommand(channel, database, command, query).cloneDeeply();
+                    }
                 }
             }
             : new MemoryBackend() {
                 @Override
-                public synchronized Document handleCommand(Channel channel, String database, String command, Document query) {
-                    return super.handleCommand(channel, database, command, query).cloneDeeply();
+                public Document handleCommand(Channel channel, String database, String command, Document query) {
+                    if (!DATA_COMMANDS.contains(command)) return super.handleCommand(channel, database, command, query);
+                    synchronized (DATA_LOCK) {
+                        return super.handleCommand(channel, database, command, query).cloneDeeply();
+                    }
                 }
             };
         backend.version(MONGO_4_4);
