@@ -1,32 +1,32 @@
-import { DefinitionsNotFound } from "../compiler/index.ts";
-import { ConfigurationError, UnreachableError } from "../engine/create.ts";
-import { graphCommand } from "./graph-command.ts";
-import { runCommand } from "./run-command.ts";
-import { serveCommand } from "./serve-command.ts";
+import { DefinitionsNotFound } from "../compiler/load.ts";
 import { EXIT, HELP, UsageError } from "./usage.ts";
-import { validateCommand } from "./validate-command.ts";
-import { workerCommand } from "./worker-command.ts";
 
 export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
 }
 
-/** Runs one pflow command and returns its exit code; never calls process.exit. */
+/**
+ * Runs one pflow command and returns its exit code; never calls process.exit.
+ * Each command's module is imported when it runs, not before: `pflow validate`
+ * in CI loads the compiler, never the engine, the server or their drivers.
+ */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
       case "validate":
-        return await validateCommand(args, io.stdout);
+        return await (await import("./validate-command.ts")).validateCommand(args, io.stdout);
+      case "test":
+        return await (await import("./test-command.ts")).testCommand(args, io);
       case "graph":
-        return await graphCommand(args, io.stdout, io.stderr);
+        return await (await import("./graph-command.ts")).graphCommand(args, io.stdout, io.stderr);
       case "run":
-        return await runCommand(args, io.stdout);
+        return await (await import("./run-command.ts")).runCommand(args, io.stdout);
       case "worker":
-        return await workerCommand(args);
+        return await (await import("./worker-command.ts")).workerCommand(args);
       case "serve":
-        return await serveCommand(args);
+        return await (await import("./serve-command.ts")).serveCommand(args);
       case undefined:
       case "help":
       case "-h":
@@ -37,18 +37,19 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
+    if (error instanceof UsageError || error instanceof DefinitionsNotFound || isParseArgsError(error)) {
+      io.stderr(`pflow: ${(error as Error).message}\n`);
+      if (error instanceof UsageError || isParseArgsError(error)) io.stderr("Run pflow --help for usage.\n");
+      return EXIT.usage;
+    }
+    // The engine's errors can only come from a command that loaded the engine already.
+    const { ConfigurationError, UnreachableError } = await import("../engine/create.ts");
     if (error instanceof UnreachableError) {
       io.stderr(`pflow: ${error.message}\n`);
       return EXIT.failed;
     }
-    if (
-      error instanceof UsageError ||
-      error instanceof DefinitionsNotFound ||
-      error instanceof ConfigurationError ||
-      isParseArgsError(error)
-    ) {
-      io.stderr(`pflow: ${(error as Error).message}\n`);
-      if (error instanceof UsageError || isParseArgsError(error)) io.stderr("Run pflow --help for usage.\n");
+    if (error instanceof ConfigurationError) {
+      io.stderr(`pflow: ${error.message}\n`);
       return EXIT.usage;
     }
     throw error;

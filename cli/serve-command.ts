@@ -50,6 +50,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     observer: metrics.observer,
     logger,
     workers: values.workers,
+    triggers: true,
   });
   const app = await buildServer({
     engine,

@@ -1,10 +1,9 @@
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import type { EngineObserver } from "../engine/observer.ts";
-import { engineSettings, processLogger } from "./environment.ts";
+import { defaultDefinitionsDir, engineSettings, processLogger } from "./environment.ts";
 import { formatFindings } from "./findings-format.ts";
 import { startTracing } from "./tracing.ts";
 import { UsageError } from "./usage.ts";
@@ -17,24 +16,9 @@ import { UsageError } from "./usage.ts";
  */
 export const BUNDLED_EXAMPLES = join(import.meta.dirname, "..", "examples");
 
-/**
- * --definitions, else PFLOW_DEFINITIONS, else ./definitions if it holds YAML
- * files, else the bundled examples. "Holds YAML" and not just "exists": in a
- * checkout of pflow itself, definitions/ is the source folder of the compiler.
- */
+/** --definitions, else PFLOW_DEFINITIONS, else ./definitions if it exists, else the bundled examples. */
 export function definitionsDir(flag: string | undefined): string {
-  return (
-    flag ?? process.env.PFLOW_DEFINITIONS ?? (holdsYaml("definitions") ? "definitions" : BUNDLED_EXAMPLES)
-  );
-}
-
-function holdsYaml(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  try {
-    return readdirSync(dir, { recursive: true }).some((name) => /\.ya?ml$/.test(String(name)));
-  } catch {
-    return false;
-  }
+  return flag ?? defaultDefinitionsDir() ?? BUNDLED_EXAMPLES;
 }
 
 export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
@@ -50,7 +34,7 @@ export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
 
 export async function startEngine(
   definitions: DefinitionSet,
-  options: { workers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
+  options: { workers?: boolean; triggers?: boolean; observer?: EngineObserver; logger?: Logger } = {},
 ) {
   const stopTracing = startTracing();
   const created = await createEngine({
@@ -61,6 +45,8 @@ export async function startEngine(
   // Registered by the process itself, from its definitions directory: "startup" in the history.
   await created.engine.services.catalog.register(definitions, Date.now(), "startup");
   await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });
+  // Cron schedules and event queues run where work runs: serve with workers, and worker.
+  if (options.triggers) await created.engine.triggers.start({ fire: options.workers ?? true });
   return {
     ...created,
     close: async () => {

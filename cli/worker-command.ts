@@ -24,7 +24,11 @@ export async function workerCommand(args: string[]): Promise<number> {
   const logger = processLogger("stderr");
   const definitions = await loadDefinitions(definitionsDir(values.definitions));
   const metrics = createMetrics();
-  const { engine, close } = await startEngine(definitions, { observer: metrics.observer, logger });
+  const { engine, close } = await startEngine(definitions, {
+    observer: metrics.observer,
+    logger,
+    triggers: true,
+  });
   const app = address
     ? await buildServer({ engine, logger, apiKeys: [], routes: [opsRoutes(metrics)] })
     : null;

@@ -5,6 +5,7 @@ import type { Broker, DeadLetterHandler } from "./broker/broker.ts";
 import { MemoryBroker } from "./broker/memory/memory-broker.ts";
 import { Catalog } from "./catalog.ts";
 import { Engine } from "./engine.ts";
+import type { Doubles } from "./executors/doubles.ts";
 import { ModelCallRecorder } from "./model-call-recorder.ts";
 import { type EngineObserver, NO_OBSERVER } from "./observer.ts";
 import { regionsOf } from "./preprocess/pii/regions.ts";
@@ -17,6 +18,9 @@ import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./services.ts";
 import { MongoStore } from "./store/mongo/mongo-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
+import { AmqpEventBus } from "./triggers/amqp-event-bus.ts";
+import type { EventBus } from "./triggers/event-bus.ts";
+import { MemoryEventBus } from "./triggers/memory-event-bus.ts";
 import { UserSchemas } from "./user-schemas.ts";
 
 /**
@@ -37,6 +41,10 @@ export interface EngineOptions {
   readonly egress?: EgressPolicy;
   readonly fetch?: typeof fetch;
   readonly observer?: EngineObserver;
+  /** Stand-ins for nodes and models (`pflow test` only): see executors/doubles.ts. */
+  readonly doubles?: Doubles;
+  /** Compiled user schemas, shared by engines of one process (`pflow test`'s one per case); default: the engine's own. */
+  readonly schemas?: UserSchemas;
 }
 
 export interface BrokerSettings {
@@ -107,6 +115,16 @@ export async function createEngine(
       `cannot reach the broker at ${redactUrl(options.brokerUrl)}: ${(error as Error).message}`,
     );
   }
+  const events = eventBusFor(options.brokerUrl, logger);
+  try {
+    await events.start();
+  } catch (error) {
+    await Promise.all([events.close().catch(() => {}), broker.close(), store.close()]);
+    throw new UnreachableError(
+      `cannot reach the broker at ${redactUrl(options.brokerUrl)} for event triggers: ${(error as Error).message}`,
+    );
+  }
+  if (options.broker?.prefix) config.triggers = { ...config.triggers, queuePrefix: options.broker.prefix };
   engine = new Engine({
     store,
     broker,
@@ -119,20 +137,28 @@ export async function createEngine(
     }),
     ops: builtInOps(),
     cache: new ResultCache(store),
-    schemas: new UserSchemas(),
+    schemas: options.schemas ?? new UserSchemas(),
     logger,
     clock: options.clock ?? Date.now,
     config,
     observer: options.observer ?? NO_OBSERVER,
     calls: new ModelCallRecorder(store, logger),
+    events,
+    ...(options.doubles ? { doubles: options.doubles } : {}),
   });
   started?.();
   const close = async () => {
     await engine?.stop();
+    await events.close();
     await broker.close();
     await store.close();
   };
   return { engine, close, embedded: store instanceof SqliteStore };
+}
+
+/** Event triggers come through RabbitMQ with a RabbitMQ broker, else through the in-process bus. */
+function eventBusFor(url: string, logger: Logger): EventBus {
+  return /^amqps?:\/\//.test(url) ? new AmqpEventBus({ url, logger }) : new MemoryEventBus();
 }
 
 function storeFor(url: string, historyRetentionMs: number): Store {

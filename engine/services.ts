@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Broker } from "./broker/broker.ts";
 import type { Catalog } from "./catalog.ts";
+import type { Doubles } from "./executors/doubles.ts";
 import type { ModelCallRecorder } from "./model-call-recorder.ts";
 import type { EngineObserver } from "./observer.ts";
 import type { PreprocessRegistry } from "./preprocess/registry.ts";
@@ -8,6 +9,8 @@ import type { Providers } from "./providers/registry.ts";
 import type { ResultCache } from "./result-cache.ts";
 import type { Store } from "./store/store.ts";
 import type { EvaluateOptions } from "./template-eval.ts";
+import type { EventBus } from "./triggers/event-bus.ts";
+import type { TriggerTiming } from "./triggers/triggers.ts";
 import type { UserSchemas } from "./user-schemas.ts";
 
 /**
@@ -33,6 +36,8 @@ export interface EngineConfig {
   readonly canaryAnalysisIntervalMs: number;
   /** Run history events older than this are deleted (PFLOW_HISTORY_RETENTION). */
   readonly historyRetentionMs: number;
+  /** Timing of cron triggers and the names of event queues (engine/triggers/triggers.ts); defaults apply. */
+  readonly triggers?: Partial<TriggerTiming>;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
@@ -61,4 +66,8 @@ export interface EngineServices {
   readonly observer: EngineObserver;
   /** This process's model calls, counted and added to the Store's statistics. */
   readonly calls: ModelCallRecorder;
+  /** Where event triggers' messages come from; absent: an in-process bus (engine/triggers). */
+  readonly events?: EventBus;
+  /** Stand-ins for nodes and models: set by `pflow test` only (executors/doubles.ts). */
+  readonly doubles?: Doubles;
 }

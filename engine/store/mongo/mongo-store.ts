@@ -56,6 +56,7 @@ import {
   sweepExpiredLeases,
 } from "./recovery.ts";
 import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
+import { MongoTriggers } from "./triggers.ts";
 
 /**
  * The production Store, on MongoDB (a replica set), or on a MongoDB-wire server
@@ -73,6 +74,7 @@ export class MongoStore implements Store {
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
   readonly #inputs = new RunInputs();
+  readonly triggers: MongoTriggers;
 
   /**
    * The database is `options.database`, else the URL's path (`mongodb://host/name`),
@@ -83,6 +85,7 @@ export class MongoStore implements Store {
     this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
     this.#flags = new PropagationFlags(this.#db.executions);
     this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
+    this.triggers = new MongoTriggers(this.#db);
   }
 
   async start(): Promise<void> {

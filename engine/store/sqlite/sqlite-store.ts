@@ -43,6 +43,7 @@ import {
   toRun,
   toRunWithInput,
 } from "./rows.ts";
+import { SqliteTriggers } from "./triggers.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
@@ -55,11 +56,13 @@ export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
   readonly #inputs = new RunInputs();
+  readonly triggers: SqliteTriggers;
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
     this.#db = new SqliteConnection(path);
     this.#history = new SqliteHistory(this.#db);
+    this.triggers = new SqliteTriggers(this.#db);
   }
 
   async start(): Promise<void> {
