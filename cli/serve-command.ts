@@ -8,6 +8,7 @@ import { allRoutes } from "../server/routes/index.ts";
 import { positiveInteger } from "./environment.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
+import { untilSignalled } from "./signals.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
 /**
@@ -67,10 +68,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
   if (apiKeys.length === 0) logger.warn(`no API keys configured: serving on ${host} (loopback) only`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
+  await untilSignalled();
   logger.info("shutting down: finishing requests and node work in hand");
   await app.close();
   await close();

@@ -5,6 +5,7 @@ import { createMetrics } from "../server/metrics.ts";
 import { opsRoutes } from "../server/routes/ops.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
+import { untilSignalled } from "./signals.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
 /**
@@ -37,10 +38,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     }
   }
   logger.info("worker started");
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
+  await untilSignalled();
   logger.info("worker stopping");
   await app?.close();
   await close();
