@@ -5,6 +5,7 @@ import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";
 import { actorOf, iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
+import { workflowHint } from "../workflow-hint.ts";
 
 /**
  * The workflow registry: list, read, and register new versions from YAML, plus
@@ -80,7 +81,11 @@ export const definitionRoutes: RoutePlugin = async (app, { engine, validator }) 
       const { name } = request.params;
       const versions = await store.listDefinitionVersions("Workflow", name);
       const latest = versions.at(-1);
-      if (!latest) throw new Problem("not-found", `no workflow "${name}" is registered`);
+      if (!latest)
+        throw new Problem(
+          "not-found",
+          `no workflow "${name}" is registered${await workflowHint(store, name)}`,
+        );
       const plan = latest.compiled as ExecutionPlan;
       return {
         name,

@@ -106,10 +106,15 @@ describe("GET /v1/workflows/{name}", () => {
 
   it("404s for an unknown workflow, as a problem", async () => {
     const s = await start();
-    const response = await s.request("GET", "/v1/workflows/missing");
+    const response = await s.request("GET", "/v1/workflows/unheard-of");
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toContain("application/problem+json");
-    expect(response.json).toMatchObject({ status: 404, detail: 'no workflow "missing" is registered' });
+    expect(response.json).toMatchObject({ status: 404, detail: 'no workflow "unheard-of" is registered' });
+    const misspelt = await s.request("GET", "/v1/workflows/listin");
+    expect(misspelt.json).toMatchObject({
+      status: 404,
+      detail: 'no workflow "listin" is registered (did you mean "listing"?)',
+    });
   });
 });
 

@@ -225,6 +225,12 @@ describe("refused starts", () => {
     expect(response.json.detail).toBe('no workflow "no-such-flow" is registered');
   });
 
+  it("answers 404 for a misspelt workflow with the did-you-mean the CLI gives", async () => {
+    const response = await start("greeet", {});
+    expectProblem(response, 404, "not-found");
+    expect(response.json.detail).toBe('no workflow "greeet" is registered (did you mean "greet"?)');
+  });
+
   it("answers 400 invalid-input with the violations for an input that breaks the inputs schema", async () => {
     const response = await start("greet", { input: { name: 3 } });
     expectProblem(response, 400, "invalid-input");
