@@ -16,6 +16,7 @@ import { InputRejected } from "../engine/runner.ts";
 import { answerMethodNotAllowed } from "./allowed-methods.ts";
 import { type ApiKey, allows, findApiKey, type Scope } from "./auth.ts";
 import { DefinitionValidator, type ValidationSettings } from "./definition-validator.ts";
+import { DOCS_PAGE } from "./docs-page.ts";
 import { addJsonBodyParser } from "./json-body.ts";
 import { withLinks } from "./openapi-links.ts";
 import { Problem } from "./problems.ts";
@@ -133,7 +134,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     transformObject: (documents) =>
       withLinks("openapiObject" in documents ? documents.openapiObject : documents.swaggerObject),
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+  await app.register(swaggerUi, DOCS_PAGE);
 
   // Before authentication: which methods a path takes is public (the OpenAPI document says it too).
   answerMethodNotAllowed(app, { maxParamLength: MAX_PARAM_LENGTH });
