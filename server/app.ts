@@ -223,9 +223,12 @@ export function toProblem(error: unknown, request: FastifyRequest): Problem {
       return new Problem("bad-request", "the body is empty; send a JSON object");
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case undefined:
-      if (error instanceof SyntaxError || fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+      // Fastify's own message repeats ours ("Body is not valid JSON but content-type is set to…")
+      // without a position; a SyntaxError's (JSON.parse's) has the position.
+      if (fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY")
+        return new Problem("bad-request", "the body is not valid JSON");
+      if (error instanceof SyntaxError)
         return new Problem("bad-request", `the body is not valid JSON: ${fastifyError.message}`);
-      }
   }
   if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode === 429) {
     return new Problem("rate-limited", fastifyError.message);
