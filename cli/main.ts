@@ -22,7 +22,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case "graph":
         return await graphCommand(args, io.stdout, io.stderr);
       case "run":
-        return await runCommand(args, io.stdout);
+        return await runCommand(args, io.stdout, io.stderr);
       case "worker":
         return await workerCommand(args);
       case "serve":

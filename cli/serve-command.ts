@@ -46,11 +46,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   const logger = pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" });
-  const definitions = await loadDefinitions(definitionsDir(values.definitions));
+  const dir = definitionsDir(values.definitions);
+  const definitions = await loadDefinitions(dir);
   const metrics = createMetrics();
   const { engine, close } = await startEngine(definitions, {
     observer: metrics.observer,
     logger,
+    onRegistered: (line) => logger.info(line),
     workers: values.workers,
   });
   const app = await buildServer({
@@ -67,6 +69,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     await close();
     throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
+  const earlier = (await engine.services.store.listDefinitions("Workflow"))
+    .map((record) => record.name)
+    .filter((name) => !definitions.workflows.has(name));
+  if (earlier.length > 0)
+    logger.info(`also serving workflows registered earlier, not in ${dir}: ${earlier.join(", ")}`);
   if (apiKeys.length === 0) logger.warn(`no API keys configured: serving on ${host} (loopback) only`);
   await untilSignalled();
   logger.info("shutting down: finishing requests and node work in hand");

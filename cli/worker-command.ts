@@ -25,7 +25,11 @@ export async function workerCommand(args: string[]): Promise<number> {
   const logger = pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" }, pino.destination(2));
   const definitions = await loadDefinitions(definitionsDir(values.definitions));
   const metrics = createMetrics();
-  const { engine, close } = await startEngine(definitions, { observer: metrics.observer, logger });
+  const { engine, close } = await startEngine(definitions, {
+    observer: metrics.observer,
+    logger,
+    onRegistered: (line) => logger.info(line),
+  });
   const app = address
     ? await buildServer({ engine, logger, apiKeys: [], routes: [opsRoutes(metrics)] })
     : null;
