@@ -75,8 +75,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (earlier.length > 0)
     logger.info(`also serving workflows registered earlier, not in ${dir}: ${earlier.join(", ")}`);
   if (apiKeys.length === 0) logger.warn(`no API keys configured: serving on ${host} (loopback) only`);
-  await untilSignalled();
-  logger.info("shutting down: finishing requests and node work in hand");
+  const reason = await untilSignalled();
+  logger.info({ reason }, "shutting down: finishing requests and node work in hand");
   await app.close();
   await close();
   return EXIT.ok;

@@ -42,8 +42,8 @@ export async function workerCommand(args: string[]): Promise<number> {
     }
   }
   logger.info("worker started");
-  await untilSignalled();
-  logger.info("worker stopping");
+  const reason = await untilSignalled();
+  logger.info({ reason }, "worker stopping");
   await app?.close();
   await close();
   return EXIT.ok;
