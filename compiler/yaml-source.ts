@@ -14,6 +14,7 @@ import {
   type Node as YamlNode,
 } from "yaml";
 import type { Diagnostic, ValidationCode } from "./codes.ts";
+import { indentationHint } from "./indentation.ts";
 import { type Expansion, measureExpansion, SelfReferencingAlias } from "./yaml-expansion.ts";
 
 /**
@@ -136,7 +137,9 @@ function readDocument(doc: Document.Parsed, text: string, limits: YamlLimits, re
   let fatal = false;
   if (error !== undefined) {
     fatal = true;
-    report("yaml-syntax", syntaxMessage(error, text), error.pos[0]);
+    const hint = indentationHint(error.code, error.pos[0], text);
+    if (hint) report("yaml-syntax", `${firstLine(error.message)}: ${hint.message}`, hint.offset);
+    else report("yaml-syntax", syntaxMessage(error, text), error.pos[0]);
   } else if (doc.directives.yaml.explicit && doc.directives.yaml.version !== "1.2") {
     // A %YAML 1.1 directive would bring back yes/no booleans and merge keys.
     fatal = true;
