@@ -154,7 +154,8 @@ async function remote(client: ApiClient, kind: Kind, name: string): Promise<Remo
     versions?: { version: number; hash: string }[];
     history?: { version: number; hash: string }[];
   }>("GET", `/v1/${PATH[kind]}/${encodeURIComponent(name)}`);
-  const versions = body.versions ?? body.history ?? [];
+  // A workflow lists its versions as `versions`; a model as `history` (its `versions` are the model's own).
+  const versions = (kind === "Model" ? body.history : body.versions) ?? [];
   return { latest: body.latest, hashes: versions.map((v) => v.hash), source: body.definition };
 }
 

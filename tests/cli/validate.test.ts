@@ -132,7 +132,8 @@ describe("pflow validate", () => {
   it("an empty file is invalid, with a message", async () => {
     expect(await pflow("validate", "empty.yaml")).toMatchObject({
       code: 1,
-      stdout: "empty.yaml:1:1: error empty-file: the file holds no YAML documents\n1 file, 1 error, 0 warnings\n",
+      stdout:
+        "empty.yaml:1:1: error empty-file: the file holds no YAML documents\n1 file, 1 error, 0 warnings\n",
     });
   });
 
