@@ -35,6 +35,7 @@ export async function watchRun(client: ApiClient, id: string, io: RunsIo): Promi
   try {
     const { body } = await client.request<Parameters<typeof stateOf>[0]>("GET", path);
     const state = stateOf(body);
+    inOrder(state, await planOrder(client, body.workflow.name));
     const screen = io.isTTY ? new LiveScreen(io) : null;
     if (screen) screen.draw(state);
     else io.stdout(`${render(state, Date.now(), Number.POSITIVE_INFINITY).join("\n")}\n`);
@@ -130,4 +131,27 @@ class LiveScreen {
     this.#drawn = lines.length;
     this.#io.stdout(out);
   }
+}
+
+/** The workflow's nodes in their plan's order (dependencies first), if the server says it; else none. */
+async function planOrder(client: ApiClient, workflow: string): Promise<readonly string[]> {
+  try {
+    const { body } = await client.request<{ plan?: { order?: string[] } }>(
+      "GET",
+      `/v1/workflows/${encodeURIComponent(workflow)}?plan=true`,
+    );
+    return body.plan?.order ?? [];
+  } catch (error) {
+    if (error instanceof ApiError) return []; // the order is a nicety: the view works without it
+    throw error;
+  }
+}
+
+function inOrder(state: WatchState, order: readonly string[]): void {
+  const rank = new Map(order.map((id, i) => [id, i]));
+  const sorted = [...state.nodes].sort(
+    ([a], [b]) => (rank.get(a) ?? Number.MAX_SAFE_INTEGER) - (rank.get(b) ?? Number.MAX_SAFE_INTEGER),
+  );
+  state.nodes.clear();
+  for (const [id, node] of sorted) state.nodes.set(id, node);
 }
