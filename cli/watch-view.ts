@@ -147,7 +147,7 @@ export function render(state: WatchState, now: number, width = 100): string[] {
     start === undefined ? "" : seconds((end ?? now) - start);
   const head = `run ${state.id}  ${state.workflow}  ${state.status}  ${elapsed(state.startedAt, state.finishedAt)}`;
   const idWidth = Math.min(32, Math.max(4, ...[...state.nodes.keys()].map((id) => id.length)));
-  const lines = [head.trimEnd()];
+  const lines = [clip(head.trimEnd(), width)];
   for (const [id, node] of state.nodes) {
     const attempts = node.attempts > 1 ? `attempt ${node.attempts}` : "";
     const done = node.items
