@@ -1,3 +1,4 @@
+import pino, { type Logger } from "pino";
 import { parseDuration } from "../compiler/index.ts";
 import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
 import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
@@ -63,6 +64,19 @@ export function engineSettings(
     broker,
     config,
   };
+}
+
+const LOG_LEVELS: readonly string[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/**
+ * The process's logger, at PFLOW_LOG_LEVEL (default info): JSON lines to
+ * stdout, or to stderr for commands whose stdout is their output.
+ */
+export function processLogger(to: "stdout" | "stderr", env: Environment = process.env): Logger {
+  const level = env.PFLOW_LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(level))
+    throw new UsageError(`PFLOW_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${level}"`);
+  return pino({ level }, pino.destination(to === "stdout" ? 1 : 2));
 }
 
 /** An integer setting of at least `min`, or undefined when unset; anything else stops the process, naming it. */

@@ -1,11 +1,10 @@
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
-import pino from "pino";
 import { buildServer, type ServerOptions } from "../server/app.ts";
 import { ApiKeyError, parseApiKeys } from "../server/auth.ts";
 import { createMetrics } from "../server/metrics.ts";
 import { allRoutes } from "../server/routes/index.ts";
-import { positiveInteger } from "./environment.ts";
+import { positiveInteger, processLogger } from "./environment.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
 import { untilSignalled } from "./signals.ts";
@@ -45,7 +44,7 @@ export async function serveCommand(args: string[]): Promise<number> {
         "or listen on 127.0.0.1.",
     );
   }
-  const logger = pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" });
+  const logger = processLogger("stdout");
   const dir = definitionsDir(values.definitions);
   const definitions = await loadDefinitions(dir);
   const metrics = createMetrics();

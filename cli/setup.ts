@@ -5,7 +5,7 @@ import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from 
 import { createEngine } from "../engine/create.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
-import { engineSettings } from "./environment.ts";
+import { engineSettings, processLogger } from "./environment.ts";
 import { formatFindings } from "./findings-format.ts";
 import { registrationLines } from "./registration.ts";
 import { startTracing } from "./tracing.ts";
@@ -72,7 +72,7 @@ export async function startEngine(definitions: DefinitionSet, options: StartOpti
   const created = await createEngine({
     ...engineSettings(),
     ...(options.observer ? { observer: options.observer } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
+    logger: options.logger ?? processLogger("stderr"),
   });
   try {
     // Registered by the process itself, from its definitions directory: "startup" in the history.

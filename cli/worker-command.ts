@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import pino from "pino";
 import { buildServer } from "../server/app.ts";
 import { createMetrics } from "../server/metrics.ts";
 import { opsRoutes } from "../server/routes/ops.ts";
+import { processLogger } from "./environment.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
 import { untilSignalled } from "./signals.ts";
@@ -22,7 +22,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     options: { definitions: { type: "string" }, port: { type: "string" }, host: { type: "string" } },
   });
   const address = listenAddress(values, "PFLOW_WORKER_PORT", null);
-  const logger = pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" }, pino.destination(2));
+  const logger = processLogger("stderr");
   const definitions = await loadDefinitions(definitionsDir(values.definitions));
   const metrics = createMetrics();
   const { engine, close } = await startEngine(definitions, {

@@ -4,19 +4,20 @@ import type { NodeFields, RetryFields, WorkflowDocument } from "./documents.ts";
 import { durationMs } from "./duration.ts";
 import type { ExpressionCache } from "./expressions.ts";
 import { analyseGraph, type DependencyEdge } from "./graph.ts";
-import type {
-  CachePolicy,
-  ExecutionPlan,
-  JsonValue,
-  MapNodeBody,
-  ModelNodeBody,
-  PlanNode,
-  PreprocessNodeBody,
-  RetryPolicy,
-  TemplateNode,
-  TransformNodeBody,
-  ValueTemplate,
-  WorkflowNodeBody,
+import {
+  type CachePolicy,
+  DEFAULT_TIMEOUT_MS,
+  type ExecutionPlan,
+  type JsonValue,
+  type MapNodeBody,
+  type ModelNodeBody,
+  type PlanNode,
+  type PreprocessNodeBody,
+  type RetryPolicy,
+  type TemplateNode,
+  type TransformNodeBody,
+  type ValueTemplate,
+  type WorkflowNodeBody,
 } from "./plan.ts";
 import { pointerOf } from "./positions.ts";
 import { parseWorkflowReference } from "./references.ts";
@@ -55,7 +56,6 @@ export interface CompileContext {
   readonly report: FindingSink;
 }
 
-const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_CONCURRENCY = 8;
 const WORKFLOW_ROOTS: ReadonlySet<string> = new Set(["inputs", "nodes", "run"]);
 const TEMPLATE_ROOTS: ReadonlySet<string> = new Set(["inputs", "nodes", "run", "item", "index"]);

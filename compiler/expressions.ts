@@ -174,7 +174,7 @@ export function parseExpression(source: string): ParsedExpression {
  * whose JSONata AST is known without parsing: a path of name steps. Recognising
  * exactly that grammar skips JSONata's parser (about 50 µs a call, most of the
  * compile time of a large workflow); anything else, keywords included, is parsed.
- * tests/definitions/expressions.test.ts checks the shortcut against the parser.
+ * tests/compiler/expressions.test.ts checks the shortcut against the parser.
  */
 const PLAIN_PATH = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const JSONATA_WORDS = new Set(["and", "or", "in", "true", "false", "null", "function"]);

@@ -18,6 +18,7 @@ export {
 } from "./model.ts";
 export { withAlias, withoutCanary } from "./model-edits.ts";
 export type * from "./plan.ts";
+export { DEFAULT_TIMEOUT_MS } from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
 export { validationJson } from "./report.ts";
 export { scanTemplate } from "./templates.ts";

@@ -26,7 +26,12 @@ export type ValueTemplate =
   | { readonly t: "object"; readonly entries: readonly (readonly [string, ValueTemplate])[] }
   | { readonly t: "array"; readonly items: readonly ValueTemplate[] };
 
-export type NodeType = "model" | "preprocess" | "transform" | "map" | "workflow";
+/**
+ * The timeout of an attempt when neither its node, its workflow's default nor
+ * (for a model node) its model sets one.
+ */
+export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
 export type Trigger = "all_succeeded" | "none_failed" | "all_done";
 
 export interface RetryPolicy {

@@ -25,10 +25,6 @@ export type ScannedTemplate =
   | { readonly kind: "interpolation"; readonly parts: readonly TemplatePart[] }
   | { readonly kind: "unclosed"; readonly offset: number };
 
-export function isTemplate(text: string): boolean {
-  return text.includes("{{");
-}
-
 export function scanTemplate(text: string, parses?: (source: string) => boolean): ScannedTemplate {
   let start = text.indexOf("{{");
   if (start < 0) return { kind: "literal" };

@@ -68,8 +68,8 @@ export class UnreachableError extends Error {
 export async function createEngine(
   options: EngineOptions,
 ): Promise<{ engine: Engine; close(): Promise<void>; embedded: boolean }> {
-  const logger =
-    options.logger ?? pino({ level: process.env.PFLOW_LOG_LEVEL ?? "info" }, pino.destination(2));
+  // The engine reads no settings of its own: a process passes its logger (cli/environment.ts).
+  const logger = options.logger ?? pino({ level: "info" }, pino.destination(2));
   piiRegionsFromEnvironment();
   const store = storeFor(
     options.storeUrl,

@@ -1,18 +1,25 @@
 import type { ExecutionPlan, PlanNode } from "../compiler/index.ts";
-import type { ExecutionStatus } from "./store/records.ts";
+import type { NodeError } from "./errors.ts";
+import { type ExecutionRecord, type ExecutionStatus, TERMINAL_EXECUTION } from "./store/records.ts";
 
 /**
- * What to do next in a run, decided from the plan and the state alone: no I/O,
- * no clock, no randomness. The runner reads the state, calls this, and applies
- * the result through the ports (style: Conductor's DeciderService).
+ * The run rules, in one place, decided from the plan and the state alone: no
+ * I/O, no clock, no randomness. The runner and the workers read the state,
+ * call these, and apply the result through the ports (style: Conductor's
+ * DeciderService).
  *
  * A node is considered once every dependency has finished. Then, in order:
  * 1. trigger: all_succeeded needs every dependency succeeded; none_failed needs
  *    none failed (skipped is fine: joins after a branch); all_done always passes.
  * 2. failFast: once the run is failing (a node failed with onError: fail), only
- *    nodes with trigger all_done still start.
+ *    nodes with trigger all_done still start. Checked again when a worker takes
+ *    a queued node (`whyNotStart`): the run may have begun failing since.
  * `when` is evaluated by the worker when the node runs (it is an expression
  * over the dependencies' outputs); a falsy `when` ends the node skipped.
+ *
+ * A run ends once every node has finished (`isComplete`; the Store also counts
+ * finished nodes, so the runner learns it without reading them all), and how
+ * is `runEnd`: failed if it is failing, else succeeded.
  */
 export interface RunView {
   /** A node failed with onError: fail. */
@@ -26,11 +33,7 @@ export interface Decision {
   readonly dispatch: string[];
   /** Nodes to end as skipped, with why. */
   readonly skip: { readonly nodeId: string; readonly reason: string }[];
-  /** Every node has finished: how the run ends. */
-  readonly finish: { readonly status: "succeeded" | "failed" } | null;
 }
-
-const FINISHED: ReadonlySet<ExecutionStatus> = new Set(["succeeded", "failed", "skipped", "cancelled"]);
 
 /** Decides for `candidates` (or every pending node) of the run. */
 export function decide(
@@ -42,19 +45,18 @@ export function decide(
   const skip: { nodeId: string; reason: string }[] = [];
   for (const nodeId of candidates) {
     const node = plan.nodes[nodeId];
-    if (node === undefined || (view.statuses[nodeId] ?? "pending") !== "pending") continue;
-    if (!node.dependencies.every((dep) => FINISHED.has(view.statuses[dep] ?? "pending"))) continue;
+    if (node === undefined || statusOf(view, nodeId) !== "pending") continue;
+    if (!node.dependencies.every((dep) => TERMINAL_EXECUTION.has(statusOf(view, dep)))) continue;
     const reason = whyNotRun(node, plan, view);
     if (reason === null) dispatch.push(nodeId);
     else skip.push({ nodeId, reason });
   }
-  const done = dispatch.length === 0 && skip.length === 0 && allFinished(plan, view);
-  return { dispatch, skip, finish: done ? { status: view.failing ? "failed" : "succeeded" } : null };
+  return { dispatch, skip };
 }
 
 /** Why a node whose dependencies have all finished must not run, or null. */
 export function whyNotRun(node: PlanNode, plan: ExecutionPlan, view: RunView): string | null {
-  const statuses = node.dependencies.map((dep) => view.statuses[dep] ?? "pending");
+  const statuses = node.dependencies.map((dep) => statusOf(view, dep));
   switch (node.trigger) {
     case "all_succeeded":
       if (!statuses.every((s) => s === "succeeded"))
@@ -67,10 +69,44 @@ export function whyNotRun(node: PlanNode, plan: ExecutionPlan, view: RunView): s
     case "all_done":
       return null;
   }
-  if (view.failing && plan.failFast) return "the run is failing (failFast)";
-  return null;
+  return whyNotStart(node, plan, view.failing);
 }
 
-function allFinished(plan: ExecutionPlan, view: RunView): boolean {
-  return plan.order.every((nodeId) => FINISHED.has(view.statuses[nodeId] ?? "pending"));
+/** failFast: why a node of the plan must not start in a failing run, or null. */
+export function whyNotStart(node: PlanNode, plan: ExecutionPlan, failing: boolean): string | null {
+  if (!failing || !plan.failFast || node.trigger === "all_done") return null;
+  return "the run is failing (failFast)";
+}
+
+/** Every node of the plan has finished. */
+export function isComplete(plan: ExecutionPlan, view: Pick<RunView, "statuses">): boolean {
+  return plan.order.every((nodeId) => TERMINAL_EXECUTION.has(statusOf(view, nodeId)));
+}
+
+/**
+ * How a complete run ends: failed if it is failing, with the error of the
+ * first node (in plan order) that failed with onError: fail; else succeeded
+ * (its outputs are evaluated then, which can still fail it).
+ */
+export function runEnd(
+  plan: ExecutionPlan,
+  failing: boolean,
+  executions: readonly Pick<ExecutionRecord, "nodeId" | "item" | "status" | "error">[],
+): { readonly status: "succeeded" } | { readonly status: "failed"; readonly error: NodeError } {
+  if (!failing) return { status: "succeeded" };
+  const failed = new Map(
+    executions.filter((e) => e.item === null && e.status === "failed").map((e) => [e.nodeId, e]),
+  );
+  for (const nodeId of plan.order) {
+    const execution = failed.get(nodeId);
+    if (execution && plan.nodes[nodeId]?.onError === "fail") {
+      const message = `node "${nodeId}" failed: ${execution.error?.message ?? "unknown error"}`;
+      return { status: "failed", error: { code: "node-failed", message } };
+    }
+  }
+  return { status: "failed", error: { code: "failed", message: "the run failed" } };
+}
+
+function statusOf(view: Pick<RunView, "statuses">, nodeId: string): ExecutionStatus {
+  return view.statuses[nodeId] ?? "pending";
 }

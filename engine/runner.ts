@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { ExecutionPlan, PlanNode } from "../compiler/index.ts";
-import type { Task } from "./broker/broker.ts";
 import { leafOutputs, outputsContext } from "./context.ts";
-import { decide } from "./decide.ts";
+import { decide, isComplete, runEnd } from "./decide.ts";
 import { asExecutionError, ExecutionError, type NodeError } from "./errors.ts";
 import { MAX_JSON_DEPTH, tooDeepAt } from "./json-depth.ts";
 import { pinModels } from "./pinning.ts";
 import { propagationOf } from "./propagation.ts";
-import { evaluateTemplate } from "./providers/template-eval.ts";
 import { RunEvents } from "./run-events.ts";
 import type { EngineServices } from "./services.ts";
 import {
@@ -20,7 +18,9 @@ import {
   TERMINAL_RUN,
 } from "./store/records.ts";
 import type { FinishResult } from "./store/store.ts";
-import { activeTraceparent, inSpan, SpanKind } from "./tracing.ts";
+import { nodeOf, taskFor } from "./tasks.ts";
+import { evaluateTemplate } from "./template-eval.ts";
+import { inSpan, SpanKind } from "./tracing.ts";
 import { describeViolations, type Violation } from "./user-schemas.ts";
 
 /**
@@ -236,9 +236,10 @@ export class Runner {
     if (!run || TERMINAL_RUN.has(run.status)) return;
     const plan = await this.#plan(run);
     const executions = await store.getExecutions(runId);
-    let status: "succeeded" | "failed" = run.failing ? "failed" : "succeeded";
+    const end = runEnd(plan, run.failing, executions);
+    let status = end.status;
     let output: unknown = null;
-    let error: NodeError | null = null;
+    let error: NodeError | null = end.status === "failed" ? end.error : null;
     if (status === "succeeded") {
       try {
         output =
@@ -250,8 +251,6 @@ export class Runner {
         const failure = asExecutionError(cause);
         error = { code: "outputs", message: `the run's outputs could not be evaluated: ${failure.message}` };
       }
-    } else {
-      error = firstFailure(plan, executions);
     }
     const ended = await store.transitionRun(runId, ["running"], {
       status,
@@ -361,13 +360,9 @@ export class Runner {
     }
     const plan = await this.#plan(run);
     await this.advance(runId, plan.order);
-    const executions = await store.getExecutions(runId);
-    if (
-      executions.length >= plan.order.length &&
-      executions.every((e) => e.status !== "pending" && e.status !== "queued" && e.status !== "running")
-    ) {
-      await this.finishRun(runId);
-    }
+    const executions = await store.getExecutions(runId, { items: false });
+    const statuses = Object.fromEntries(executions.map((e) => [e.nodeId, e.status]));
+    if (isComplete(plan, { statuses })) await this.finishRun(runId);
   }
 
   /** Queues nodes and hands them to the broker. */
@@ -479,39 +474,4 @@ export class Runner {
   async #plan(run: RunRecord): Promise<ExecutionPlan> {
     return (await this.#services.catalog.plan(run.workflow.name, run.workflow.version)).plan;
   }
-}
-
-/** The plan node an execution runs: the node, or for a map item its template. */
-export function nodeOf(plan: ExecutionPlan, execution: ExecutionRecord) {
-  const node = plan.nodes[execution.nodeId];
-  if (!node) throw new Error(`plan ${plan.workflow} has no node ${execution.nodeId}`);
-  if (execution.item !== null) {
-    if (node.type !== "map") throw new Error(`node ${execution.nodeId} is not a map but has items`);
-    return node.node;
-  }
-  return node;
-}
-
-/** The broker route of a task: workers can be scaled per node type or model. */
-export function taskFor(runId: string, key: string, plan: ExecutionPlan): Task {
-  const nodeId = key.slice(runId.length + 1).replace(/#\d+$/, "");
-  const node = plan.nodes[nodeId];
-  const target = node?.type === "map" && key.includes("#") ? node.node : node;
-  const route = target?.type === "model" ? `model.${target.model.split("@")[0]}` : (target?.type ?? "node");
-  const trace = activeTraceparent();
-  return trace ? { key, runId, nodeId, route, trace } : { key, runId, nodeId, route };
-}
-
-function firstFailure(plan: ExecutionPlan, executions: readonly ExecutionRecord[]): NodeError {
-  const byNode = new Map(executions.map((e) => [e.nodeId, e]));
-  for (const id of plan.order) {
-    const execution = byNode.get(id);
-    if (execution?.status === "failed" && plan.nodes[id]?.onError === "fail") {
-      return {
-        code: "node-failed",
-        message: `node "${id}" failed: ${execution.error?.message ?? "unknown error"}`,
-      };
-    }
-  }
-  return { code: "failed", message: "the run failed" };
 }

@@ -5,9 +5,9 @@ import type { ModelCallRecorder } from "./model-call-recorder.ts";
 import type { EngineObserver } from "./observer.ts";
 import type { PreprocessRegistry } from "./preprocess/registry.ts";
 import type { Providers } from "./providers/registry.ts";
-import type { EvaluateOptions } from "./providers/template-eval.ts";
 import type { ResultCache } from "./result-cache.ts";
 import type { Store } from "./store/store.ts";
+import type { EvaluateOptions } from "./template-eval.ts";
 import type { UserSchemas } from "./user-schemas.ts";
 
 /**

@@ -1,8 +1,9 @@
 import { propagationOf } from "./propagation.ts";
-import { nodeOf, type Runner, taskFor } from "./runner.ts";
+import type { Runner } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type ExecutionRecord, executionKey, TERMINAL_EXECUTION } from "./store/records.ts";
 import type { FinishResult } from "./store/store.ts";
+import { nodeOf, taskFor } from "./tasks.ts";
 
 /**
  * Repairs what delivery loses, on a timer, in every process (each step is a

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import pLimit, { type LimitFunction } from "p-limit";
-import type { CompiledModel, PlanNode, TemplateNode } from "../compiler/index.ts";
+import { DEFAULT_TIMEOUT_MS, type PlanNode, type TemplateNode } from "../compiler/index.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { Consumer, Delivery, Task } from "./broker/broker.ts";
 import { expressionContext } from "./context.ts";
 import { deadLetter } from "./dead-letters.ts";
+import { whyNotStart } from "./decide.ts";
 import { asExecutionError, ExecutionError } from "./errors.ts";
 import type { AttemptExecutor, AttemptResult } from "./executors/attempt.ts";
 import { startMap } from "./executors/map.ts";
@@ -17,14 +17,12 @@ import { startChild } from "./executors/workflow.ts";
 import { locateExpressionError } from "./expression-error.ts";
 import { redactRequest } from "./history/redact.ts";
 import { tooDeepAt, tooDeepMessage } from "./json-depth.ts";
-import type { CallVerdict } from "./limits/circuit-breaker.ts";
-import { ModelGate } from "./limits/model-gate.ts";
-import type { CallOutcome } from "./model-call-recorder.ts";
-import { delay } from "./providers/abortable.ts";
-import { evaluateTemplate } from "./providers/template-eval.ts";
-import { nodeOf, type Runner, taskFor } from "./runner.ts";
+import { type CalledModel, ModelCallLimits } from "./limits/model-call-limits.ts";
+import type { Runner } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type AttemptDetail, type Outcome, TERMINAL_RUN } from "./store/records.ts";
+import { nodeOf, taskFor } from "./tasks.ts";
+import { evaluateTemplate, truthy } from "./template-eval.ts";
 import { annotateActiveSpan, contextOf, inSpan, SpanKind } from "./tracing.ts";
 import { describeViolations } from "./user-schemas.ts";
 
@@ -40,15 +38,6 @@ const EXECUTORS: Readonly<Record<"model" | "preprocess" | "transform", AttemptEx
   preprocess: runPreprocess,
   transform: runTransform,
 };
-
-const DEFAULT_TIMEOUT_MS = 5 * 60_000;
-
-/**
- * A wait for a rate limit up to this long is spent in the process; a longer
- * one as state (the execution deferred, its delivery delayed), which frees the
- * worker for other work and costs a round trip through the store and broker.
- */
-const IN_PROCESS_WAIT_MS = 250;
 
 /** What an attempt did, filled in as it goes, for its history. */
 interface AttemptTrace {
@@ -68,17 +57,10 @@ function detailOf(trace: AttemptTrace, retryable?: boolean): AttemptDetail {
   };
 }
 
-/** The model version an attempt calls (`name@version`), and its model's settings. */
-interface CalledModel {
-  readonly pinned: string;
-  readonly model: CompiledModel;
-}
-
 export class Worker {
   readonly #services: EngineServices;
   readonly #runner: Runner;
-  readonly #modelLimits = new Map<string, LimitFunction>();
-  readonly #gate: ModelGate;
+  readonly #limits: ModelCallLimits;
   #consumer: Consumer | undefined;
   #stopping = false;
   /** Aborts the attempts still running when a stop's grace period ends. */
@@ -87,7 +69,7 @@ export class Worker {
   constructor(services: EngineServices, runner: Runner) {
     this.#services = services;
     this.#runner = runner;
-    this.#gate = new ModelGate(services.store, services.observer, services.logger);
+    this.#limits = new ModelCallLimits(services);
   }
 
   async start(): Promise<void> {
@@ -197,16 +179,10 @@ export class Worker {
       await this.#finish(claimed, { status: "cancelled" });
       return;
     }
-    if (
-      execution.item === null &&
-      run.failing &&
-      plan.failFast &&
-      (node as PlanNode).trigger !== "all_done"
-    ) {
-      await this.#finish(claimed, {
-        status: "skipped",
-        reason: "the run is failing and its workflow has failFast",
-      });
+    // A map's items are not nodes of the plan: the map's own end decides for them.
+    const failFast = execution.item === null ? whyNotStart(node as PlanNode, plan, run.failing) : null;
+    if (failFast !== null) {
+      await this.#finish(claimed, { status: "skipped", reason: failFast });
       return;
     }
     const lease = this.#keepLease(claimed);
@@ -239,7 +215,8 @@ export class Worker {
         return;
       }
       // Waiting for a rate limit is not part of the node either (nor is its store's failure).
-      if (callsOut && !(await this.#heldBackByRateLimit(claimed, called))) {
+      const waits = AbortSignal.any([this.#runner.runSignal(run), this.#shutdown.signal]);
+      if (callsOut && !(await this.#limits.heldBack(claimed, called, waits))) {
         try {
           outcome = await this.#attempt(claimed, context, lease.signal, called, trace);
         } catch (error) {
@@ -325,48 +302,17 @@ export class Worker {
       leaseSignal,
       this.#shutdown.signal,
     ]);
-    const { clock, calls } = this.#services;
     const sends = (request: unknown, provider?: string) => {
       trace.request = redactRequest(request);
       if (provider !== undefined) trace.provider = provider;
     };
-    const call = async () => {
-      const started = clock();
-      trace.startedAt = started;
-      if (called && !this.#gate.permit(called.model, called.pinned, started))
-        throw this.#circuitOpen(called.pinned);
-      const record = (outcome: CallOutcome | null) => {
-        if (!called) return;
-        const now = clock();
-        if (outcome) calls.record(called.pinned, started, now - started, outcome);
-        this.#gate.record(called.model, called.pinned, verdictOf(outcome), now);
-      };
-      try {
-        const result = await executor({
-          services: this.#services,
-          run,
-          plan,
-          node,
-          execution,
-          context,
-          signal,
-          sends,
-        });
-        // A cache hit called no model.
-        if (!result.cached) {
-          record("ok");
-          if (called && result.usage) this.#gate.charge(called.model, result.usage, clock());
-        }
-        return result;
-      } catch (error) {
-        record(callOutcomeOf(asExecutionError(error)));
-        throw error;
-      }
-    };
-    const limit = this.#limitFor(called);
+    const execute = () =>
+      executor({ services: this.#services, run, plan, node, execution, context, signal, sends });
     let result: AttemptResult;
     try {
-      result = limit ? await limit(call) : await call();
+      result = await this.#limits.call(called, execute, (at) => {
+        trace.startedAt = at;
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -402,48 +348,6 @@ export class Worker {
   }
 
   /**
-   * Before a model call, its model's deployment-wide rate limit: a call slot is
-   * reserved (unless the execution holds one from an earlier wait) and, when it
-   * is not yet due, waited for: briefly here, else as state. True when the
-   * execution was deferred (its delivery comes back when the slot is due); a
-   * wait is no attempt and no failure.
-   */
-  async #heldBackByRateLimit(claimed: Claimed, called: CalledModel | null): Promise<boolean> {
-    const { execution, token, run, plan } = claimed;
-    if (!called?.model.rateLimit || execution.rateSlotAt !== null) return false;
-    const { store, broker, clock, observer } = this.#services;
-    const settings = called.model;
-    const now = clock();
-    const startAt = await this.#gate.reserve(settings, now);
-    const waitMs = startAt - now;
-    // Below a timer's resolution a wait would cost more than it is worth: a
-    // call may start up to a millisecond early, which no per-minute limit sees.
-    if (waitMs < 1) return false;
-    observer.callHeldBack({ model: settings.name, waitMs });
-    if (waitMs <= IN_PROCESS_WAIT_MS) {
-      // Cut short by a cancellation or a stop, the attempt then ends at once on the same signals.
-      await delay(waitMs, AbortSignal.any([this.#runner.runSignal(run), this.#shutdown.signal])).catch(
-        () => {},
-      );
-      return false;
-    }
-    if (await store.deferExecution(execution.key, token, { notBefore: startAt, rateSlotAt: startAt }, now))
-      await broker.publish([taskFor(run.id, execution.key, plan)], { delayMs: waitMs });
-    return true;
-  }
-
-  /** The error of a call its version's open circuit breaker did not let through. */
-  #circuitOpen(model: string): ExecutionError {
-    const reopensAt = this.#gate.reopensAt(model);
-    const when =
-      reopensAt === null ? "" : `; it lets a probe through at ${new Date(reopensAt).toISOString()}`;
-    return ExecutionError.retryable(
-      "circuit-open",
-      `the circuit breaker of ${model} is open: too many of its recent calls failed${when}`,
-    );
-  }
-
-  /**
    * The model version this attempt calls (the node's model, or the fallback
    * being tried), as pinned in the run, with its model's settings; null for
    * nodes that call no model. Read once per attempt, for the rate limit, the
@@ -455,18 +359,6 @@ export class Worker {
     const pinned = run.models[modelReference(node, execution.modelIndex)];
     if (pinned === undefined) return null;
     return { pinned, model: (await this.#services.catalog.modelVersion(pinned)).model };
-  }
-
-  /** A model's `concurrency`: in-flight calls per worker process (of the model called: a fallback has its own). */
-  #limitFor(called: CalledModel | null): LimitFunction | null {
-    if (!called) return null;
-    const { name, concurrency } = called.model;
-    let limit = this.#modelLimits.get(name);
-    if (!limit) {
-      limit = pLimit(concurrency ?? Number.POSITIVE_INFINITY);
-      this.#modelLimits.set(name, limit);
-    }
-    return limit;
   }
 
   /**
@@ -538,27 +430,4 @@ export class Worker {
     }));
     await this.#runner.finishExecution(run, plan, execution, { status: ["running"], token }, outcome);
   }
-}
-
-/** How a failed call counts in a model's statistics; null: it says nothing of the model (the run was cancelled). */
-function callOutcomeOf(error: ExecutionError): CallOutcome | null {
-  if (error.code === "timeout") return "timeout";
-  if (NOT_THE_MODELS.has(error.code)) return null;
-  return "error";
-}
-
-const NOT_THE_MODELS: ReadonlySet<string> = new Set(["cancelled", "worker-stopped", "circuit-open"]);
-
-function verdictOf(outcome: CallOutcome | null): CallVerdict {
-  if (outcome === null) return "ignored";
-  return outcome === "ok" ? "ok" : "failed";
-}
-
-/** JSONata's $boolean: false, null, 0, "", [] and {} are false; an array is true if any item is. */
-export function truthy(value: unknown): boolean {
-  if (value === null || value === undefined || value === false || value === 0 || value === "") return false;
-  if (Array.isArray(value)) return value.some(truthy);
-  if (typeof value === "object") return Object.keys(value as object).length > 0;
-  if (typeof value === "number") return !Number.isNaN(value);
-  return true;
 }

@@ -1,6 +1,6 @@
 import { ExecutionError } from "../errors.ts";
-import { evaluateTemplate } from "../providers/template-eval.ts";
-import { taskFor } from "../runner.ts";
+import { taskFor } from "../tasks.ts";
+import { evaluateTemplate } from "../template-eval.ts";
 import { type WaitingStart, waitDeadline } from "./waiting.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { evaluateTemplate } from "../providers/template-eval.ts";
+import { evaluateTemplate } from "../template-eval.ts";
 import type { Attempt, AttemptResult } from "./attempt.ts";
 import { withCache } from "./with-cache.ts";
 

@@ -1,4 +1,4 @@
-import { evaluateExpression } from "../providers/template-eval.ts";
+import { evaluateExpression } from "../template-eval.ts";
 import type { Attempt, AttemptResult } from "./attempt.ts";
 import { withCache } from "./with-cache.ts";
 

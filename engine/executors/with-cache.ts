@@ -1,6 +1,6 @@
 import type { TokenUsage } from "../providers/provider.ts";
-import { evaluateTemplate } from "../providers/template-eval.ts";
 import { cacheKey } from "../result-cache.ts";
+import { evaluateTemplate } from "../template-eval.ts";
 import type { Attempt } from "./attempt.ts";
 
 export interface Computed {

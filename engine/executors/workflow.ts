@@ -1,7 +1,7 @@
 import { ExecutionError } from "../errors.ts";
-import { evaluateTemplate } from "../providers/template-eval.ts";
 import { InputRejected } from "../runner.ts";
 import { TERMINAL_RUN } from "../store/records.ts";
+import { evaluateTemplate } from "../template-eval.ts";
 import { type WaitingStart, waitDeadline } from "./waiting.ts";
 
 /**

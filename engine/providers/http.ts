@@ -1,8 +1,8 @@
 import { ExecutionError } from "../errors.ts";
+import { type EvaluateOptions, evaluateExpression } from "../template-eval.ts";
 import { type OutboundOptions, postJson } from "./json-post.ts";
 import { estimateUsage } from "./mock.ts";
 import type { Provider, ProviderCall, ProviderResult } from "./provider.ts";
-import { type EvaluateOptions, evaluateExpression } from "./template-eval.ts";
 
 /**
  * The `http` provider, for in-house model servers: the node input is POSTed as

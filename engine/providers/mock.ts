@@ -1,7 +1,7 @@
 import { ExecutionError } from "../errors.ts";
+import { type EvaluateOptions, evaluateTemplate } from "../template-eval.ts";
 import { delay } from "./abortable.ts";
 import type { Provider, ProviderCall, ProviderResult, TokenUsage } from "./provider.ts";
-import { type EvaluateOptions, evaluateTemplate } from "./template-eval.ts";
 
 /**
  * The `mock` provider, for testing workflows in CI without a model:

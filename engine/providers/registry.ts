@@ -1,10 +1,10 @@
 import type { ModelVersion } from "../../compiler/index.ts";
+import type { EvaluateOptions } from "../template-eval.ts";
 import type { EgressPolicy } from "./egress.ts";
 import { HttpProvider } from "./http.ts";
 import { MockProvider } from "./mock.ts";
 import { OpenAIProvider } from "./openai.ts";
 import type { Provider, SecretSource } from "./provider.ts";
-import type { EvaluateOptions } from "./template-eval.ts";
 
 export type ProviderKind = ModelVersion["provider"];
 

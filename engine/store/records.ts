@@ -18,6 +18,7 @@ import type { TokenUsage } from "../providers/provider.ts";
  *   items or its child run, which finish it.
  */
 export type RunStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+/** See EXECUTION_STATUSES. */
 export type ExecutionStatus =
   | "pending"
   | "queued"
@@ -39,12 +40,27 @@ export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set([
   "cancelled",
   "timed_out",
 ]);
+/** Every execution status, in the order an execution moves through them. */
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = [
+  "pending",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+];
+/** An execution with one of these has finished: only a rerun of its run starts it again. */
 export const TERMINAL_EXECUTION: ReadonlySet<ExecutionStatus> = new Set([
   "succeeded",
   "failed",
   "skipped",
   "cancelled",
 ]);
+/** The rest: an execution that has not finished yet. */
+export const LIVE_EXECUTION: readonly ExecutionStatus[] = EXECUTION_STATUSES.filter(
+  (status) => !TERMINAL_EXECUTION.has(status),
+);
 
 export interface ParentLink {
   readonly runId: string;
@@ -238,8 +254,6 @@ export interface ModelCallSample extends ModelCalls {
   /** The minute's start, epoch ms. */
   readonly minute: number;
 }
-
-export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, totalTokens: 0 });
 
 export function executionKey(runId: string, nodeId: string, item: number | null = null): string {
   return item === null ? `${runId}/${nodeId}` : `${runId}/${nodeId}#${item}`;

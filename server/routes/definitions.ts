@@ -3,9 +3,10 @@ import { validationJson } from "../../compiler/index.ts";
 import api from "../../schemas/api/definitions.json" with { type: "json" };
 import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";
-import { actorOf, iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+import { iso, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
 import { workflowHint } from "../workflow-hint.ts";
+import { registerRoute } from "./register-route.ts";
 
 /**
  * The workflow registry: list, read, and register new versions from YAML, plus
@@ -103,41 +104,15 @@ export const definitionRoutes: RoutePlugin = async (app, { engine, validator }) 
     },
   );
 
-  app.put<{ Params: { name: string }; Body: string }>(
-    "/v1/workflows/:name",
-    {
-      config: { scope: "definitions:write" },
-      bodyLimit: YAML_BODY_LIMIT,
-      onRequest: requireYaml,
-      schema: {
-        summary: "Register a workflow version",
-        description:
-          "Registers the Workflow document of the YAML body as the workflow's next version. The body must hold exactly that one document, named as the path names it; its model and sub-workflow references are resolved against the registry. The same content as the latest version is not a new version (200); new runs get the new version, runs in flight keep theirs.",
-        tags: ["workflows"],
-        operationId: "putWorkflow",
-        params: NAME_PARAMS,
-        body: YAML_BODY,
-        response: {
-          200: { ...api.registered, description: "The same content is the latest version already" },
-          201: { ...api.registered, description: "A new version" },
-          400: problemResponse(
-            "invalid-definition: the findings are in `errors`; or the body is not one Workflow of this name; or the name is not valid",
-          ),
-          413: problemResponse("The body is larger than 8 MiB"),
-          415: problemResponse("The body is not YAML"),
-          ...COMMON_PROBLEMS,
-        },
-      },
-    },
-    async (request, reply) => {
-      const { name } = request.params;
-      const checked = await validateUpload(services, validator, request.body);
-      const { version, created } = await registerUpload(services, checked, "Workflow", name, {
-        actor: actorOf(request),
-      });
-      return reply.code(created ? 201 : 200).send({ name, version, created });
-    },
-  );
+  registerRoute(app, services, validator, {
+    kind: "Workflow",
+    url: "/v1/workflows",
+    tag: "workflows",
+    operationId: "putWorkflow",
+    summary: "Register a workflow version",
+    description:
+      "Registers the Workflow document of the YAML body as the workflow's next version. The body must hold exactly that one document, named as the path names it; its model and sub-workflow references are resolved against the registry. The same content as the latest version is not a new version (200); new runs get the new version, runs in flight keep theirs.",
+  });
 
   app.post<{ Body: string }>(
     "/v1/validate",

@@ -1,11 +1,12 @@
 import { type AutoRollbackField, type CompiledModel, withAlias } from "../../compiler/index.ts";
 import definitionsApi from "../../schemas/api/definitions.json" with { type: "json" };
 import api from "../../schemas/api/models.json" with { type: "json" };
-import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
+import type { RoutePlugin } from "../app.ts";
 import { modelChanges } from "../model-history.ts";
 import { Problem } from "../problems.ts";
-import { actorOf, iso, registerUpload, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
+import { actorOf, iso, registerUpload, validateUpload } from "../registry.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
+import { registerRoute } from "./register-route.ts";
 
 /**
  * The model registry: list, read, register new versions of a Model document,
@@ -167,44 +168,15 @@ export const modelRoutes: RoutePlugin = async (app, { engine, validator }) => {
     },
   );
 
-  app.put<{ Params: { name: string }; Body: string }>(
-    "/v1/models/:name",
-    {
-      config: { scope: "definitions:write" },
-      bodyLimit: YAML_BODY_LIMIT,
-      onRequest: requireYaml,
-      schema: {
-        summary: "Register a model version",
-        description:
-          "Registers the Model document of the YAML body as the next version of the model's document. The body must hold exactly that one document, named as the path names it. The same content as the latest version is not a new version (200). New runs resolve references through the new document; runs in flight keep the versions they pinned.",
-        tags: ["models"],
-        operationId: "putModel",
-        params: NAME_PARAMS,
-        body: YAML_BODY,
-        response: {
-          200: {
-            ...definitionsApi.registered,
-            description: "The same content is the latest version already",
-          },
-          201: { ...definitionsApi.registered, description: "A new version" },
-          400: problemResponse(
-            "invalid-definition: the findings are in `errors`; or the body is not one Model of this name; or the name is not valid",
-          ),
-          413: problemResponse("The body is larger than 8 MiB"),
-          415: problemResponse("The body is not YAML"),
-          ...COMMON_PROBLEMS,
-        },
-      },
-    },
-    async (request, reply) => {
-      const { name } = request.params;
-      const checked = await validateUpload(services, validator, request.body);
-      const { version, created } = await registerUpload(services, checked, "Model", name, {
-        actor: actorOf(request),
-      });
-      return reply.code(created ? 201 : 200).send({ name, version, created });
-    },
-  );
+  registerRoute(app, services, validator, {
+    kind: "Model",
+    url: "/v1/models",
+    tag: "models",
+    operationId: "putModel",
+    summary: "Register a model version",
+    description:
+      "Registers the Model document of the YAML body as the next version of the model's document. The body must hold exactly that one document, named as the path names it. The same content as the latest version is not a new version (200). New runs resolve references through the new document; runs in flight keep the versions they pinned.",
+  });
 
   app.put<{ Params: { name: string; alias: string }; Body: AliasBody }>(
     "/v1/models/:name/aliases/:alias",

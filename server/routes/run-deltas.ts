@@ -1,5 +1,6 @@
 import type { ExecutionPlan } from "../../compiler/index.ts";
 import type { NodeDelta } from "../../engine/broker/broker.ts";
+import { TERMINAL_EXECUTION } from "../../engine/store/records.ts";
 
 /**
  * The node.delta events of a run's event stream: the text of streaming model
@@ -19,7 +20,6 @@ import type { NodeDelta } from "../../engine/broker/broker.ts";
  * dropped. The `offset` of each delta shows the client any gap.
  */
 const MAX_HELD_CHARS = 256 * 1024;
-const TERMINAL: ReadonlySet<string> = new Set(["succeeded", "failed", "skipped", "cancelled"]);
 
 export interface DeltaEventData {
   readonly runId: string;
@@ -39,6 +39,9 @@ interface Reported {
 }
 
 type Verdict = "send" | "hold" | "drop";
+
+/** The statuses an event reports are strings (`node.<status>`). */
+const FINISHED: ReadonlySet<string> = TERMINAL_EXECUTION;
 
 export class DeltaRelay {
   readonly #send: (data: DeltaEventData) => void;
@@ -89,7 +92,7 @@ export class DeltaRelay {
   #verdict(delta: NodeDelta): Verdict {
     const node = this.#nodes.get(delta.nodeId);
     if (node === undefined) return "hold";
-    if (TERMINAL.has(node.status)) return "drop";
+    if (FINISHED.has(node.status)) return "drop";
     // A map's items have attempts of their own, which its node events do not count.
     if (delta.item !== null) return node.status === "running" ? "send" : "hold";
     if (node.attempts > delta.attempt) return "drop";

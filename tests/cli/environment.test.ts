@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { engineSettings } from "../../cli/environment.ts";
+import { engineSettings, processLogger } from "../../cli/environment.ts";
 import { UsageError } from "../../cli/usage.ts";
 import { ConfigurationError, createEngine, redactUrl, UnreachableError } from "../../engine/create.ts";
 
@@ -95,5 +95,15 @@ describe("backend URLs", () => {
   it("redacts passwords in any URL", () => {
     expect(redactUrl("mongodb://u:p@a,b/db?replicaSet=rs0")).toBe("mongodb://u:***@a,b/db?replicaSet=rs0");
     expect(redactUrl("amqp://mq:5672")).toBe("amqp://mq:5672");
+  });
+});
+
+describe("the process's logger", () => {
+  it("logs at PFLOW_LOG_LEVEL, info by default, and refuses a level pino does not know", () => {
+    expect(processLogger("stderr", {}).level).toBe("info");
+    expect(processLogger("stderr", { PFLOW_LOG_LEVEL: "warn" }).level).toBe("warn");
+    expect(() => processLogger("stderr", { PFLOW_LOG_LEVEL: "loud" })).toThrow(
+      /PFLOW_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "loud"/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ExecutionPlan } from "../../compiler/index.ts";
-import { decide } from "../../engine/decide.ts";
+import { decide, isComplete, runEnd, whyNotStart } from "../../engine/decide.ts";
 import { check } from "../helpers/definitions.ts";
 import { workflow } from "./harness.ts";
 
@@ -25,7 +25,6 @@ describe("decide", () => {
     expect(decide(diamond, { failing: false, statuses: {} })).toEqual({
       dispatch: ["a"],
       skip: [],
-      finish: null,
     });
   });
 
@@ -39,7 +38,6 @@ describe("decide", () => {
     expect(decide(diamond, view)).toEqual({
       dispatch: ["none", "done"],
       skip: [{ nodeId: "all", reason: "a dependency did not succeed (trigger: all_succeeded)" }],
-      finish: null,
     });
     const failed = { failing: false, statuses: { a: "succeeded", b: "failed", c: "succeeded" } } as const;
     expect(decide(diamond, failed).skip.map((s) => s.nodeId)).toEqual(["all", "none"]);
@@ -63,7 +61,7 @@ describe("decide", () => {
     expect(decide(plan, { failing: true, statuses: { a: "failed" } }).dispatch).toEqual(["b"]);
   });
 
-  it("finishes the run when every node has finished: failed if failing", () => {
+  it("a run is complete when every node has finished, and ends failed if failing", () => {
     const statuses = {
       a: "succeeded",
       b: "succeeded",
@@ -72,8 +70,30 @@ describe("decide", () => {
       none: "skipped",
       done: "failed",
     } as const;
-    expect(decide(diamond, { failing: false, statuses }).finish).toEqual({ status: "succeeded" });
-    expect(decide(diamond, { failing: true, statuses }).finish).toEqual({ status: "failed" });
+    expect(isComplete(diamond, { statuses })).toBe(true);
+    expect(isComplete(diamond, { statuses: { ...statuses, done: "running" } })).toBe(false);
+    expect(isComplete(diamond, { statuses: { a: "succeeded" } })).toBe(false);
+    expect(runEnd(diamond, false, [])).toEqual({ status: "succeeded" });
+    const failed = (nodeId: string, item: number | null, message: string) =>
+      ({ nodeId, item, status: "failed", error: { code: "x", message } }) as const;
+    // The first failed node in plan order names the error; a map item's record is not its node's.
+    expect(
+      runEnd(diamond, true, [
+        failed("c", null, "c broke"),
+        failed("b", 0, "item"),
+        failed("b", null, "b broke"),
+      ]),
+    ).toEqual({ status: "failed", error: { code: "node-failed", message: 'node "b" failed: b broke' } });
+    expect(runEnd(diamond, true, [])).toEqual({
+      status: "failed",
+      error: { code: "failed", message: "the run failed" },
+    });
+  });
+
+  it("failFast stops a queued node from starting once the run is failing, all_done nodes aside", () => {
+    expect(whyNotStart(diamond.nodes.all as never, diamond, true)).toBe("the run is failing (failFast)");
+    expect(whyNotStart(diamond.nodes.done as never, diamond, true)).toBeNull();
+    expect(whyNotStart(diamond.nodes.all as never, diamond, false)).toBeNull();
   });
 
   it("considers only the candidates it is given, and only pending ones", () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { taskFor } from "../../engine/runner.ts";
 import { executionKey } from "../../engine/store/records.ts";
+import { taskFor } from "../../engine/tasks.ts";
 import { Worker } from "../../engine/worker.ts";
 import { type Harness, harness, workflow } from "./harness.ts";
 import { type FakeServer, startFakeServer } from "./providers/fake-openai-server.ts";

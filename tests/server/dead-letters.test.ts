@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { taskFor } from "../../engine/runner.ts";
 import { executionKey } from "../../engine/store/records.ts";
+import { taskFor } from "../../engine/tasks.ts";
 import { deadLetterRoutes } from "../../server/routes/dead-letters.ts";
 import { READER_KEY, type TestServer, testServer, WRITER_KEY } from "./harness.ts";
 

@@ -1,5 +1,5 @@
-import { taskFor } from "../../engine/runner.ts";
 import { executionKey } from "../../engine/store/records.ts";
+import { taskFor } from "../../engine/tasks.ts";
 import { createMetrics } from "../../server/metrics.ts";
 import { allRoutes } from "../../server/routes/index.ts";
 import { type TestServer, testServer } from "../server/harness.ts";

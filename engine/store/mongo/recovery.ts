@@ -1,4 +1,4 @@
-import { type ExecutionRecord, type ExecutionStatus, executionKey, TERMINAL_EXECUTION } from "../records.ts";
+import { type ExecutionRecord, executionKey, LIVE_EXECUTION, TERMINAL_EXECUTION } from "../records.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import type { MongoConnection } from "./connection.ts";
 import { type OutboxEntry, PENDING_STATE, type RunDocument, toExecution } from "./documents.ts";
@@ -8,8 +8,6 @@ import { type OutboxEntry, PENDING_STATE, type RunDocument, toExecution } from "
  * queries, cancellation, and finding interrupted finishes. Each is an updateMany
  * (or one ordered bulkWrite) and a few reads, never one round trip per execution.
  */
-
-const NOT_TERMINAL: ExecutionStatus[] = ["pending", "queued", "running"];
 
 export async function resetExecutions(
   connection: MongoConnection,
@@ -88,7 +86,7 @@ export async function cancelExecutions(
   now: number,
   outbox: readonly OutboxEntry[],
 ): Promise<string[]> {
-  const live = { runId, status: { $in: NOT_TERMINAL } };
+  const live = { runId, status: { $in: [...LIVE_EXECUTION] } };
   const candidates = await keysOf(connection.executions, live);
   const ended = await updateKeys(
     connection.executions,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
-import { executionKey, type RunRecord, ZERO_USAGE } from "../../../engine/store/records.ts";
+import { executionKey, type RunRecord } from "../../../engine/store/records.ts";
 import type { Store } from "../../../engine/store/store.ts";
 import { BOOM, createRun, expectUnaffected, type StoreContext, seedEveryState, T0 } from "./seed.ts";
 
@@ -35,7 +35,7 @@ export function runsContract(context: StoreContext): void {
       failing: false,
       nodesTotal: 3,
       nodesDone: 0,
-      usage: ZERO_USAGE,
+      usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
       createdAt: T0,
       startedAt: null,
       finishedAt: null,

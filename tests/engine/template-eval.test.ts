@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { ValueTemplate } from "../../../compiler/index.ts";
-import { ExecutionError } from "../../../engine/errors.ts";
-import { evaluateExpression, evaluateTemplate } from "../../../engine/providers/template-eval.ts";
+import type { ValueTemplate } from "../../compiler/index.ts";
+import { ExecutionError } from "../../engine/errors.ts";
+import { evaluateExpression, evaluateTemplate, truthy } from "../../engine/template-eval.ts";
 
 const expr = (source: string): ValueTemplate => ({ t: "expression", expr: source });
 const context = {
@@ -154,4 +154,23 @@ describe("evaluations side by side", () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => evaluateExpression(slow, {}, limits)));
     expect(results).toEqual([200000, 200000, 200000, 200000, 200000]);
   }, 20_000);
+});
+
+describe("when truthiness follows JSONata's $boolean", () => {
+  it.each([
+    [false, false],
+    [null, false],
+    [0, false],
+    ["", false],
+    [[], false],
+    [{}, false],
+    [[0, false], false],
+    [true, true],
+    [1, true],
+    ["no", true],
+    [[0, 1], true],
+    [{ a: 1 }, true],
+  ])("%j → %s", (value, expected) => {
+    expect(truthy(value)).toBe(expected);
+  });
 });

@@ -1,9 +1,9 @@
 import jsonata from "jsonata";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
-import type { ValueTemplate } from "../../compiler/index.ts";
-import type { ExecutionError } from "../errors.ts";
-import { ExpressionFailed } from "../expression-error.ts";
+import type { ValueTemplate } from "../compiler/index.ts";
+import type { ExecutionError } from "./errors.ts";
+import { ExpressionFailed } from "./expression-error.ts";
 
 /**
  * Evaluation of compiled templates and bare JSONata expressions at run time.
@@ -191,4 +191,13 @@ function toJson(value: unknown, source: string): unknown {
 
 function notJson(source: string): ExecutionError {
   return expressionFailed(source, "its value is a function, which is not a JSON value");
+}
+
+/** JSONata's $boolean: false, null, 0, "", [] and {} are false; an array is true if any item is. */
+export function truthy(value: unknown): boolean {
+  if (value === null || value === undefined || value === false || value === 0 || value === "") return false;
+  if (Array.isArray(value)) return value.some(truthy);
+  if (typeof value === "object") return Object.keys(value as object).length > 0;
+  if (typeof value === "number") return !Number.isNaN(value);
+  return true;
 }
