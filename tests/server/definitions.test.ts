@@ -322,7 +322,12 @@ describe("POST /v1/validate", () => {
     expect(response.status).toBe(200);
     expect(response.json.valid).toBe(false);
     expect(response.json.files[0].errors).toEqual([
-      expect.objectContaining({ code: "yaml-syntax", line: 4, column: 9 }),
+      expect.objectContaining({
+        code: "yaml-syntax",
+        line: 5,
+        column: 5,
+        message: expect.stringContaining('key "labels" is at column 5, expected column 3'),
+      }),
     ]);
   });
 
