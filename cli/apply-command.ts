@@ -7,7 +7,6 @@ import {
 } from "../compiler/index.ts";
 import { ApiClient, ApiError, ServerUnreachable, serverSettings } from "./api-client.ts";
 import { formatFindings } from "./findings-format.ts";
-import { definitionsDir } from "./setup.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
 /**
@@ -56,7 +55,9 @@ export async function applyCommand(
     },
   });
   if (positionals.length > 1) throw new UsageError("pflow apply takes one DIR");
-  const dir = definitionsDir(positionals[0]);
+  // The committed definitions folder, never the bundled examples that serve falls back to: a
+  // production server must not get the tutorial set because a checkout lacked the folder.
+  const dir = positionals[0] ?? (process.env.PFLOW_DEFINITIONS || "definitions");
   const client = new ApiClient(serverSettings(values.server));
   const { files } = await collectDefinitionFiles([dir]);
   try {

@@ -70,8 +70,8 @@ Exit (watch): the run's end: 0 succeeded, 1 failed, 3 cancelled, 4 timed out;
 `,
   apply: `Usage: pflow apply [DIR] [--server URL] [--dry-run] [--exact]
 
-Registers the Workflow and Model documents of DIR (default: the definitions
-folder, as for serve) on a server (--server URL, else $PFLOW_URL, else
+Registers the Workflow and Model documents of DIR (default: $PFLOW_DEFINITIONS,
+else ./definitions; never the bundled examples) on a server (--server URL, else $PFLOW_URL, else
 http://127.0.0.1:8080; key $PFLOW_API_KEY with the definitions:write scope), and
 prints what changed: a new version, or unchanged. DIR is validated whole first,
 with what the server holds; if anything is invalid, nothing is registered.

@@ -140,6 +140,20 @@ describe("pflow apply", () => {
     expect(model.json.latest).toBe(2);
   });
 
+  it("defaults to ./definitions, never the bundled examples: without it, a usage error", async () => {
+    const d = files({});
+    const cwd = process.cwd();
+    delete process.env.PFLOW_DEFINITIONS;
+    process.chdir(d);
+    try {
+      const result = await pflow("apply");
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("definitions: no such file or directory");
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("needs a key that may read and register: a reader's key is refused, and nothing is registered", async () => {
     const d = files({ "r.yaml": workflow("by-reader", "1") });
     process.env.PFLOW_API_KEY = READER_KEY;
