@@ -11,16 +11,24 @@ export function registrationLines(registered: {
   readonly workflows: ReadonlyMap<string, Registered>;
   readonly models: ReadonlyMap<string, Registered>;
 }): string[] {
-  const lines: string[] = [];
+  const changed: string[] = [];
+  const fresh: string[] = [];
   const describe = (kind: string, name: string, { version, created }: Registered) => {
     if (!created) return;
-    lines.push(
-      version === 1
-        ? `registered ${kind} "${name}" version 1 (new)`
-        : `registered ${kind} "${name}" version ${version} (its content changed since version ${version - 1})`,
-    );
+    if (version === 1) fresh.push(`${kind} "${name}"`);
+    else
+      changed.push(
+        `registered ${kind} "${name}" version ${version} (its content changed since version ${version - 1})`,
+      );
   };
   for (const [name, registration] of registered.models) describe("model", name, registration);
   for (const [name, registration] of registered.workflows) describe("workflow", name, registration);
-  return lines;
+  // A first start registers everything: one line for those, not one each.
+  const first =
+    fresh.length === 0
+      ? []
+      : fresh.length === 1
+        ? [`registered ${fresh[0]} version 1 (new)`]
+        : [`registered ${fresh.length} new definitions (version 1): ${fresh.join(", ")}`];
+  return [...first, ...changed];
 }

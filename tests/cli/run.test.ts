@@ -72,3 +72,21 @@ describe("pflow run registering its definitions", () => {
     );
   }, 30_000);
 });
+
+describe("registrationLines", () => {
+  it("says a first registration of many in one line, and each changed one on its own", async () => {
+    const { registrationLines } = await import("../../cli/registration.ts");
+    const lines = registrationLines({
+      models: new Map([["writer", { version: 1, created: true }]]),
+      workflows: new Map([
+        ["a", { version: 1, created: true }],
+        ["b", { version: 4, created: true }],
+        ["c", { version: 2, created: false }],
+      ]),
+    });
+    expect(lines).toEqual([
+      'registered 2 new definitions (version 1): model "writer", workflow "a"',
+      'registered workflow "b" version 4 (its content changed since version 3)',
+    ]);
+  });
+});
