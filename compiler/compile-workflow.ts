@@ -62,9 +62,9 @@ const TEMPLATE_ROOTS: ReadonlySet<string> = new Set(["inputs", "nodes", "run", "
 
 export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): CompiledWorkflow {
   let errors = 0;
-  const report: FindingSink = (code, message, pointer, target, severity = "error") => {
+  const report: FindingSink = (code, message, pointer, target, severity = "error", within) => {
     if (severity === "error") errors++;
-    ctx.report(code, message, pointer, target, severity);
+    ctx.report(code, message, pointer, target, severity, within);
   };
   const { spec } = doc;
   const ids = Object.keys(spec.nodes);
@@ -95,6 +95,7 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
         pointer,
         "value",
         "warning",
+        `nodes.${ref}.output.${field}`,
       );
     },
     onNodeReference(ref, pointer) {

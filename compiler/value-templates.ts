@@ -160,6 +160,9 @@ function checkReferences(
         `expression ${JSON.stringify(source)} reads inputs.${field}, which the inputs schema does not declare` +
           `${didYouMean(field, declared)}; it declares ${declared.length === 0 ? "no field" : declared.join(", ")}`,
         pointer,
+        "value",
+        "error",
+        `inputs.${field}`,
       );
     }
   }
@@ -196,6 +199,9 @@ function checkFunctions(
       `expression ${JSON.stringify(source)} calls $${name}${where}, which is not a JSONata function` +
         (hit === undefined ? " (docs.jsonata.org lists them)" : ` (did you mean $${hit}?)`),
       pointer,
+      "value",
+      "error",
+      `$${name}(`,
     );
   }
 }

@@ -61,6 +61,8 @@ export interface SourceDocument {
   readonly index: number;
   readonly doc: Document.Parsed;
   readonly lines: LineCounter;
+  /** The whole file's text (shared by its documents), for pointing inside a value. */
+  readonly text?: string;
   /** The document as plain JSON-like data; undefined if it did not parse. */
   readonly value: unknown;
 }
@@ -110,7 +112,7 @@ export function parseYamlFile(
       const value = readDocument(doc, text, limits, (code, message, offset, severity = "error") => {
         diagnostics.push({ ...at(code, message, offset, docIndex), severity });
       });
-      if (value !== EMPTY) documents.push({ file, index: docIndex, doc, lines, value });
+      if (value !== EMPTY) documents.push({ file, index: docIndex, doc, lines, text, value });
     }
   } catch (error) {
     if (!(error instanceof LimitExceeded)) throw error;

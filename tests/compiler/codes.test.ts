@@ -182,7 +182,7 @@ describe("every validation code", () => {
       "    a:\n      type: transform\n      expr: \"$contians(inputs.text, 'x')\"\n",
       "  inputs: { type: object, properties: { text: { type: string } } }\n",
     );
-    expectOne("unknown-function", text, "10:13");
+    expectOne("unknown-function", text, "10:14");
     expect(findings(text)[0]?.message).toBe(
       "expression \"$contians(inputs.text, 'x')\" calls $contians at character 1, which is not a JSONata function (did you mean $contains?)",
     );
@@ -200,8 +200,15 @@ describe("every validation code", () => {
     const text = workflow(
       "    a:\n      type: transform\n      expr: '1'\n      when: \"{{ $exist(inputs.go) }}\"\n",
     );
-    expect(where(text)).toEqual(["unknown-function 10:13"]);
+    expect(where(text)).toEqual(["unknown-function 10:17"]);
     expect(findings(text)[0]?.message).toContain("(did you mean $exists?)");
+  });
+
+  it("unknown-function: points at the call itself inside a multi-line expression", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: |\n        $uppercase(\n          $trimm(inputs.text)\n        )\n",
+    );
+    expect(where(text)).toEqual(["unknown-function 11:11"]);
   });
 
   it("unknown-input: a field the inputs schema does not declare, with did you mean", () => {
@@ -209,7 +216,7 @@ describe("every validation code", () => {
       '    a:\n      type: transform\n      expr: "inputs.titel"\n',
       "  inputs:\n    type: object\n    properties: { title: { type: string }, body: { type: string } }\n",
     );
-    expectOne("unknown-input", text, "12:13");
+    expectOne("unknown-input", text, "12:14");
     expect(findings(text)[0]?.message).toBe(
       'expression "inputs.titel" reads inputs.titel, which the inputs schema does not declare (did you mean "title"?); it declares title, body',
     );
@@ -223,7 +230,7 @@ describe("every validation code", () => {
     expect(open("{ type: object }")).toEqual([]);
     expect(where(workflow('    a:\n      type: transform\n      expr: "inputs.extra"\n'))).toEqual([]);
     expect(open("{ type: object, properties: { a: {} }, additionalProperties: false }")).toEqual([
-      "unknown-input 10:13",
+      "unknown-input 10:14",
     ]);
   });
 
@@ -233,7 +240,7 @@ describe("every validation code", () => {
         "      outputSchema: { type: object, properties: { score: { type: number } } }\n" +
         "    b:\n      type: transform\n      expr: 'nodes.a.output.scroe * 2'\n",
     );
-    expectOne("unknown-output-field", text, "13:13");
+    expectOne("unknown-output-field", text, "13:14");
     expect(findings(text)[0]?.message).toBe(
       'expression "nodes.a.output.scroe * 2" reads nodes.a.output.scroe, which node "a"\'s outputSchema does not declare (did you mean "score"?); it declares score',
     );
