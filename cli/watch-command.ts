@@ -85,9 +85,10 @@ async function follow(
         const detail = (JSON.parse(text || "{}") as { detail?: string }).detail;
         throw new ApiError(response.status, detail ?? `the event stream answered ${response.status}`);
       }
-      failures = 0;
       const parser = createParser({
         onEvent: (message: EventSourceMessage) => {
+          // A connection that brings events is a good one: only those that bring none count as failures.
+          failures = 0;
           if (message.id !== undefined) last = message.id;
           let event: RunEvent;
           try {
@@ -104,7 +105,9 @@ async function follow(
         if (done) break;
         parser.feed(value);
       }
-      return;
+      if (TERMINAL_RUN_STATUSES.has(state.status)) return;
+      // Closed before the run ended (the server restarting, say): connect again, after the last event.
+      throw new ServerUnreachable("the event stream closed before the run ended");
     } catch (error) {
       if (error instanceof ApiError && error.status < 500) throw error;
       failures++;

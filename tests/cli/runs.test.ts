@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/main.ts";
 import { createMetrics } from "../../server/metrics.ts";
@@ -192,5 +194,53 @@ describe("pflow runs watch", () => {
     expect(last).toContain("✓ one");
     expect(last).toContain("✓ two");
     expect(frames.at(-1)).toBe(`run ${id} succeeded (exit 0)\n`);
+  });
+});
+
+describe("pflow runs watch when the event stream drops", () => {
+  it("connects again after the last event it got, and still sees the run to its end", async () => {
+    // A proxy in front of the real server that cuts the first event stream after its first event.
+    let streams = 0;
+    const resumedAfter: (string | undefined)[] = [];
+    const proxy = createServer((request, response) => {
+      const isStream = request.url?.endsWith("/events") ?? false;
+      if (isStream) {
+        streams++;
+        resumedAfter.push(request.headers["last-event-id"] as string | undefined);
+      }
+      const cutAfterFirst = isStream && streams === 1;
+      const upstream = httpRequest(
+        `${server.url}${request.url}`,
+        { method: request.method, headers: request.headers },
+        (reply) => {
+          response.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.on("data", (chunk: Buffer) => {
+            response.write(chunk);
+            if (cutAfterFirst && /^id: \d+$/m.test(String(chunk))) {
+              reply.destroy();
+              response.end();
+            }
+          });
+          reply.on("end", () => response.end());
+          reply.on("error", () => response.end());
+        },
+      );
+      request.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      process.env.PFLOW_API_KEY = ADMIN_KEY;
+      const id = await start("steps");
+      const watched = await pflow("runs", "watch", id, "--server", `http://127.0.0.1:${port}`);
+      expect(watched.code).toBe(0);
+      expect(watched.stdout.endsWith(`run ${id} succeeded (exit 0)\n`)).toBe(true);
+      expect(streams).toBeGreaterThanOrEqual(2);
+      expect(resumedAfter[0]).toBeUndefined();
+      expect(Number(resumedAfter[1])).toBeGreaterThanOrEqual(1);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
