@@ -53,6 +53,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     logger,
     onRegistered: (line) => logger.info(line),
     workers: values.workers,
+    triggers: true,
   });
   const app = await buildServer({
     engine,

@@ -52,6 +52,8 @@ export async function loadDefinitions(dir: string): Promise<DefinitionSet> {
 
 export interface StartOptions {
   workers?: boolean;
+  /** Start the triggers (cron schedules, event queues) too: serve with workers, and worker. */
+  triggers?: boolean;
   observer?: EngineObserver;
   logger?: Logger;
   /** Told each new version the start registered (registration.ts), as a line of text. */
@@ -85,6 +87,8 @@ export async function startEngine(definitions: DefinitionSet, options: StartOpti
     throw error;
   }
   await created.engine.start({ recoverAllLeases: created.embedded, workers: options.workers ?? true });
+  // Cron schedules and event queues run where work runs: serve with workers, and worker.
+  if (options.triggers) await created.engine.triggers.start({ fire: options.workers ?? true });
   return {
     ...created,
     close: async () => {

@@ -29,6 +29,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     observer: metrics.observer,
     logger,
     onRegistered: (line) => logger.info(line),
+    triggers: true,
   });
   const app = address
     ? await buildServer({ engine, logger, apiKeys: [], routes: [opsRoutes(metrics)] })

@@ -32,6 +32,11 @@ export const VALIDATION_CODES = {
   "duplicate-name": "two documents of one kind share a name, or a model alias has a version's name",
   "unknown-op": "a preprocess op that does not exist",
   "op-arguments": "a preprocess op's with does not fit its schema",
+  "cron-syntax":
+    "a cron trigger's expression does not parse (5 fields, or 6 with seconds first) or never fires",
+  "unknown-timezone": "a cron trigger's timezone is not an IANA time zone",
+  "inline-secret": "a webhook secret is written in the definition instead of referenced as { env: NAME }",
+  "duplicate-trigger": "two triggers of a workflow share a name, or two workflows declare one webhook name",
 } as const;
 
 export type ValidationCode = keyof typeof VALIDATION_CODES;

@@ -25,6 +25,7 @@ import { type FindingSink, reportSchemaErrors } from "./schema-findings.ts";
 import type { SchemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
 import { scanTemplate } from "./templates.ts";
+import { compileTriggers } from "./triggers.ts";
 import {
   checkBareExpression,
   compileSingleExpression,
@@ -222,6 +223,7 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
   }
 
   checkUserSchema(spec.inputs, "/spec/inputs", "inputs");
+  const triggers = compileTriggers(doc.metadata.name, spec.triggers, ctx.expressions, report);
   const outputs =
     spec.outputs === undefined
       ? null
@@ -263,6 +265,7 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
     outputs,
     models: [...new Set(models.map((m) => m.ref))],
     workflows: [...new Set(workflows.map((w) => w.ref))],
+    ...(triggers.length > 0 ? { triggers } : {}),
   };
   return { plan: deepFreeze(plan), models, workflows };
 }

@@ -1,3 +1,4 @@
+import type { TriggerFields } from "./triggers.ts";
 /**
  * The shapes of documents that passed their JSON Schema (schemas/*.schema.json).
  * Only code after schema validation may treat a document as one of these.
@@ -63,6 +64,7 @@ export interface WorkflowDocument {
     };
     readonly nodes: Readonly<Record<string, NodeFields>>;
     readonly outputs?: unknown;
+    readonly triggers?: readonly TriggerFields[];
   };
 }
 

@@ -22,6 +22,7 @@ export { DEFAULT_TIMEOUT_MS } from "./plan.ts";
 export { type ModelResolution, parseWorkflowReference, resolveModelReference } from "./references.ts";
 export { validationJson } from "./report.ts";
 export { scanTemplate } from "./templates.ts";
+export { cronSchedule, isTimezone } from "./triggers.ts";
 export {
   type DefinitionSet,
   type FileReport,

@@ -134,4 +134,33 @@ export interface ExecutionPlan {
   readonly models: readonly string[];
   /** Every sub-workflow reference. */
   readonly workflows: readonly string[];
+  /** What starts runs by itself (spec.triggers); absent from plans compiled before triggers existed. */
+  readonly triggers?: readonly PlanTrigger[];
 }
+
+/** A trigger of a workflow: its `input` template makes the run input (docs/language.md#triggers). */
+interface TriggerCommon {
+  /** `workflow.name`: unique in a deployment, the trigger's state and metrics are kept under it. */
+  readonly id: string;
+  readonly name: string;
+  readonly input: ValueTemplate;
+}
+export interface CronTrigger extends TriggerCommon {
+  readonly kind: "cron";
+  readonly cron: string;
+  readonly timezone: string;
+  readonly overlap: "skip" | "allow";
+  readonly catchUp: "none" | "one" | "all";
+}
+export interface EventTrigger extends TriggerCommon {
+  readonly kind: "event";
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly prefetch: number;
+}
+export interface WebhookTrigger extends TriggerCommon {
+  readonly kind: "webhook";
+  /** The environment variable holding the HMAC secret. */
+  readonly secretEnv: string;
+}
+export type PlanTrigger = CronTrigger | EventTrigger | WebhookTrigger;

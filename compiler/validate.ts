@@ -10,6 +10,7 @@ import { parseWorkflowReference, resolveModelReference } from "./references.ts";
 import { type FindingSink, reportSchemaErrors, sinkFor } from "./schema-findings.ts";
 import { type Kind, schemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
+import { reportDuplicateWebhooks } from "./triggers.ts";
 import { collectExpressionSources } from "./value-templates.ts";
 import { DEFAULT_YAML_LIMITS, parseYamlFile, type SourceDocument, type YamlLimits } from "./yaml-source.ts";
 
@@ -125,6 +126,22 @@ export function validateDefinitions(
 
   const invalid = new Set<LoadedDocument>();
   reportDuplicateNames(documents, invalid);
+  reportDuplicateWebhooks(
+    documents.flatMap((doc) =>
+      doc.workflow?.plan && !invalid.has(doc)
+        ? [
+            {
+              workflow: doc.name ?? "",
+              triggers: (doc.source.value as WorkflowDocument).spec.triggers,
+              file: doc.source.file,
+              report: doc.report,
+              locate: (pointer: string) => locate(doc.source, pointer),
+              invalidate: () => invalid.add(doc),
+            },
+          ]
+        : [],
+    ),
+  );
   const models = new Map<string, CompiledModel>();
   for (const doc of documents) if (doc.model && !invalid.has(doc)) models.set(doc.model.name, doc.model);
   if (options.resolve ?? true) resolveReferences(documents, models, invalid);

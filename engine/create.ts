@@ -17,6 +17,9 @@ import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./services.ts";
 import { MongoStore } from "./store/mongo/mongo-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 import type { Store } from "./store/store.ts";
+import { AmqpEventBus } from "./triggers/amqp-event-bus.ts";
+import type { EventBus } from "./triggers/event-bus.ts";
+import { MemoryEventBus } from "./triggers/memory-event-bus.ts";
 import { UserSchemas } from "./user-schemas.ts";
 
 /**
@@ -107,6 +110,16 @@ export async function createEngine(
       `cannot reach the broker at ${redactUrl(options.brokerUrl)}: ${(error as Error).message}`,
     );
   }
+  const events = eventBusFor(options.brokerUrl, logger);
+  try {
+    await events.start();
+  } catch (error) {
+    await Promise.all([events.close().catch(() => {}), broker.close(), store.close()]);
+    throw new UnreachableError(
+      `cannot reach the broker at ${redactUrl(options.brokerUrl)} for event triggers: ${(error as Error).message}`,
+    );
+  }
+  if (options.broker?.prefix) config.triggers = { ...config.triggers, queuePrefix: options.broker.prefix };
   engine = new Engine({
     store,
     broker,
@@ -125,14 +138,21 @@ export async function createEngine(
     config,
     observer: options.observer ?? NO_OBSERVER,
     calls: new ModelCallRecorder(store, logger),
+    events,
   });
   started?.();
   const close = async () => {
     await engine?.stop();
+    await events.close();
     await broker.close();
     await store.close();
   };
   return { engine, close, embedded: store instanceof SqliteStore };
+}
+
+/** Event triggers come through RabbitMQ with a RabbitMQ broker, else through the in-process bus. */
+function eventBusFor(url: string, logger: Logger): EventBus {
+  return /^amqps?:\/\//.test(url) ? new AmqpEventBus({ url, logger }) : new MemoryEventBus();
 }
 
 function storeFor(url: string, historyRetentionMs: number): Store {

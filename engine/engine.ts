@@ -6,6 +6,7 @@ import { Runner, type StartRequest } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type RunRecord, TERMINAL_RUN } from "./store/records.ts";
 import { Sweeper } from "./sweeper.ts";
+import { Triggers } from "./triggers/triggers.ts";
 import { Worker } from "./worker.ts";
 
 /**
@@ -19,6 +20,8 @@ export class Engine {
   readonly runner: Runner;
   /** Public so that tests (and the health route) judge canaries when they choose. */
   readonly canaries: CanaryAnalysis;
+  /** Cron, event and webhook triggers; started by the CLI (serve, worker), not by start(). */
+  readonly triggers: Triggers;
   readonly #worker: Worker;
   readonly #sweeper: Sweeper;
 
@@ -28,6 +31,7 @@ export class Engine {
     this.canaries = new CanaryAnalysis(services);
     this.#worker = new Worker(services, this.runner);
     this.#sweeper = new Sweeper(services, this.runner);
+    this.triggers = new Triggers(services, this.runner, services.config.triggers);
   }
 
   /**
@@ -55,6 +59,7 @@ export class Engine {
 
   /** Stops taking work, lets work in hand finish, and stops the sweeper and canary analysis. */
   async stop(): Promise<void> {
+    await this.triggers.stop();
     await this.#worker.stop();
     await this.#sweeper.stop();
     await this.canaries.stop();

@@ -23,6 +23,18 @@ export interface EngineObserver {
   circuitChanged(event: { readonly model: string; readonly state: "closed" | "open" | "half-open" }): void;
   /** A canary with autoRollback was judged in this process (and, with `rolledBack`, cleared by it). */
   canaryAnalysed(report: CanaryReport): void;
+  /** This process knows the trigger (its metrics start at 0). */
+  triggerSeen?(event: TriggerEvent): void;
+  /** A trigger started a run in this process (engine/triggers). */
+  triggerFired?(event: TriggerEvent): void;
+  /** A trigger's firing failed in this process: its input was refused, or a message was dead-lettered. */
+  triggerFailed?(event: TriggerEvent): void;
+}
+
+export interface TriggerEvent {
+  /** `workflow.name`. */
+  readonly trigger: string;
+  readonly kind: "cron" | "event" | "webhook";
 }
 
 export interface NodeFinished {

@@ -8,6 +8,8 @@ import type { Providers } from "./providers/registry.ts";
 import type { ResultCache } from "./result-cache.ts";
 import type { Store } from "./store/store.ts";
 import type { EvaluateOptions } from "./template-eval.ts";
+import type { EventBus } from "./triggers/event-bus.ts";
+import type { TriggerTiming } from "./triggers/triggers.ts";
 import type { UserSchemas } from "./user-schemas.ts";
 
 /**
@@ -33,6 +35,8 @@ export interface EngineConfig {
   readonly canaryAnalysisIntervalMs: number;
   /** Run history events older than this are deleted (PFLOW_HISTORY_RETENTION). */
   readonly historyRetentionMs: number;
+  /** Timing of cron triggers and the names of event queues (engine/triggers/triggers.ts); defaults apply. */
+  readonly triggers?: Partial<TriggerTiming>;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = Object.freeze({
@@ -61,4 +65,6 @@ export interface EngineServices {
   readonly observer: EngineObserver;
   /** This process's model calls, counted and added to the Store's statistics. */
   readonly calls: ModelCallRecorder;
+  /** Where event triggers' messages come from; absent: an in-process bus (engine/triggers). */
+  readonly events?: EventBus;
 }

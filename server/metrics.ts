@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CanaryReport } from "../engine/canary-analysis.ts";
-import type { EngineObserver, NodeFinished } from "../engine/observer.ts";
+import type { EngineObserver, NodeFinished, TriggerEvent } from "../engine/observer.ts";
 import type { RunRecord } from "../engine/store/records.ts";
 
 /**
@@ -136,6 +136,18 @@ export function createMetrics(): Metrics {
     labelNames: ["model"] as const,
     registers,
   });
+  const triggerFired = new Counter({
+    name: "pflow_trigger_fired_total",
+    help: "Runs a trigger (workflow.name) started in this process, by kind (cron, event, webhook)",
+    labelNames: ["trigger", "kind"] as const,
+    registers,
+  });
+  const triggerFailed = new Counter({
+    name: "pflow_trigger_failed_total",
+    help: "Firings of a trigger that failed in this process (input refused, message dead-lettered, secret missing), by kind",
+    labelNames: ["trigger", "kind"] as const,
+    registers,
+  });
   const canaryRollbacks = new Counter({
     name: "pflow_canary_rollbacks_total",
     help: "Canaries this process cleared automatically (autoRollback) because they were worse than their base, by model and alias",
@@ -252,6 +264,18 @@ export function createMetrics(): Metrics {
       // Prometheus's increase() cannot see a counter's first sample, so a series
       // born at 1 would hide the rollback that made it.
       canaryRollbacks.inc({ model: report.model, alias: report.alias }, report.rolledBack ? 1 : 0);
+    }),
+    // Both series of a trigger exist from when the process first knows it, at 0: increase()
+    // cannot see a counter's first sample, so a series born at 1 would hide the first failure.
+    triggerSeen: safely((event: TriggerEvent) => {
+      triggerFired.inc({ trigger: event.trigger, kind: event.kind }, 0);
+      triggerFailed.inc({ trigger: event.trigger, kind: event.kind }, 0);
+    }),
+    triggerFired: safely((event: TriggerEvent) => {
+      triggerFired.inc({ trigger: event.trigger, kind: event.kind });
+    }),
+    triggerFailed: safely((event: TriggerEvent) => {
+      triggerFailed.inc({ trigger: event.trigger, kind: event.kind });
     }),
   };
 

@@ -13,6 +13,7 @@ import type {
   RunRecord,
   RunStatus,
 } from "./records.ts";
+import type { TriggerStore } from "./triggers.ts";
 
 /**
  * The Store port: durable state of runs and their executions, the result cache,
@@ -46,6 +47,8 @@ export interface HistoryQuery {
 }
 
 export interface Store {
+  /** Trigger state, cron tick claims and event dead letters (triggers.ts). */
+  readonly triggers: TriggerStore;
   start(): Promise<void>;
   close(): Promise<void>;
   /** Cheap round trip, for readiness checks. */

@@ -6,19 +6,33 @@ import { COMMON_PROBLEMS, problemResponse } from "../route-schemas.ts";
 /**
  * Dead letters: node executions whose delivery the broker gave up on. Each
  * failed its execution with "dead-lettered", so its run failed too; replaying
- * one reruns that run from its failed nodes, keeping what succeeded.
+ * one reruns that run from its failed nodes, keeping what succeeded. Listed
+ * with them: the messages event triggers dead-lettered (kind "event").
  */
 
 const DEAD_LETTER = {
   type: "object",
-  required: ["id", "executionKey", "runId", "nodeId", "reason", "deliveries", "createdAt"],
+  required: ["id", "kind", "reason", "deliveries", "createdAt"],
   properties: {
     id: { type: "string", description: "Holds a slash: encode it (%2F) in a path." },
-    executionKey: { type: "string", description: "runId/nodeId, or runId/nodeId#item for a map item." },
-    runId: { type: "string" },
-    nodeId: { type: "string" },
-    reason: { type: "string", description: "Why delivery failed, as the last handler saw it." },
-    deliveries: { type: "integer", minimum: 0 },
+    kind: {
+      enum: ["execution", "event"],
+      description:
+        "execution: a node execution whose delivery failed (replayable); event: a message an event trigger could not start a run from (not replayable: publish it again).",
+    },
+    executionKey: {
+      type: "string",
+      description: "execution: runId/nodeId, or runId/nodeId#item for a map item.",
+    },
+    runId: { type: "string", description: "execution only." },
+    nodeId: { type: "string", description: "execution only." },
+    trigger: { type: "string", description: "event: the trigger (workflow.name)." },
+    workflow: { type: "string", description: "event: the trigger's workflow." },
+    messageId: { type: ["string", "null"], description: "event: the message's id (null: it had none)." },
+    routingKey: { type: "string", description: "event: the message's routing key." },
+    body: { type: "string", description: "event: the message body as received (at most 64 KiB)." },
+    reason: { type: "string", description: "Why it was given up on." },
+    deliveries: { type: "integer", minimum: 0, description: "Deliveries before it was (event: 1)." },
     createdAt: { type: "string", format: "date-time" },
   },
 };
@@ -32,7 +46,8 @@ export const deadLetterRoutes: RoutePlugin = async (app, { engine }) => {
       config: { scope: "runs:read" },
       schema: {
         summary: "List dead letters",
-        description: "Node executions whose delivery failed too often, newest first.",
+        description:
+          "Node executions whose delivery failed too often, and messages event triggers could not start a run from (no messageId, or an input the workflow refused), newest first.",
         tags: ["dead letters"],
         operationId: "listDeadLetters",
         querystring: {
@@ -59,8 +74,17 @@ export const deadLetterRoutes: RoutePlugin = async (app, { engine }) => {
     },
     async (request) => {
       const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100)));
-      const letters = await store.listDeadLetters(limit);
-      return { items: letters.map((letter) => ({ ...letter, createdAt: iso(letter.createdAt) })) };
+      const [letters, events] = await Promise.all([
+        store.listDeadLetters(limit),
+        store.triggers.listTriggerDeadLetters(limit),
+      ]);
+      const items = [
+        ...letters.map((letter) => ({ ...letter, kind: "execution" as const })),
+        ...events.map((letter) => ({ ...letter, kind: "event" as const, deliveries: 1 })),
+      ]
+        .sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id))
+        .slice(0, limit);
+      return { items: items.map((letter) => ({ ...letter, createdAt: iso(letter.createdAt) })) };
     },
   );
 

@@ -266,6 +266,41 @@ describe("every validation code", () => {
     expect(findings(over)[0]?.message).toContain('key "description" is at column 4, expected column 3');
   });
 
+  it("cron-syntax: a cron expression that does not parse", () => {
+    const text = workflow(
+      "    a: { type: transform, expr: '1' }\n",
+      '  triggers:\n    - cron: "0 25 * * *"\n',
+    );
+    expectOne("cron-syntax", text, "7:13");
+    expect(findings(text)[0]?.message).toMatch(
+      /^cron "0 25 \* \* \*" is not valid: Invalid value for hour: 25/,
+    );
+  });
+
+  it("unknown-timezone: not an IANA time zone", () => {
+    const text = workflow(
+      "    a: { type: transform, expr: '1' }\n",
+      '  triggers:\n    - { cron: "0 3 * * *", timezone: CET+1 }\n',
+    );
+    expectOne("unknown-timezone", text, "7:38");
+  });
+
+  it("inline-secret: a webhook secret written in the definition", () => {
+    const text = workflow(
+      "    a: { type: transform, expr: '1' }\n",
+      "  triggers:\n    - webhook: { name: crm, secret: hunter2 }\n",
+    );
+    expectOne("inline-secret", text, "7:37");
+  });
+
+  it("duplicate-trigger: two triggers of a workflow with one name", () => {
+    const text = workflow(
+      "    a: { type: transform, expr: '1' }\n",
+      '  triggers:\n    - { name: t, cron: "0 3 * * *" }\n    - { name: t, cron: "0 4 * * *" }\n',
+    );
+    expectOne("duplicate-trigger", text, "8:15");
+  });
+
   it("covers the whole table", () => {
     expect([...covered].sort()).toEqual(Object.keys(VALIDATION_CODES).sort());
   });

@@ -10,6 +10,7 @@ import { rateLimitsContract } from "./store/rate-limits.ts";
 import { recoveryContract } from "./store/recovery.ts";
 import { runsContract } from "./store/runs.ts";
 import type { StoreContext } from "./store/seed.ts";
+import { triggersContract } from "./store/triggers.ts";
 
 /**
  * The Store contract: what every Store adapter (SQLite, MongoDB) must do, tested
@@ -48,5 +49,6 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe("rate limits", () => rateLimitsContract(context));
     describe("run history", () => historyContract(context));
     describe("cache, definitions, idempotency keys, dead letters", () => keepingContract(context));
+    describe("triggers", () => triggersContract(context));
   });
 }

@@ -92,7 +92,7 @@ describe("alert rules", () => {
     expect(output).toContain("SUCCESS");
   });
 
-  it("are the seven alerts of the operations issue, and the circuit breakers'", () => {
+  it("are the seven alerts of the operations issue, the circuit breakers' and the triggers'", () => {
     expect(alerts.map((a) => a.alert)).toEqual([
       "PflowDeadLettersGrowing",
       "PflowRunFailureRatioHigh",
@@ -102,6 +102,7 @@ describe("alert rules", () => {
       "PflowBackendUnreachable",
       "PflowCanaryRolledBack",
       "PflowCircuitOpen",
+      "PflowTriggerFailing",
     ]);
   });
 

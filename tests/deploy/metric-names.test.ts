@@ -220,6 +220,15 @@ function exposition(text: string): Exposition {
 const WORKFLOW = METRICS_WORKFLOW;
 const WRITER = writerModel(true);
 const SHAKY = SHAKY_MODEL;
+const TRIGGERED = `apiVersion: pflow/v1
+kind: Workflow
+metadata: { name: triggered }
+spec:
+  triggers:
+    - cron: "0 3 * * *"
+  nodes:
+    echo: { type: transform, expr: "inputs" }
+`;
 
 let server: TestServer | undefined;
 let exported: Exposition;
@@ -227,12 +236,14 @@ let exported: Exposition;
 beforeAll(async () => {
   const metrics = createMetrics();
   server = await testServer({
-    definitions: [WORKFLOW, WRITER, SHAKY, CANARIED_MODEL, ...LIMITS_DEFINITIONS],
+    definitions: [WORKFLOW, WRITER, SHAKY, CANARIED_MODEL, TRIGGERED, ...LIMITS_DEFINITIONS],
     routes: allRoutes(metrics),
     observer: metrics.observer,
   });
   // The canary is judged (not yet: too few calls), which starts its rollbacks series at 0.
   expect((await server.engine.canaries.analyse()).map((report) => report.verdict.decision)).toEqual(["wait"]);
+  // Knowing a trigger starts its fired and failed series at 0.
+  await server.engine.triggers.refresh();
   // One after the other, so that the second run finds the first one's answer in the cache.
   for (let i = 0; i < 2; i++) {
     const run = await server.engine.startRun({ workflow: "describe-listing", input: { text: "Leith" } });

@@ -39,6 +39,7 @@ describe("the examples run", () => {
     "photo-tagging",
     "lead-scoring",
     "listing-package",
+    "nightly-revaluation",
   ];
   for (const name of names) {
     it(name, async () => {

@@ -78,6 +78,7 @@ describe("GET /v1/dead-letters", () => {
     expect(response.json.items).toEqual([
       {
         id: second.letterId,
+        kind: "execution",
         executionKey: `${second.runId}/call`,
         runId: second.runId,
         nodeId: "call",

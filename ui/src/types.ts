@@ -126,14 +126,30 @@ export interface JsonSchema {
   readonly format?: string;
 }
 
-export interface DeadLetter {
+/** A node execution given up on (replayable), or a message an event trigger could not start a run from. */
+export type DeadLetter = ExecutionDeadLetter | EventDeadLetter;
+
+interface DeadLetterCommon {
   readonly id: string;
-  readonly executionKey: string;
-  readonly runId: string;
-  readonly nodeId: string;
   readonly reason: string;
   readonly deliveries: number;
   readonly createdAt: string;
+}
+
+export interface ExecutionDeadLetter extends DeadLetterCommon {
+  readonly kind: "execution";
+  readonly executionKey: string;
+  readonly runId: string;
+  readonly nodeId: string;
+}
+
+export interface EventDeadLetter extends DeadLetterCommon {
+  readonly kind: "event";
+  readonly trigger: string;
+  readonly workflow: string;
+  readonly messageId: string | null;
+  readonly routingKey: string;
+  readonly body: string;
 }
 
 /** A run's history event (GET /v1/runs/{id}/history, and the SSE stream's data). */

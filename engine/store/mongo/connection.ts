@@ -51,6 +51,8 @@ export class MongoConnection {
   readonly rateLimits: Collection<RateLimitDocument>;
   readonly history: Collection<HistoryDocument>;
   readonly #lock: WriteLock;
+  /** A collection of its own (a part of the Store kept in a file of its own), with the same write lock. */
+  readonly collection: <T extends Document>(name: string) => Collection<T>;
   /** MongoDB's, until start() learns the server's (server-traits.ts). */
   #traits: ServerTraits = { atomicUpdates: true, projectsFindAndModify: true };
 
@@ -72,6 +74,7 @@ export class MongoConnection {
     function collection<T extends Document>(name: string): Collection<T> {
       return lockedWrites(db.collection<T>(name), lock, locking);
     }
+    this.collection = collection;
     this.runs = collection("runs");
     this.executions = collection("executions");
     this.cache = collection("cache");

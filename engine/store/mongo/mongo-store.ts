@@ -54,6 +54,7 @@ import {
   sweepExpiredLeases,
 } from "./recovery.ts";
 import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
+import { MongoTriggers } from "./triggers.ts";
 
 /**
  * The production Store, on MongoDB (a replica set), or on a MongoDB-wire server
@@ -70,6 +71,7 @@ export class MongoStore implements Store {
   readonly #db: MongoConnection;
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
+  readonly triggers: MongoTriggers;
 
   /**
    * The database is `options.database`, else the URL's path (`mongodb://host/name`),
@@ -80,6 +82,7 @@ export class MongoStore implements Store {
     this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
     this.#flags = new PropagationFlags(this.#db.executions);
     this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
+    this.triggers = new MongoTriggers(this.#db);
   }
 
   async start(): Promise<void> {

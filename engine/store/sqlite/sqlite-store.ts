@@ -32,6 +32,7 @@ import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
 import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
+import { SqliteTriggers } from "./triggers.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
@@ -43,11 +44,13 @@ type Registration = { record: DefinitionRecord; created: boolean };
 export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
+  readonly triggers: SqliteTriggers;
 
   /** `path` is a file, or ":memory:" (tests). */
   constructor(path: string) {
     this.#db = new SqliteConnection(path);
     this.#history = new SqliteHistory(this.#db);
+    this.triggers = new SqliteTriggers(this.#db);
   }
 
   async start(): Promise<void> {

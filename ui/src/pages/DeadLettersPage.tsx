@@ -74,15 +74,26 @@ export function DeadLettersPage() {
                     <Fragment key={letter.id}>
                       <tr data-letter={letter.id}>
                         <td>{time(letter.createdAt)}</td>
-                        <td>
-                          <a
-                            href={`/ui/runs/${seg(letter.runId)}?node=${seg(letter.nodeId)}`}
-                            title={letter.runId}
-                          >
-                            <code>{shortId(letter.runId)}</code>
-                          </a>
-                        </td>
-                        <td>{letter.nodeId}</td>
+                        {letter.kind === "event" ? (
+                          <>
+                            <td title="an event trigger's message: it started no run">
+                              <code>{letter.trigger}</code>
+                            </td>
+                            <td>{letter.routingKey}</td>
+                          </>
+                        ) : (
+                          <>
+                            <td>
+                              <a
+                                href={`/ui/runs/${seg(letter.runId)}?node=${seg(letter.nodeId)}`}
+                                title={letter.runId}
+                              >
+                                <code>{shortId(letter.runId)}</code>
+                              </a>
+                            </td>
+                            <td>{letter.nodeId}</td>
+                          </>
+                        )}
                         <td>{letter.deliveries}</td>
                         <td class="clip">{letter.reason}</td>
                         <td class="row-actions">
@@ -93,7 +104,7 @@ export function DeadLettersPage() {
                           >
                             Inspect
                           </button>
-                          {canReplay && (
+                          {canReplay && letter.kind !== "event" && (
                             <button type="button" class="primary" onClick={() => void replay(letter)}>
                               Replay
                             </button>
@@ -108,10 +119,25 @@ export function DeadLettersPage() {
                               <dd>
                                 <code>{letter.id}</code>
                               </dd>
-                              <dt>execution</dt>
-                              <dd>
-                                <code>{letter.executionKey}</code>
-                              </dd>
+                              {letter.kind === "event" ? (
+                                <>
+                                  <dt>message id</dt>
+                                  <dd>
+                                    <code>{letter.messageId ?? "none"}</code>
+                                  </dd>
+                                  <dt>body</dt>
+                                  <dd>
+                                    <code>{letter.body}</code>
+                                  </dd>
+                                </>
+                              ) : (
+                                <>
+                                  <dt>execution</dt>
+                                  <dd>
+                                    <code>{letter.executionKey}</code>
+                                  </dd>
+                                </>
+                              )}
                               <dt>reason</dt>
                               <dd>{letter.reason}</dd>
                             </dl>
