@@ -28,6 +28,9 @@ COPY engine ./engine
 COPY schemas ./schemas
 COPY server ./server
 COPY --from=dependencies /app/ui/dist ./ui/dist
+# The committed definitions: what `pflow serve` loads by default (./definitions;
+# Helm's definitions.source: image), the bundled examples beside them.
+COPY definitions ./definitions
 COPY examples ./examples
 # Not root, and nothing written outside /tmp: runs with a read-only root filesystem.
 USER 10001:10001

@@ -6,6 +6,7 @@ import {
   validateDefinitions,
 } from "../compiler/index.ts";
 import { ApiClient, ApiError, ServerUnreachable, serverSettings } from "./api-client.ts";
+import { DEFAULT_DEFINITIONS_DIR } from "./definitions-dir.ts";
 import { formatFindings } from "./findings-format.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
@@ -57,7 +58,7 @@ export async function applyCommand(
   if (positionals.length > 1) throw new UsageError("pflow apply takes one DIR");
   // The committed definitions folder, never the bundled examples that serve falls back to: a
   // production server must not get the tutorial set because a checkout lacked the folder.
-  const dir = positionals[0] ?? (process.env.PFLOW_DEFINITIONS || "definitions");
+  const dir = positionals[0] ?? (process.env.PFLOW_DEFINITIONS || DEFAULT_DEFINITIONS_DIR);
   const client = new ApiClient(serverSettings(values.server));
   const { files } = await collectDefinitionFiles([dir]);
   try {

@@ -5,8 +5,9 @@ import { join } from "node:path";
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
   validate: `Usage: pflow validate [PATH…] [--format text|github|json] [--no-resolve]
 
-Validates definition files and directories (recursively, *.yaml/*.yml; default .)
-as one set: YAML, schema, expressions, the graph, references across files.
+Validates definition files and directories (recursively, *.yaml/*.yml; default
+$PFLOW_DEFINITIONS, else ./definitions if it exists, else .) as one set: YAML,
+schema, expressions, the graph, references across files.
 
   --format text     one line per finding (file:line:col: severity code: message),
                     then a summary line (default)
@@ -15,6 +16,21 @@ as one set: YAML, schema, expressions, the graph, references across files.
   --no-resolve      skip the checks across files (models, sub-workflows)
 
 Exit: 0 valid, 1 invalid, 2 usage or I/O error. Codes: docs/language.md.
+`,
+  test: `Usage: pflow test [PATH…] [--format text|junit|github] [--watch] [--timeout D] [--parallel N]
+
+Runs the cases of the WorkflowTest documents in the PATHs (default as validate)
+in this process, on a throwaway embedded store, with the mocks they give; no case
+reaches the network. docs/testing.md.
+
+  --format text     one line per case, the differences, a summary line (default)
+  --format junit    JUnit XML, for CI test reports
+  --format github   annotations at the line of each failing case
+  --watch           run again when a file changes
+  --timeout D       each case's time limit (30s, 2m)
+  --parallel N      cases at once (default 8)
+
+Exit: 0 all passed, 1 any failed, 2 usage or definition error.
 `,
   graph: `Usage: pflow graph FILE [--format mermaid|dot] [--workflow NAME]
 

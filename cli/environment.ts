@@ -4,6 +4,9 @@ import { parseQueueRoutes } from "../engine/broker/amqp/topology.ts";
 import type { BrokerSettings, EngineOptions } from "../engine/create.ts";
 import { UsageError } from "./usage.ts";
 
+// The definitions folder is in a module of its own: `pflow validate` needs it, and none of this file's imports.
+export { DEFAULT_DEFINITIONS_DIR, defaultDefinitionsDir } from "./definitions-dir.ts";
+
 /**
  * The engine's settings from the environment (docs/operations.md lists them),
  * checked here so a typo stops the process at start with the variable's name,

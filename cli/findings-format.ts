@@ -37,11 +37,16 @@ function textLine(d: Diagnostic): string {
 
 /** https://docs.github.com/actions/reference/workflow-commands-for-github-actions */
 function githubLine(d: Diagnostic): string {
-  const property = (value: string) => escapeData(value).replaceAll(":", "%3A").replaceAll(",", "%2C");
   const level = d.severity === "error" ? "error" : "warning";
-  return `::${level} file=${property(d.file)},line=${d.line},col=${d.column},title=${property(d.code)}::${escapeData(d.message)}`;
+  return `::${level} file=${githubProperty(d.file)},line=${d.line},col=${d.column},title=${githubProperty(d.code)}::${githubData(d.message)}`;
 }
 
-function escapeData(value: string): string {
+/** A workflow command's message, escaped. */
+export function githubData(value: string): string {
   return value.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+}
+
+/** A workflow command's property value (file, title), escaped. */
+export function githubProperty(value: string): string {
+  return githubData(value).replaceAll(":", "%3A").replaceAll(",", "%2C");
 }

@@ -1,14 +1,5 @@
-import { DefinitionsNotFound } from "../compiler/index.ts";
-import { ConfigurationError, UnreachableError } from "../engine/create.ts";
-import { applyCommand } from "./apply-command.ts";
-import { COMMAND_HELP, version } from "./command-help.ts";
-import { graphCommand } from "./graph-command.ts";
-import { runCommand } from "./run-command.ts";
-import { runsCommand } from "./runs-command.ts";
-import { serveCommand } from "./serve-command.ts";
+import { DefinitionsNotFound } from "../compiler/load.ts";
 import { EXIT, HELP, UsageError } from "./usage.ts";
-import { validateCommand } from "./validate-command.ts";
-import { workerCommand } from "./worker-command.ts";
 
 export interface Io {
   stdout(text: string): void;
@@ -18,34 +9,42 @@ export interface Io {
   readonly columns?: number;
 }
 
-/** Runs one pflow command and returns its exit code; never calls process.exit. */
+/**
+ * Runs one pflow command and returns its exit code; never calls process.exit.
+ * Each command's module is imported when it runs, not before: `pflow validate`
+ * in CI loads the compiler, never the engine, the server or their drivers.
+ */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [command, ...args] = argv;
   try {
-    const help = command === undefined ? undefined : COMMAND_HELP[command];
-    if (help !== undefined && (args.includes("--help") || args.includes("-h"))) {
-      io.stdout(help);
-      return EXIT.ok;
+    if (command !== undefined && (args.includes("--help") || args.includes("-h"))) {
+      const help = (await import("./command-help.ts")).COMMAND_HELP[command];
+      if (help !== undefined) {
+        io.stdout(help);
+        return EXIT.ok;
+      }
     }
     switch (command) {
       case "validate":
-        return await validateCommand(args, io.stdout);
+        return await (await import("./validate-command.ts")).validateCommand(args, io.stdout);
+      case "test":
+        return await (await import("./test-command.ts")).testCommand(args, io);
       case "graph":
-        return await graphCommand(args, io.stdout, io.stderr);
+        return await (await import("./graph-command.ts")).graphCommand(args, io.stdout, io.stderr);
       case "run":
-        return await runCommand(args, io.stdout, io.stderr);
+        return await (await import("./run-command.ts")).runCommand(args, io.stdout, io.stderr);
       case "worker":
-        return await workerCommand(args);
+        return await (await import("./worker-command.ts")).workerCommand(args);
       case "serve":
-        return await serveCommand(args);
+        return await (await import("./serve-command.ts")).serveCommand(args);
       case "runs":
-        return await runsCommand(args, io);
+        return await (await import("./runs-command.ts")).runsCommand(args, io);
       case "apply":
-        return await applyCommand(args, io.stdout, io.stderr);
+        return await (await import("./apply-command.ts")).applyCommand(args, io.stdout, io.stderr);
       case "version":
       case "--version":
       case "-V":
-        io.stdout(version());
+        io.stdout((await import("./command-help.ts")).version());
         return EXIT.ok;
       case undefined:
       case "help":
@@ -57,18 +56,19 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
+    if (error instanceof UsageError || error instanceof DefinitionsNotFound || isParseArgsError(error)) {
+      io.stderr(`pflow: ${(error as Error).message}\n`);
+      if (error instanceof UsageError || isParseArgsError(error)) io.stderr("Run pflow --help for usage.\n");
+      return EXIT.usage;
+    }
+    // The engine's errors can only come from a command that loaded the engine already.
+    const { ConfigurationError, UnreachableError } = await import("../engine/create.ts");
     if (error instanceof UnreachableError) {
       io.stderr(`pflow: ${error.message}\n`);
       return EXIT.failed;
     }
-    if (
-      error instanceof UsageError ||
-      error instanceof DefinitionsNotFound ||
-      error instanceof ConfigurationError ||
-      isParseArgsError(error)
-    ) {
-      io.stderr(`pflow: ${(error as Error).message}\n`);
-      if (error instanceof UsageError || isParseArgsError(error)) io.stderr("Run pflow --help for usage.\n");
+    if (error instanceof ConfigurationError) {
+      io.stderr(`pflow: ${error.message}\n`);
       return EXIT.usage;
     }
     throw error;

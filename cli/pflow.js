@@ -8,6 +8,10 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// Node's compile cache (in the OS temp directory, or NODE_COMPILE_CACHE): later
+// start-ups reuse the compiled code of every module instead of compiling it again.
+const { enableCompileCache } = await import("node:module");
+enableCompileCache?.();
 const { main } = await import("./main.ts");
 process.exitCode = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),

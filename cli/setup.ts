@@ -1,11 +1,10 @@
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { collectDefinitionFiles, type DefinitionSet, validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
-import { engineSettings, processLogger } from "./environment.ts";
+import { defaultDefinitionsDir, engineSettings, processLogger } from "./environment.ts";
 import { formatFindings } from "./findings-format.ts";
 import { registrationLines } from "./registration.ts";
 import { startTracing } from "./tracing.ts";
@@ -19,24 +18,9 @@ import { UsageError } from "./usage.ts";
  */
 export const BUNDLED_EXAMPLES = join(import.meta.dirname, "..", "examples");
 
-/**
- * --definitions, else PFLOW_DEFINITIONS, else ./definitions if it holds YAML
- * files, else the bundled examples. "Holds YAML" and not just "exists": in a
- * checkout of pflow itself, definitions/ is the source folder of the compiler.
- */
+/** --definitions, else PFLOW_DEFINITIONS, else ./definitions if it exists, else the bundled examples. */
 export function definitionsDir(flag: string | undefined): string {
-  return (
-    flag ?? process.env.PFLOW_DEFINITIONS ?? (holdsYaml("definitions") ? "definitions" : BUNDLED_EXAMPLES)
-  );
-}
-
-function holdsYaml(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  try {
-    return readdirSync(dir, { recursive: true }).some((name) => /\.ya?ml$/.test(String(name)));
-  } catch {
-    return false;
-  }
+  return flag ?? defaultDefinitionsDir() ?? BUNDLED_EXAMPLES;
 }
 
 export async function loadDefinitions(dir: string): Promise<DefinitionSet> {

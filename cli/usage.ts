@@ -10,7 +10,12 @@ export const HELP = `pflow: declarative AI workflows
 Usage:
   pflow validate [PATH…] [--format text|github|json] [--no-resolve]
       Validate definition files and directories (recursively, *.yaml/*.yml;
-      default .) as one set. Exit 0 valid, 1 invalid, 2 usage or I/O error.
+      default $PFLOW_DEFINITIONS, else ./definitions if it exists, else .)
+      as one set. Exit 0 valid, 1 invalid, 2 usage or I/O error.
+  pflow test [PATH…] [--format text|junit|github] [--watch] [--timeout D] [--parallel N]
+      Run the cases of the WorkflowTest documents in the PATHs (default as
+      validate), in this process, mocked, never reaching the network.
+      Exit 0 all passed, 1 any failed, 2 usage or definition error.
   pflow graph FILE [--format mermaid|dot] [--workflow NAME]
       Print the DAG of a workflow. Exit 0, or 2 if the file is invalid.
   pflow run NAME [--input JSON | --input-file FILE] [--definitions DIR]

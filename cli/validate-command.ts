@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { collectDefinitionFiles, type FileReport, validateDefinitions } from "../compiler/index.ts";
+import { defaultDefinitionsDir } from "./definitions-dir.ts";
 import { type FindingsFormat, formatFindings } from "./findings-format.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
@@ -17,8 +18,9 @@ export async function validateCommand(args: string[], stdout: (text: string) => 
   if (!["text", "github", "json"].includes(format)) {
     throw new UsageError(`--format must be text, github or json, not "${values.format}"`);
   }
-  const { files, skipped } = await collectDefinitionFiles(positionals.length > 0 ? positionals : ["."]);
-  const result = validateDefinitions(files, { resolve: values.resolve });
+  const paths = positionals.length > 0 ? positionals : [defaultDefinitionsDir() ?? "."];
+  const { files, skipped } = await collectDefinitionFiles(paths);
+  const result = validateDefinitions(files, { resolve: values.resolve, sources: false });
   stdout(formatFindings(result.files, format, skipped));
   if (format === "text") stdout(`${summaryLine(result.files)}\n`);
   return result.valid ? EXIT.ok : EXIT.failed;

@@ -30,4 +30,5 @@ export {
   type ValidateOptions,
   validateDefinitions,
 } from "./validate.ts";
+export type { MockAnswer, MockFields, TestCase, TestCaseFields, WorkflowTest } from "./workflow-test.ts";
 export { DEFAULT_YAML_LIMITS, type YamlLimits } from "./yaml-source.ts";

@@ -6,7 +6,7 @@ import type { SourceFile } from "./validate.ts";
  * Finds definition files. A file named on the command line is always validated;
  * in a directory, `*.yaml` and `*.yml` files are found recursively, skipping
  * hidden directories and node_modules, and only files that declare a pflow
- * document (`apiVersion: pflow/…` or `kind: Workflow|Model`) are taken, so that
+ * document (`apiVersion: pflow/…` or `kind: Workflow|Model|WorkflowTest`) are taken, so that
  * `pflow validate .` in a repository ignores CI, compose and Helm YAML.
  */
 export class DefinitionsNotFound extends Error {
@@ -21,7 +21,7 @@ export interface CollectedFiles {
 
 const YAML_EXTENSIONS = new Set([".yaml", ".yml"]);
 const LOOKS_LIKE_PFLOW =
-  /^[ \t]*(?:apiVersion:[ \t]*["']?pflow\/|kind:[ \t]*["']?(?:Workflow|Model)["']?[ \t]*(?:#.*)?$)/m;
+  /^[ \t]*(?:apiVersion:[ \t]*["']?pflow\/|kind:[ \t]*["']?(?:Workflow|Model|WorkflowTest)["']?[ \t]*(?:#.*)?$)/m;
 
 export async function collectDefinitionFiles(paths: readonly string[]): Promise<CollectedFiles> {
   const files: SourceFile[] = [];

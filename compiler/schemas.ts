@@ -12,7 +12,7 @@ import { didYouMean } from "./suggest.ts";
 export const SCHEMAS_DIR = join(import.meta.dirname, "..", "schemas");
 const ID_BASE = "https://schemas.propertyflow.ai/pflow/v1/";
 
-export type Kind = "Workflow" | "Model";
+export type Kind = "Workflow" | "Model" | "WorkflowTest";
 
 export interface SchemaSet {
   readonly ajv: Ajv2020;
@@ -27,6 +27,12 @@ export interface SchemaSet {
    */
   userSchemaProblem(schema: unknown): string | undefined;
 }
+
+const SCHEMA_FILES: Readonly<Record<Kind, string>> = {
+  Workflow: "workflow.schema.json",
+  Model: "model.schema.json",
+  WorkflowTest: "workflow-test.schema.json",
+};
 
 let cached: SchemaSet | undefined;
 
@@ -47,37 +53,100 @@ function buildSchemaSet(): SchemaSet {
     // if/then branches name properties without repeating type: object.
     strictTypes: false,
   });
-  for (const file of ["common", "workflow", "model", "definition"]) {
+  for (const file of ["common", "workflow", "model", "workflow-test", "definition"]) {
     ajv.addSchema(readJson(join(SCHEMAS_DIR, `${file}.schema.json`)));
   }
-  const opsDir = join(SCHEMAS_DIR, "ops");
-  const ops = new Map<string, ValidateFunction>();
-  for (const file of readdirSync(opsDir).sort()) {
-    if (!file.endsWith(".schema.json")) continue;
-    ops.set(file.slice(0, -".schema.json".length), ajv.compile(readJson(join(opsDir, file))));
+  // Compiled on first use, not here: a start-up of `pflow validate` compiles
+  // only the kinds and ops its files use (compiling them all cost ~150 ms).
+  const documents = {} as Record<Kind, ValidateFunction>;
+  for (const kind of Object.keys(SCHEMA_FILES) as Kind[]) {
+    Object.defineProperty(documents, kind, {
+      enumerable: true,
+      get: () => ajv.getSchema(`${ID_BASE}${SCHEMA_FILES[kind]}`) as ValidateFunction,
+    });
   }
-  const documents = {
-    Workflow: ajv.getSchema(`${ID_BASE}workflow.schema.json`) as ValidateFunction,
-    Model: ajv.getSchema(`${ID_BASE}model.schema.json`) as ValidateFunction,
-  };
+  const opsDir = join(SCHEMAS_DIR, "ops");
+  const opFiles = new Map<string, string>();
+  for (const file of readdirSync(opsDir).sort()) {
+    if (file.endsWith(".schema.json")) opFiles.set(file.slice(0, -".schema.json".length), join(opsDir, file));
+  }
+  const ops = new LazyValidators(opFiles, (path) => ajv.compile(readJson(path)));
   // User schemas may use formats and keywords of their own: not strict, formats known.
-  const userAjv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
-  addFormats.default(userAjv);
+  let userAjv: Ajv2020 | undefined;
+  const user = () => {
+    if (userAjv === undefined) {
+      userAjv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
+      addFormats.default(userAjv);
+    }
+    return userAjv;
+  };
   return {
     ajv,
     documents,
     ops,
     resolve(kind, ref) {
-      const file = kind === "Workflow" ? "workflow.schema.json" : "model.schema.json";
+      const file = SCHEMA_FILES[kind];
       const absolute = ref.startsWith("#") ? `${ID_BASE}${file}${ref}` : `${ID_BASE}${ref}`;
       return ajv.getSchema(absolute)?.schema as Record<string, unknown> | undefined;
     },
     userSchemaProblem(schema) {
       if (typeof schema === "boolean" || typeof schema === "string") return undefined;
-      if (userAjv.validateSchema(schema as object)) return undefined;
-      return describeMetaSchemaError(userAjv.errors ?? []);
+      if (user().validateSchema(schema as object)) return undefined;
+      return describeMetaSchemaError(user().errors ?? []);
     },
   };
+}
+
+/** The op schemas by name, each compiled the first time it is asked for. */
+class LazyValidators implements ReadonlyMap<string, ValidateFunction> {
+  readonly #files: ReadonlyMap<string, string>;
+  readonly #compile: (path: string) => ValidateFunction;
+  readonly #compiled = new Map<string, ValidateFunction>();
+
+  constructor(files: ReadonlyMap<string, string>, compile: (path: string) => ValidateFunction) {
+    this.#files = files;
+    this.#compile = compile;
+  }
+
+  get size(): number {
+    return this.#files.size;
+  }
+
+  get(name: string): ValidateFunction | undefined {
+    let validate = this.#compiled.get(name);
+    const path = this.#files.get(name);
+    if (validate === undefined && path !== undefined) {
+      validate = this.#compile(path);
+      this.#compiled.set(name, validate);
+    }
+    return validate;
+  }
+
+  has(name: string): boolean {
+    return this.#files.has(name);
+  }
+
+  keys(): MapIterator<string> {
+    return this.#files.keys();
+  }
+
+  *values(): MapIterator<ValidateFunction> {
+    for (const name of this.#files.keys()) yield this.get(name) as ValidateFunction;
+  }
+
+  *entries(): MapIterator<[string, ValidateFunction]> {
+    for (const name of this.#files.keys()) yield [name, this.get(name) as ValidateFunction];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, ValidateFunction]> {
+    return this.entries();
+  }
+
+  forEach(
+    callback: (value: ValidateFunction, key: string, map: ReadonlyMap<string, ValidateFunction>) => void,
+  ): void {
+    for (const [name, validate] of this.entries()) callback(validate, name, this);
+  }
 }
 
 /**

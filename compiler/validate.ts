@@ -12,6 +12,12 @@ import { type Kind, schemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
 import { reportDuplicateWebhooks } from "./triggers.ts";
 import { collectExpressionSources } from "./value-templates.ts";
+import {
+  checkTestReferences,
+  compileWorkflowTest,
+  type WorkflowTest,
+  type WorkflowTestDocument,
+} from "./workflow-test.ts";
 import { DEFAULT_YAML_LIMITS, parseYamlFile, type SourceDocument, type YamlLimits } from "./yaml-source.ts";
 
 /**
@@ -36,6 +42,12 @@ export interface ValidateOptions {
    * definition, validated together with the registry it replaces a document of.
    */
   readonly replacing?: string;
+  /**
+   * Keep the YAML of each valid document (`sources`, what registries store).
+   * Default true; `pflow validate` needs none, and writing a 10,000-node
+   * document out again costs as much as reading it.
+   */
+  readonly sources?: boolean;
 }
 
 export interface DocumentSummary {
@@ -58,8 +70,10 @@ export interface DefinitionSet {
   readonly workflows: ReadonlyMap<string, ExecutionPlan>;
   /** The valid models, by name. */
   readonly models: ReadonlyMap<string, CompiledModel>;
-  /** The YAML of each valid document, by `Kind/name`, as registries store it. */
+  /** The YAML of each valid document, by `Kind/name`, as registries store it (empty with `sources: false`). */
   readonly sources: ReadonlyMap<string, string>;
+  /** The valid WorkflowTest documents, in file order: what `pflow test` runs (never registered). */
+  readonly tests: readonly WorkflowTest[];
 }
 
 interface LoadedDocument {
@@ -70,6 +84,7 @@ interface LoadedDocument {
   schemaValid: boolean;
   workflow?: CompiledWorkflow;
   model?: CompiledModel;
+  test?: WorkflowTest;
 }
 
 export function validateDefinitions(
@@ -89,7 +104,7 @@ export function validateDefinitions(
     summaries.set(file.path, []);
     for (const source of parsed.documents) {
       const value = source.value as { kind?: unknown; metadata?: { name?: unknown } } | null;
-      const kind = value?.kind === "Workflow" || value?.kind === "Model" ? value.kind : undefined;
+      const kind = isKind(value?.kind) ? value.kind : undefined;
       const name = typeof value?.metadata?.name === "string" ? value.metadata.name : undefined;
       const loaded: LoadedDocument = { source, report: sinkFor(source, out), kind, name, schemaValid: false };
       documents.push(loaded);
@@ -121,7 +136,15 @@ export function validateDefinitions(
     if (!doc.schemaValid) continue;
     if (doc.kind === "Workflow")
       doc.workflow = compileWorkflow(doc.source.value as WorkflowDocument, context(doc));
-    else doc.model = compileModel(doc.source.value as ModelDocument, expressions, doc.report);
+    else if (doc.kind === "Model")
+      doc.model = compileModel(doc.source.value as ModelDocument, expressions, doc.report);
+    else
+      doc.test = compileWorkflowTest(
+        doc.source.value as WorkflowTestDocument,
+        doc.source,
+        expressions,
+        doc.report,
+      );
   }
 
   const invalid = new Set<LoadedDocument>();
@@ -151,6 +174,7 @@ export function validateDefinitions(
     const plan = doc.workflow?.plan;
     if (plan && !invalid.has(doc)) workflows.set(plan.workflow, plan);
   }
+  if (options.resolve ?? true) resolveTests(documents, workflows, expressions, invalid);
   for (const model of [...models.values()]) {
     const doc = documents.find((d) => d.model === model);
     if (doc && invalid.has(doc)) models.delete(model.name);
@@ -168,13 +192,37 @@ export function validateDefinitions(
     };
   });
   const sources = new Map<string, string>();
-  for (const doc of documents) {
+  for (const doc of options.sources === false ? [] : documents) {
     const valid =
       (doc.kind === "Workflow" && workflows.has(doc.name ?? "")) ||
       (doc.kind === "Model" && models.has(doc.name ?? ""));
     if (valid && !invalid.has(doc)) sources.set(`${doc.kind}/${doc.name}`, String(doc.source.doc));
   }
-  return { valid: reports.every((r) => r.valid), files: reports, workflows, models, sources };
+  const tests = documents.flatMap((doc) => (doc.test && !invalid.has(doc) ? [doc.test] : []));
+  return { valid: reports.every((r) => r.valid), files: reports, workflows, models, sources, tests };
+}
+
+function isKind(kind: unknown): kind is Kind {
+  return kind === "Workflow" || kind === "Model" || kind === "WorkflowTest";
+}
+
+/** Each test against the set: its workflow, and the node ids and model names its cases use. */
+function resolveTests(
+  documents: readonly LoadedDocument[],
+  plans: ReadonlyMap<string, ExecutionPlan>,
+  expressions: ExpressionCache,
+  invalid: Set<LoadedDocument>,
+): void {
+  const names = (kind: Kind) =>
+    new Set(documents.filter((d) => d.kind === kind && d.name).map((d) => d.name as string));
+  const workflowNames = names("Workflow");
+  const modelNames = names("Model");
+  for (const doc of documents) {
+    if (!doc.test) continue;
+    const document = doc.source.value as WorkflowTestDocument;
+    if (!checkTestReferences(doc.test, document, plans, workflowNames, modelNames, doc.report, expressions))
+      invalid.add(doc);
+  }
 }
 
 /** Removes, in place, the documents of other files that a document of `path` replaces. */

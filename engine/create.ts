@@ -5,6 +5,7 @@ import type { Broker, DeadLetterHandler } from "./broker/broker.ts";
 import { MemoryBroker } from "./broker/memory/memory-broker.ts";
 import { Catalog } from "./catalog.ts";
 import { Engine } from "./engine.ts";
+import type { Doubles } from "./executors/doubles.ts";
 import { ModelCallRecorder } from "./model-call-recorder.ts";
 import { type EngineObserver, NO_OBSERVER } from "./observer.ts";
 import { regionsOf } from "./preprocess/pii/regions.ts";
@@ -40,6 +41,10 @@ export interface EngineOptions {
   readonly egress?: EgressPolicy;
   readonly fetch?: typeof fetch;
   readonly observer?: EngineObserver;
+  /** Stand-ins for nodes and models (`pflow test` only): see executors/doubles.ts. */
+  readonly doubles?: Doubles;
+  /** Compiled user schemas, shared by engines of one process (`pflow test`'s one per case); default: the engine's own. */
+  readonly schemas?: UserSchemas;
 }
 
 export interface BrokerSettings {
@@ -132,13 +137,14 @@ export async function createEngine(
     }),
     ops: builtInOps(),
     cache: new ResultCache(store),
-    schemas: new UserSchemas(),
+    schemas: options.schemas ?? new UserSchemas(),
     logger,
     clock: options.clock ?? Date.now,
     config,
     observer: options.observer ?? NO_OBSERVER,
     calls: new ModelCallRecorder(store, logger),
     events,
+    ...(options.doubles ? { doubles: options.doubles } : {}),
   });
   started?.();
   const close = async () => {

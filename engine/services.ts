@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Broker } from "./broker/broker.ts";
 import type { Catalog } from "./catalog.ts";
+import type { Doubles } from "./executors/doubles.ts";
 import type { ModelCallRecorder } from "./model-call-recorder.ts";
 import type { EngineObserver } from "./observer.ts";
 import type { PreprocessRegistry } from "./preprocess/registry.ts";
@@ -67,4 +68,6 @@ export interface EngineServices {
   readonly calls: ModelCallRecorder;
   /** Where event triggers' messages come from; absent: an in-process bus (engine/triggers). */
   readonly events?: EventBus;
+  /** Stand-ins for nodes and models: set by `pflow test` only (executors/doubles.ts). */
+  readonly doubles?: Doubles;
 }

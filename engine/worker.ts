@@ -8,6 +8,7 @@ import { deadLetter } from "./dead-letters.ts";
 import { whyNotStart } from "./decide.ts";
 import { asExecutionError, ExecutionError } from "./errors.ts";
 import type { AttemptExecutor, AttemptResult } from "./executors/attempt.ts";
+import { withDoubles } from "./executors/doubles.ts";
 import { startMap } from "./executors/map.ts";
 import { modelReference, runModel } from "./executors/model.ts";
 import { runPreprocess } from "./executors/preprocess.ts";
@@ -34,9 +35,9 @@ import { describeViolations } from "./user-schemas.ts";
  * queue with a due time), never by sleeping here.
  */
 const EXECUTORS: Readonly<Record<"model" | "preprocess" | "transform", AttemptExecutor>> = {
-  model: runModel,
-  preprocess: runPreprocess,
-  transform: runTransform,
+  model: withDoubles(runModel),
+  preprocess: withDoubles(runPreprocess),
+  transform: withDoubles(runTransform),
 };
 
 /** What an attempt did, filled in as it goes, for its history. */

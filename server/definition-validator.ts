@@ -94,5 +94,12 @@ function refused(files: readonly SourceFile[], message: string): DefinitionSet {
     };
     return { path: file.path, valid: false, documents: [], errors: [finding], warnings: [] };
   });
-  return { valid: false, files: reports, workflows: new Map(), models: new Map(), sources: new Map() };
+  return {
+    valid: false,
+    files: reports,
+    workflows: new Map(),
+    models: new Map(),
+    sources: new Map(),
+    tests: [],
+  };
 }

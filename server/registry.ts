@@ -118,6 +118,12 @@ export async function registerUpload(
       `the body must hold exactly one ${kind} document; it holds ${report.documents.length} (${held})`,
     );
   }
+  if (document.kind === "WorkflowTest") {
+    throw new Problem(
+      "invalid-definition",
+      "the body holds a WorkflowTest: tests are not registered, they run where the definitions are committed (pflow test)",
+    );
+  }
   if (document.kind !== kind) {
     const route = document.kind === "Model" ? "PUT /v1/models/{name}" : "PUT /v1/workflows/{name}";
     throw new Problem(

@@ -38,7 +38,7 @@ describe("schema findings read as YAML, not as JSON Schema", () => {
 
   it("an unknown kind", () => {
     expect(messages("apiVersion: pflow/v1\nkind: Workflw\nmetadata: { name: a }\nspec: {}\n")).toEqual([
-      '"kind" "Workflw" is not one of "Workflow", "Model" (did you mean "Workflow"?)',
+      '"kind" "Workflw" is not one of "Workflow", "Model", "WorkflowTest" (did you mean "Workflow"?)',
     ]);
   });
 

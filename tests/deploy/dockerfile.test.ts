@@ -31,7 +31,7 @@ describe("Dockerfile", () => {
   });
 
   it("copies every source folder the CLI imports, and nothing it writes to is outside /tmp", () => {
-    for (const folder of ["cli", "definitions", "engine", "schemas", "server", "examples"])
+    for (const folder of ["cli", "compiler", "definitions", "engine", "schemas", "server", "examples"])
       expect(dockerfile).toContain(`COPY ${folder} ./${folder}`);
     expect(dockerfile).toMatch(/PFLOW_STORE_URL=sqlite:\/tmp\//);
   });

@@ -203,6 +203,17 @@ describe("PUT /v1/workflows/{name}", () => {
     );
   });
 
+  it("refuses a WorkflowTest: tests run where the definitions are committed, they are not registered", async () => {
+    const s = await start([WRITER, workflow("listing")]);
+    const test =
+      "apiVersion: pflow/v1\nkind: WorkflowTest\nmetadata: { name: listing }\nspec:\n  workflow: listing\n  cases: [{ name: one }]\n";
+    const response = await put(s, "listing", test);
+    expect(response.status).toBe(400);
+    expect(response.json.detail).toBe(
+      "the body holds a WorkflowTest: tests are not registered, they run where the definitions are committed (pflow test)",
+    );
+  });
+
   it("refuses YAML that does not parse, with the finding's line and column", async () => {
     const s = await start();
     const response = await put(
