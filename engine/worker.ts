@@ -15,6 +15,7 @@ import { runPreprocess } from "./executors/preprocess.ts";
 import { runTransform } from "./executors/transform.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
+import { locateExpressionError } from "./expression-error.ts";
 import { redactRequest } from "./history/redact.ts";
 import { tooDeepAt, tooDeepMessage } from "./json-depth.ts";
 import { type CalledModel, ModelCallLimits } from "./limits/model-call-limits.ts";
@@ -371,10 +372,11 @@ export class Worker {
    * retryable and attempts are left (due after the backoff), else the next
    * fallback model, else the node fails.
    */
-  async #failed(claimed: Claimed, error: ExecutionError, trace: AttemptTrace = {}): Promise<void> {
-    const attempt = detailOf(trace, error.retryable);
+  async #failed(claimed: Claimed, thrown: ExecutionError, trace: AttemptTrace = {}): Promise<void> {
     const { node, execution, token, run, plan } = claimed;
     const { store, broker, clock } = this.#services;
+    const error = await locateExpressionError(thrown, { store, workflow: run.workflow, nodeId: node.id });
+    const attempt = detailOf(trace, error.retryable);
     if (this.#shutdown.signal.aborted) {
       // Released, not failed: back to the queue now, for another worker.
       const now = clock();
