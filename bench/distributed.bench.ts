@@ -29,7 +29,10 @@ import { MongoClient } from "mongodb";
 import { MongoStore } from "../engine/store/mongo/mongo-store.ts";
 import { FAN_WORKFLOW, NODES } from "./fan-workflow.ts";
 
-const MONGO_URL = process.env.PFLOW_TEST_MONGO_URL ?? "mongodb://127.0.0.1:27017/";
+// The atomic MongoDB-wire server (mongo-java-server), where the store runs as on
+// MongoDB; BENCH_MONGO_URL points elsewhere (FerretDB's URL measures its locked mode).
+const MONGO_URL =
+  process.env.BENCH_MONGO_URL ?? process.env.PFLOW_TEST_MONGO_ATOMIC_URL ?? "mongodb://127.0.0.1:27018/";
 const AMQP_URL = process.env.PFLOW_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const RUNS = Number(process.env.BENCH_RUNS ?? 600);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 24);

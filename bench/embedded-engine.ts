@@ -16,15 +16,20 @@ import { allRoutes } from "../server/routes/index.ts";
  * The benchmarks' engine: the embedded default (a SQLite file in WAL mode in a
  * fresh temporary directory, the in-process broker), silent, with `files`
  * validated, registered and started on. `beforeStart` sees it first (to wrap
- * its store, say).
+ * its store, say); `onStore` is told the SQLite file's path.
  */
 export async function embeddedEngine(
   files: readonly SourceFile[],
-  options: { observer?: EngineObserver; beforeStart?: (engine: Engine) => void } = {},
+  options: {
+    observer?: EngineObserver;
+    beforeStart?: (engine: Engine) => void;
+    onStore?: (path: string) => void;
+  } = {},
 ): Promise<{ engine: Engine; close: () => Promise<void> }> {
   const set = validateDefinitions([...files]);
   if (!set.valid) throw new Error(JSON.stringify(set.files.flatMap((f) => f.errors).slice(0, 3)));
   const dir = mkdtempSync(join(tmpdir(), "pflow-bench-"));
+  options.onStore?.(join(dir, "pflow.db"));
   const { engine, close } = await createEngine({
     storeUrl: `sqlite:${join(dir, "pflow.db")}`,
     brokerUrl: "memory:",

@@ -15,7 +15,10 @@ import { validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import { FAN_WORKFLOW, NODES } from "./fan-workflow.ts";
 
-const MONGO_URL = process.env.PFLOW_TEST_MONGO_URL ?? "mongodb://127.0.0.1:27017/";
+// The atomic MongoDB-wire server (mongo-java-server), where the store runs as on
+// MongoDB; BENCH_MONGO_URL points elsewhere (FerretDB's URL measures its locked mode).
+const MONGO_URL =
+  process.env.BENCH_MONGO_URL ?? process.env.PFLOW_TEST_MONGO_ATOMIC_URL ?? "mongodb://127.0.0.1:27018/";
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 
 const set = validateDefinitions([{ path: "fan.yaml", text: FAN_WORKFLOW }]);

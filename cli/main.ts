@@ -4,6 +4,9 @@ import { EXIT, HELP, UsageError } from "./usage.ts";
 export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Whether stdout is a terminal (live views redraw in place), and its width. */
+  readonly isTTY?: boolean;
+  readonly columns?: number;
 }
 
 /**
@@ -14,6 +17,13 @@ export interface Io {
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [command, ...args] = argv;
   try {
+    if (command !== undefined && (args.includes("--help") || args.includes("-h"))) {
+      const help = (await import("./command-help.ts")).COMMAND_HELP[command];
+      if (help !== undefined) {
+        io.stdout(help);
+        return EXIT.ok;
+      }
+    }
     switch (command) {
       case "validate":
         return await (await import("./validate-command.ts")).validateCommand(args, io.stdout);
@@ -22,11 +32,20 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case "graph":
         return await (await import("./graph-command.ts")).graphCommand(args, io.stdout, io.stderr);
       case "run":
-        return await (await import("./run-command.ts")).runCommand(args, io.stdout);
+        return await (await import("./run-command.ts")).runCommand(args, io.stdout, io.stderr);
       case "worker":
         return await (await import("./worker-command.ts")).workerCommand(args);
       case "serve":
         return await (await import("./serve-command.ts")).serveCommand(args);
+      case "runs":
+        return await (await import("./runs-command.ts")).runsCommand(args, io);
+      case "apply":
+        return await (await import("./apply-command.ts")).applyCommand(args, io.stdout, io.stderr);
+      case "version":
+      case "--version":
+      case "-V":
+        io.stdout((await import("./command-help.ts")).version());
+        return EXIT.ok;
       case undefined:
       case "help":
       case "-h":

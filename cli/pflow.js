@@ -16,4 +16,6 @@ const { main } = await import("./main.ts");
 process.exitCode = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  isTTY: process.stdout.isTTY === true,
+  columns: process.stdout.columns,
 });

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { didYouMean } from "../compiler/suggest.ts";
 import { ExecutionError } from "../engine/errors.ts";
 import { InputRejected } from "../engine/runner.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
@@ -11,7 +12,11 @@ import { EXIT, UsageError } from "./usage.ts";
  * Exit 0 if it succeeded, 1 if it failed or timed out, 2 for a usage or
  * definition error (an input the workflow refuses included).
  */
-export async function runCommand(args: string[], stdout: (text: string) => void): Promise<number> {
+export async function runCommand(
+  args: string[],
+  stdout: (text: string) => void,
+  stderr: (text: string) => void = () => {},
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -28,12 +33,18 @@ export async function runCommand(args: string[], stdout: (text: string) => void)
   const input = await readInput(values.input, values["input-file"]);
   const definitions = await loadDefinitions(definitionsDir(values.definitions));
   const name = positionals[0] as string;
-  if (!definitions.workflows.has(name)) {
-    throw new UsageError(
-      `no workflow "${name}" in the definitions (there are: ${[...definitions.workflows.keys()].join(", ")})`,
-    );
-  }
-  const { engine, close } = await startEngine(definitions);
+  const { engine, close } = await startEngine(definitions, {
+    onRegistered: (line) => stderr(`pflow: ${line}\n`),
+    // The store's registry is what runs (setup.ts): the directory's workflows, and any registered before.
+    beforeStart: async (started) => {
+      if (definitions.workflows.has(name)) return;
+      const registered = (await started.services.store.listDefinitions("Workflow")).map((r) => r.name);
+      if (registered.includes(name)) return;
+      throw new UsageError(
+        `no workflow "${name}" in the definitions or the store${didYouMean(name, registered)} (there are: ${registered.join(", ")})`,
+      );
+    },
+  });
   const interrupted = () => {
     close().finally(() => process.exit(130));
   };

@@ -7,6 +7,7 @@ import { allRoutes } from "../server/routes/index.ts";
 import { positiveInteger, processLogger } from "./environment.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
+import { untilSignalled } from "./signals.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
 /**
@@ -44,11 +45,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   const logger = processLogger("stdout");
-  const definitions = await loadDefinitions(definitionsDir(values.definitions));
+  const dir = definitionsDir(values.definitions);
+  const definitions = await loadDefinitions(dir);
   const metrics = createMetrics();
   const { engine, close } = await startEngine(definitions, {
     observer: metrics.observer,
     logger,
+    onRegistered: (line) => logger.info(line),
     workers: values.workers,
     triggers: true,
   });
@@ -66,12 +69,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     await close();
     throw new UsageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
+  const earlier = (await engine.services.store.listDefinitions("Workflow"))
+    .map((record) => record.name)
+    .filter((name) => !definitions.workflows.has(name));
+  if (earlier.length > 0)
+    logger.info(`also serving workflows registered earlier, not in ${dir}: ${earlier.join(", ")}`);
   if (apiKeys.length === 0) logger.warn(`no API keys configured: serving on ${host} (loopback) only`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  logger.info("shutting down: finishing requests and node work in hand");
+  const reason = await untilSignalled();
+  logger.info({ reason }, "shutting down: finishing requests and node work in hand");
   await app.close();
   await close();
   return EXIT.ok;

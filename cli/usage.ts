@@ -27,6 +27,11 @@ Usage:
   pflow worker [--definitions DIR] [--port N] [--host H]
       Workers only, until SIGTERM/SIGINT; resumes unfinished runs. With
       --port, serves /healthz, /readyz and /metrics (for probes) there.
+  pflow runs list|get|cancel|retry|watch [RUN_ID] [--server URL]
+      Runs on a server ($PFLOW_URL, key $PFLOW_API_KEY); watch follows a run
+      live and exits with its code (0 succeeded, 1 failed, 3 cancelled, 4 timed out).
+  pflow apply [DIR] [--server URL] [--dry-run] [--exact]
+      Register DIR's definitions on a server, all or none; say what changed.
 
 --definitions defaults to $PFLOW_DEFINITIONS, else ./definitions if it exists,
 else the bundled examples/. The store is $PFLOW_STORE_URL (default
@@ -34,5 +39,6 @@ sqlite:./.pflow/pflow.db), the broker $PFLOW_BROKER_URL (default memory:);
 production is mongodb://… and amqp://… (docs/operations.md lists every setting).
 
 Options:
-  -h, --help     show this help
+  -h, --help     show this help (pflow COMMAND --help: that command's)
+  -V, --version  show the version
 `;

@@ -5,6 +5,7 @@ import { opsRoutes } from "../server/routes/ops.ts";
 import { processLogger } from "./environment.ts";
 import { listenAddress } from "./listen.ts";
 import { definitionsDir, loadDefinitions, startEngine } from "./setup.ts";
+import { untilSignalled } from "./signals.ts";
 import { EXIT, UsageError } from "./usage.ts";
 
 /**
@@ -27,6 +28,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   const { engine, close } = await startEngine(definitions, {
     observer: metrics.observer,
     logger,
+    onRegistered: (line) => logger.info(line),
     triggers: true,
   });
   const app = address
@@ -41,11 +43,8 @@ export async function workerCommand(args: string[]): Promise<number> {
     }
   }
   logger.info("worker started");
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  logger.info("worker stopping");
+  const reason = await untilSignalled();
+  logger.info({ reason }, "worker stopping");
   await app?.close();
   await close();
   return EXIT.ok;

@@ -17,6 +17,10 @@ export const VALIDATION_CODES = {
     "warning: inside a predicate or a later path step, nodes or inputs means a field of the current item",
   "dynamic-reference":
     "warning: an expression reads nodes without naming one, so its dependency cannot be derived",
+  "unknown-function": "an expression calls a function JSONata does not have (and it does not define)",
+  "unknown-input": "an expression reads an inputs field that the workflow's inputs schema does not declare",
+  "unknown-output-field":
+    "warning: an expression reads a field of a node's output that the node's outputSchema does not declare",
   "invalid-duration": "a duration is not of the form 250ms, 30s, 5m, 2h or 1d",
   "unknown-node": "needs or an expression names a node that does not exist",
   cycle: "the dependencies form a cycle (within a workflow, or across sub-workflows)",

@@ -62,9 +62,9 @@ const TEMPLATE_ROOTS: ReadonlySet<string> = new Set(["inputs", "nodes", "run", "
 
 export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): CompiledWorkflow {
   let errors = 0;
-  const report: FindingSink = (code, message, pointer, target, severity = "error") => {
+  const report: FindingSink = (code, message, pointer, target, severity = "error", within) => {
     if (severity === "error") errors++;
-    ctx.report(code, message, pointer, target, severity);
+    ctx.report(code, message, pointer, target, severity, within);
   };
   const { spec } = doc;
   const ids = Object.keys(spec.nodes);
@@ -75,11 +75,29 @@ export function compileWorkflow(doc: WorkflowDocument, ctx: CompileContext): Com
 
   // Outputs are evaluated after every node, and a node with needs has listed its
   // dependencies itself: in both, reading nodes without naming one is fine.
+  const inputFields = declaredFields(spec.inputs);
   const scopeFor = (nodeId: string | null, roots: ReadonlySet<string>): ExpressionScope => ({
     expressions: ctx.expressions,
     roots,
     report,
     dependenciesListed: nodeId === null || (spec.nodes[nodeId]?.needs ?? []).length > 0,
+    inputFields,
+    onOutputField(ref, field, source, pointer) {
+      const target = spec.nodes[ref];
+      // A map node's output is the list of its items' outputs, not one object of the schema.
+      if (target === undefined || target.type === "map") return;
+      const fields = declaredFields(target.outputSchema);
+      if (fields === undefined || fields.has(field)) return;
+      report(
+        "unknown-output-field",
+        `expression ${JSON.stringify(source)} reads nodes.${ref}.output.${field}, which node "${ref}"'s outputSchema does not declare` +
+          `${didYouMean(field, fields)}; it declares ${fields.size === 0 ? "no field" : [...fields].join(", ")}`,
+        pointer,
+        "value",
+        "warning",
+        `nodes.${ref}.output.${field}`,
+      );
+    },
     onNodeReference(ref, pointer) {
       if (!known.has(ref)) {
         report(
@@ -372,4 +390,22 @@ function expressionPointers(value: unknown, pointer: string): string[] {
  */
 function asksForEmbeddings(input: unknown): boolean {
   return typeof input === "object" && input !== null && !Array.isArray(input) && "embed" in input;
+}
+
+/**
+ * The fields an object schema allows, or undefined where it may allow any: no
+ * `properties`, `additionalProperties` other than false-or-absent,
+ * `patternProperties`, or composition (`allOf`, `$ref`…) this does not follow.
+ * Absent `additionalProperties` counts as closed here: a workflow reading a
+ * field its own schema does not declare is a typo far more often than a design.
+ */
+function declaredFields(schema: unknown): ReadonlySet<string> | undefined {
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) return undefined;
+  const s = schema as Record<string, unknown>;
+  const properties = s.properties;
+  if (properties === null || typeof properties !== "object" || Array.isArray(properties)) return undefined;
+  if (s.additionalProperties !== undefined && s.additionalProperties !== false) return undefined;
+  for (const key of ["patternProperties", "allOf", "anyOf", "oneOf", "$ref", "if", "dependentSchemas"])
+    if (key in s) return undefined;
+  return new Set(Object.keys(properties));
 }

@@ -20,7 +20,91 @@ export interface ExpressionAnalysis {
   readonly relative: ReadonlySet<string>;
   /** The expression reads `nodes` without naming a node (`nodes.*`, `$lookup(nodes, k)`). */
   readonly dynamicNodes: boolean;
+  /** Fields read as `inputs.<field>` from the root. */
+  readonly inputFields: ReadonlySet<string>;
+  /** Fields read as `nodes.<id>.output.<field>` from the root, as `id\u0000field`. */
+  readonly outputFields: ReadonlySet<string>;
+  /**
+   * Functions called by a name the expression does not bind itself (with `:=`
+   * or as a lambda's parameter), by name, with the character where the name
+   * ends (JSONata's position); builtins included: callers check against
+   * JSONATA_FUNCTIONS.
+   */
+  readonly calls: ReadonlyMap<string, number | undefined>;
 }
+
+/**
+ * JSONata's own functions (2.x): what `$name(…)` may call without defining
+ * `$name` first. tests/compiler/expressions.test.ts checks each is a function
+ * in the JSONata this project runs.
+ */
+export const JSONATA_FUNCTIONS: ReadonlySet<string> = new Set([
+  "abs",
+  "append",
+  "assert",
+  "average",
+  "base64decode",
+  "base64encode",
+  "boolean",
+  "ceil",
+  "clone",
+  "contains",
+  "count",
+  "decodeUrl",
+  "decodeUrlComponent",
+  "distinct",
+  "each",
+  "encodeUrl",
+  "encodeUrlComponent",
+  "error",
+  "eval",
+  "exists",
+  "filter",
+  "floor",
+  "formatBase",
+  "formatInteger",
+  "formatNumber",
+  "fromMillis",
+  "join",
+  "keys",
+  "length",
+  "lookup",
+  "lowercase",
+  "map",
+  "match",
+  "max",
+  "merge",
+  "millis",
+  "min",
+  "not",
+  "now",
+  "number",
+  "pad",
+  "parseInteger",
+  "power",
+  "random",
+  "reduce",
+  "replace",
+  "reverse",
+  "round",
+  "shuffle",
+  "sift",
+  "single",
+  "sort",
+  "split",
+  "spread",
+  "sqrt",
+  "string",
+  "substring",
+  "substringAfter",
+  "substringBefore",
+  "sum",
+  "toMillis",
+  "trim",
+  "type",
+  "uppercase",
+  "zip",
+]);
 
 export type ParsedExpression =
   | { readonly ok: true; readonly analysis: ExpressionAnalysis }
@@ -31,6 +115,30 @@ interface Collector {
   nodes: Set<string>;
   relative: Set<string>;
   dynamicNodes: boolean;
+  inputFields: Set<string>;
+  outputFields: Set<string>;
+  calls: Map<string, number | undefined>;
+  /** Variables the expression binds; removed from `calls` when the walk ends. */
+  bound: Set<string>;
+}
+
+function collector(): Collector {
+  return {
+    roots: new Set(),
+    nodes: new Set(),
+    relative: new Set(),
+    dynamicNodes: false,
+    inputFields: new Set(),
+    outputFields: new Set(),
+    calls: new Map(),
+    bound: new Set(),
+  };
+}
+
+/** The analysis of a walked AST: calls of variables the expression binds are not calls of unknowns. */
+function finish(out: Collector): ExpressionAnalysis {
+  for (const name of out.bound) out.calls.delete(name);
+  return out;
 }
 
 type Ctx = "root" | "relative";
@@ -40,10 +148,14 @@ type AstNode = { type?: string; value?: unknown; [key: string]: unknown };
 const CONTEXT_NAMES_WORTH_WARNING = new Set(["nodes", "inputs"]);
 
 export function parseExpression(source: string): ParsedExpression {
-  const out: Collector = { roots: new Set(), nodes: new Set(), relative: new Set(), dynamicNodes: false };
+  const out = collector();
   const path = plainPath(source);
   if (path !== undefined) {
-    readRoot(path[0] as string, path[1] === undefined ? undefined : { type: "name", value: path[1] }, out);
+    readRoot(
+      path[0] as string,
+      path.slice(1).map((value) => ({ type: "name", value })),
+      out,
+    );
     return { ok: true, analysis: out };
   }
   let ast: AstNode;
@@ -54,7 +166,7 @@ export function parseExpression(source: string): ParsedExpression {
     return { ok: false, message: message ?? String(error), position };
   }
   walk(ast, "root", out);
-  return { ok: true, analysis: out };
+  return { ok: true, analysis: finish(out) };
 }
 
 /**
@@ -101,15 +213,15 @@ export class ExpressionCache {
       const batch = pending.slice(i, i + BATCH_SIZE);
       const asts = parseBatch(batch);
       if (asts === undefined) continue;
+      // Where each expression starts in the batch's text "[(e1),(e2),…]": positions shift by it.
+      let start = 2;
       batch.forEach((source, j) => {
-        const out: Collector = {
-          roots: new Set(),
-          nodes: new Set(),
-          relative: new Set(),
-          dynamicNodes: false,
-        };
+        const out = collector();
         walk(asts[j], "root", out);
-        this.#cache.set(source, { ok: true, analysis: out });
+        for (const [name, position] of out.calls)
+          out.calls.set(name, position === undefined ? undefined : position - start);
+        this.#cache.set(source, { ok: true, analysis: finish(out) });
+        start += source.length + 3;
       });
     }
   }
@@ -163,12 +275,13 @@ function walk(node: unknown, ctx: Ctx, out: Collector): void {
     return;
   }
   const n = node as AstNode;
+  collectBindings(n, out);
   switch (n.type) {
     case "path":
       walkPath(n.steps as AstNode[], ctx, out);
       break;
     case "name":
-      if (ctx === "root") readRoot(n.value as string, undefined, out);
+      if (ctx === "root") readRoot(n.value as string, [], out);
       break;
     case "variable":
       // `$$` (or `$` at the root) alone hands over the whole context, nodes included.
@@ -208,6 +321,24 @@ function walk(node: unknown, ctx: Ctx, out: Collector): void {
   walkDecorations(n, out);
 }
 
+/** Function calls by name, and the names the expression binds (`$f := …`, lambda parameters, `@$x`, `#$i`). */
+function collectBindings(n: AstNode, out: Collector): void {
+  if (n.type === "function" || n.type === "partial") {
+    const procedure = n.procedure as AstNode | undefined;
+    if (procedure?.type === "variable" && typeof procedure.value === "string" && procedure.value !== "") {
+      if (!out.calls.has(procedure.value)) out.calls.set(procedure.value, procedure.position as number);
+    }
+  } else if (n.type === "bind") {
+    const lhs = n.lhs as AstNode | undefined;
+    if (lhs?.type === "variable") out.bound.add(lhs.value as string);
+  } else if (n.type === "lambda") {
+    for (const parameter of (n.arguments as AstNode[] | undefined) ?? [])
+      out.bound.add(parameter.value as string);
+  }
+  if (typeof n.focus === "string") out.bound.add(n.focus);
+  if (typeof n.index === "string") out.bound.add(n.index);
+}
+
 /** Predicates, filters and group-by are evaluated per item: relative. */
 function walkDecorations(n: AstNode, out: Collector): void {
   for (const key of ["predicate", "stages"]) {
@@ -235,7 +366,7 @@ function walkPath(steps: AstNode[], ctx: Ctx, out: Collector): void {
   if (head?.type === "name") {
     const name = head.value as string;
     const next = steps[headIndex + 1];
-    if (anchored || ctx === "root") readRoot(name, next, out);
+    if (anchored || ctx === "root") readRoot(name, steps.slice(headIndex + 1), out);
     else if (CONTEXT_NAMES_WORTH_WARNING.has(name) && next !== undefined) out.relative.add(name);
   } else if (anchored && head === undefined) {
     out.dynamicNodes = true;
@@ -248,9 +379,22 @@ function walkPath(steps: AstNode[], ctx: Ctx, out: Collector): void {
   });
 }
 
-function readRoot(name: string, next: AstNode | undefined, out: Collector): void {
+/** `name` read at the root, followed by the path's later steps (`rest`). */
+function readRoot(name: string, rest: readonly AstNode[], out: Collector): void {
   out.roots.add(name);
+  const field = (i: number) => (rest[i]?.type === "name" ? (rest[i]?.value as string) : undefined);
+  if (name === "inputs") {
+    const input = field(0);
+    if (input !== undefined) out.inputFields.add(input);
+    return;
+  }
   if (name !== "nodes") return;
-  if (next?.type === "name") out.nodes.add(next.value as string);
-  else out.dynamicNodes = true;
+  const node = field(0);
+  if (node === undefined) {
+    out.dynamicNodes = true;
+    return;
+  }
+  out.nodes.add(node);
+  const output = field(2);
+  if (field(1) === "output" && output !== undefined) out.outputFields.add(`${node}\u0000${output}`);
 }

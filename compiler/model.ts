@@ -119,9 +119,9 @@ export function compileModel(
   report: FindingSink,
 ): CompiledModel | undefined {
   let errors = 0;
-  const counting: FindingSink = (code, message, pointer, target, severity = "error") => {
+  const counting: FindingSink = (code, message, pointer, target, severity = "error", within) => {
     if (severity === "error") errors++;
-    report(code, message, pointer, target, severity);
+    report(code, message, pointer, target, severity, within);
   };
   const { spec } = doc;
   const versionKeys = Object.keys(spec.versions);

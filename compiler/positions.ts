@@ -17,6 +17,34 @@ export type Target = "key" | "value";
 const keyIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
 const INDEX_FROM = 16;
 
+/**
+ * Where `words` are written inside the value at `pointer` (the first time), so
+ * a finding about a part of an expression points at that part; undefined if
+ * the value's source does not hold them as written (an escape in a quoted
+ * string, say), and the caller points at the value instead.
+ */
+export function locateWithin(source: SourceDocument, pointer: string, words: string): Position | undefined {
+  const range = (nodeAt(source, pointer) as YamlNode | undefined)?.range;
+  if (source.text === undefined || !range) return undefined;
+  const at = source.text.slice(range[0], range[1]).indexOf(words);
+  if (at < 0) return undefined;
+  const { line, col } = source.lines.linePos(range[0] + at);
+  return { line, column: col };
+}
+
+/** The YAML node at a pointer, or undefined where the pointer leaves the document. */
+function nodeAt(source: SourceDocument, pointer: string): unknown {
+  let node: unknown = source.doc.contents;
+  const tokens = pointer === "" ? [] : pointer.slice(1).split("/").map(unescapeToken);
+  for (const token of tokens) {
+    if (isAlias(node)) node = node.resolve(source.doc);
+    if (isMap(node)) node = findPair(node, token)?.value;
+    else if (isSeq(node)) node = node.items[Number(token)];
+    else return undefined;
+  }
+  return node;
+}
+
 export function locate(source: SourceDocument, pointer: string, target: Target = "value"): Position {
   const { doc, lines } = source;
   let node: unknown = doc.contents;

@@ -1,6 +1,6 @@
 import type { ErrorObject } from "ajv";
 import type { Diagnostic, ValidationCode } from "./codes.ts";
-import { locate, pointerOf, type Target } from "./positions.ts";
+import { locate, locateWithin, pointerOf, type Target } from "./positions.ts";
 import type { Kind, SchemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
 import type { SourceDocument } from "./yaml-source.ts";
@@ -16,11 +16,15 @@ export type FindingSink = (
   pointer: string,
   target?: Target,
   severity?: "error" | "warning",
+  /** Words inside the value to point at (a misspelt function in an expression), where they are found. */
+  within?: string,
 ) => void;
 
 export function sinkFor(source: SourceDocument, out: Diagnostic[]): FindingSink {
-  return (code, message, pointer, target = "value", severity = "error") => {
-    const { line, column } = locate(source, pointer, target);
+  return (code, message, pointer, target = "value", severity = "error", within) => {
+    const { line, column } =
+      (within === undefined ? undefined : locateWithin(source, pointer, within)) ??
+      locate(source, pointer, target);
     out.push({ code, severity, message, file: source.file, line, column, pointer, document: source.index });
   };
 }

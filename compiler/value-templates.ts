@@ -1,8 +1,8 @@
-import type { ExpressionAnalysis, ExpressionCache } from "./expressions.ts";
+import { type ExpressionAnalysis, type ExpressionCache, JSONATA_FUNCTIONS } from "./expressions.ts";
 import type { JsonValue, ValueTemplate } from "./plan.ts";
 import { pointerOf } from "./positions.ts";
 import type { FindingSink } from "./schema-findings.ts";
-import { didYouMean } from "./suggest.ts";
+import { closest, didYouMean } from "./suggest.ts";
 import { scanTemplate } from "./templates.ts";
 
 /**
@@ -20,7 +20,11 @@ export interface ExpressionScope {
   readonly report: FindingSink;
   /** True where dependencies need not be derived (outputs; a node with needs). */
   readonly dependenciesListed: boolean;
+  /** The fields `inputs` may have (the inputs schema's), or undefined where any may be there. */
+  readonly inputFields?: ReadonlySet<string> | undefined;
   onNodeReference(nodeId: string, pointer: string): void;
+  /** Each `nodes.<id>.output.<field>` read, to check against the node's outputSchema. */
+  onOutputField?(nodeId: string, field: string, source: string, pointer: string): void;
 }
 
 const LITERAL_NULL: ValueTemplate = Object.freeze({ t: "literal", value: null });
@@ -124,6 +128,7 @@ function checkReferences(
   pointer: string,
   scope: ExpressionScope,
 ): void {
+  checkFunctions(analysis, source, pointer, scope);
   if (scope.roots === null) return;
   for (const root of analysis.roots) {
     if (scope.roots.has(root)) continue;
@@ -146,6 +151,27 @@ function checkReferences(
       );
     }
   }
+  if (scope.inputFields !== undefined && scope.roots.has("inputs")) {
+    for (const field of analysis.inputFields) {
+      if (scope.inputFields.has(field)) continue;
+      const declared = [...scope.inputFields];
+      scope.report(
+        "unknown-input",
+        `expression ${JSON.stringify(source)} reads inputs.${field}, which the inputs schema does not declare` +
+          `${didYouMean(field, declared)}; it declares ${declared.length === 0 ? "no field" : declared.join(", ")}`,
+        pointer,
+        "value",
+        "error",
+        `inputs.${field}`,
+      );
+    }
+  }
+  if (scope.onOutputField !== undefined && scope.roots.has("nodes")) {
+    for (const read of analysis.outputFields) {
+      const [node, field] = read.split("\u0000") as [string, string];
+      scope.onOutputField(node, field, source, pointer);
+    }
+  }
   for (const name of analysis.relative) {
     scope.report(
       "relative-reference",
@@ -153,6 +179,29 @@ function checkReferences(
       pointer,
       "value",
       "warning",
+    );
+  }
+}
+
+/** A call of a function JSONata does not have, and the expression does not define, fails at run time. */
+function checkFunctions(
+  analysis: ExpressionAnalysis,
+  source: string,
+  pointer: string,
+  scope: ExpressionScope,
+) {
+  for (const [name, position] of analysis.calls) {
+    if (JSONATA_FUNCTIONS.has(name)) continue;
+    const hit = closest(name, JSONATA_FUNCTIONS);
+    const where = position === undefined ? "" : ` at character ${Math.max(1, position - name.length)}`;
+    scope.report(
+      "unknown-function",
+      `expression ${JSON.stringify(source)} calls $${name}${where}, which is not a JSONata function` +
+        (hit === undefined ? " (docs.jsonata.org lists them)" : ` (did you mean $${hit}?)`),
+      pointer,
+      "value",
+      "error",
+      `$${name}(`,
     );
   }
 }

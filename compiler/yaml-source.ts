@@ -14,6 +14,7 @@ import {
   type Node as YamlNode,
 } from "yaml";
 import type { Diagnostic, ValidationCode } from "./codes.ts";
+import { indentationHint } from "./indentation.ts";
 import { type Expansion, measureExpansion, SelfReferencingAlias } from "./yaml-expansion.ts";
 
 /**
@@ -60,6 +61,8 @@ export interface SourceDocument {
   readonly index: number;
   readonly doc: Document.Parsed;
   readonly lines: LineCounter;
+  /** The whole file's text (shared by its documents), for pointing inside a value. */
+  readonly text?: string;
   /** The document as plain JSON-like data; undefined if it did not parse. */
   readonly value: unknown;
 }
@@ -109,7 +112,7 @@ export function parseYamlFile(
       const value = readDocument(doc, text, limits, (code, message, offset, severity = "error") => {
         diagnostics.push({ ...at(code, message, offset, docIndex), severity });
       });
-      if (value !== EMPTY) documents.push({ file, index: docIndex, doc, lines, value });
+      if (value !== EMPTY) documents.push({ file, index: docIndex, doc, lines, text, value });
     }
   } catch (error) {
     if (!(error instanceof LimitExceeded)) throw error;
@@ -136,7 +139,9 @@ function readDocument(doc: Document.Parsed, text: string, limits: YamlLimits, re
   let fatal = false;
   if (error !== undefined) {
     fatal = true;
-    report("yaml-syntax", syntaxMessage(error, text), error.pos[0]);
+    const hint = indentationHint(error.code, error.pos[0], text);
+    if (hint) report("yaml-syntax", `${firstLine(error.message)}: ${hint.message}`, hint.offset);
+    else report("yaml-syntax", syntaxMessage(error, text), error.pos[0]);
   } else if (doc.directives.yaml.explicit && doc.directives.yaml.version !== "1.2") {
     // A %YAML 1.1 directive would bring back yes/no booleans and merge keys.
     fatal = true;

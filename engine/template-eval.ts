@@ -2,7 +2,8 @@ import jsonata from "jsonata";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import type { ValueTemplate } from "../compiler/index.ts";
-import { ExecutionError } from "./errors.ts";
+import type { ExecutionError } from "./errors.ts";
+import { ExpressionFailed } from "./expression-error.ts";
 
 /**
  * Evaluation of compiled templates and bare JSONata expressions at run time.
@@ -163,7 +164,8 @@ function messageOf(error: unknown): string {
 
 function expressionFailed(source: string, message: string, cause?: unknown): ExecutionError {
   const shown = source.length > 300 ? `${source.slice(0, 300)}…` : source;
-  return ExecutionError.nonRetryable("expression", `expression "${shown}" failed: ${message}`, { cause });
+  // Knows its source, so the worker can add the node and its YAML line (expression-error.ts).
+  return new ExpressionFailed(source, `expression "${shown}" failed: ${message}`, { cause });
 }
 
 /**

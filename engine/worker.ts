@@ -16,9 +16,11 @@ import { runTransform } from "./executors/transform.ts";
 import { startWait } from "./executors/wait.ts";
 import type { Claimed } from "./executors/waiting.ts";
 import { startChild } from "./executors/workflow.ts";
+import { locateExpressionError } from "./expression-error.ts";
 import { redactRequest } from "./history/redact.ts";
 import { tooDeepAt, tooDeepMessage } from "./json-depth.ts";
 import { type CalledModel, ModelCallLimits } from "./limits/model-call-limits.ts";
+import { MapDependencies } from "./map-dependencies.ts";
 import type { Runner } from "./runner.ts";
 import type { EngineServices } from "./services.ts";
 import { type AttemptDetail, type Outcome, TERMINAL_RUN } from "./store/records.ts";
@@ -68,6 +70,7 @@ export class Worker {
   /** Slots busy and leases held, read by /metrics. */
   readonly activity = new WorkerActivity();
   readonly #limits: ModelCallLimits;
+  readonly #mapDependencies = new MapDependencies();
   #consumer: Consumer | undefined;
   #stopping = false;
   /** Aborts the attempts still running when a stop's grace period ends. */
@@ -291,10 +294,13 @@ export class Worker {
   async #context(claimed: Claimed): Promise<Record<string, unknown>> {
     const { execution, run, plan } = claimed;
     const owner = plan.nodes[execution.nodeId] as PlanNode;
+    const read = () => this.#services.store.getExecutions(run.id, { nodeIds: owner.dependencies });
     const dependencies =
       owner.dependencies.length === 0
         ? []
-        : await this.#services.store.getExecutions(run.id, { nodeIds: owner.dependencies });
+        : execution.item === null
+          ? await read()
+          : await this.#mapDependencies.get(execution, read);
     const item = execution.item === null ? undefined : { value: execution.input, index: execution.item };
     return expressionContext(run, dependencies, item);
   }
@@ -386,10 +392,11 @@ export class Worker {
    * retryable and attempts are left (due after the backoff), else the next
    * fallback model, else the node fails.
    */
-  async #failed(claimed: Claimed, error: ExecutionError, trace: AttemptTrace = {}): Promise<void> {
-    const attempt = detailOf(trace, error.retryable);
+  async #failed(claimed: Claimed, thrown: ExecutionError, trace: AttemptTrace = {}): Promise<void> {
     const { node, execution, token, run, plan } = claimed;
     const { store, broker, clock } = this.#services;
+    const error = await locateExpressionError(thrown, { store, workflow: run.workflow, nodeId: node.id });
+    const attempt = detailOf(trace, error.retryable);
     if (this.#shutdown.signal.aborted) {
       // Released, not failed: back to the queue now, for another worker.
       const now = clock();

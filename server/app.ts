@@ -16,6 +16,7 @@ import { InputRejected } from "../engine/runner.ts";
 import { answerMethodNotAllowed } from "./allowed-methods.ts";
 import { type ApiKey, allows, findApiKey, type Scope } from "./auth.ts";
 import { DefinitionValidator, type ValidationSettings } from "./definition-validator.ts";
+import { DOCS_PAGE } from "./docs-page.ts";
 import { addJsonBodyParser } from "./json-body.ts";
 import { withLinks } from "./openapi-links.ts";
 import { Problem } from "./problems.ts";
@@ -133,7 +134,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     transformObject: (documents) =>
       withLinks("openapiObject" in documents ? documents.openapiObject : documents.swaggerObject),
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+  await app.register(swaggerUi, DOCS_PAGE);
 
   // Before authentication: which methods a path takes is public (the OpenAPI document says it too).
   answerMethodNotAllowed(app, { maxParamLength: MAX_PARAM_LENGTH });
@@ -222,9 +223,12 @@ export function toProblem(error: unknown, request: FastifyRequest): Problem {
       return new Problem("bad-request", "the body is empty; send a JSON object");
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case undefined:
-      if (error instanceof SyntaxError || fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+      // Fastify's own message repeats ours ("Body is not valid JSON but content-type is set to…")
+      // without a position; a SyntaxError's (JSON.parse's) has the position.
+      if (fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY")
+        return new Problem("bad-request", "the body is not valid JSON");
+      if (error instanceof SyntaxError)
         return new Problem("bad-request", `the body is not valid JSON: ${fastifyError.message}`);
-      }
   }
   if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode === 429) {
     return new Problem("rate-limited", fastifyError.message);

@@ -3,18 +3,24 @@ import type { Engine } from "../engine/engine.ts";
 import { ExecutionError } from "../engine/errors.ts";
 import { InputRejected, rejectTooDeep, type StartRequest } from "../engine/runner.ts";
 import type { RunRecord } from "../engine/store/records.ts";
+import type { Store } from "../engine/store/store.ts";
 import { Problem } from "./problems.ts";
+import { workflowHint } from "./workflow-hint.ts";
 
 const IDEMPOTENT_CREATE_WAIT_MS = 5_000;
 const IDEMPOTENT_POLL_MS = 50;
 
 /** An unknown workflow or version is the caller's 404, not an engine failure. */
-export async function startRunOrNotFound(start: () => Promise<RunRecord>): Promise<RunRecord> {
+export async function startRunOrNotFound(
+  start: () => Promise<RunRecord>,
+  unknown?: { readonly store: Store; readonly workflow: string },
+): Promise<RunRecord> {
   try {
     return await start();
   } catch (error) {
     if (error instanceof ExecutionError && error.code === "unknown-workflow") {
-      throw new Problem("not-found", error.message);
+      const hint = unknown ? await workflowHint(unknown.store, unknown.workflow) : "";
+      throw new Problem("not-found", `${error.message}${hint}`);
     }
     if (error instanceof ExecutionError && error.code === "retired-model") {
       throw new Problem("conflict", error.message);

@@ -5,6 +5,7 @@ import { type RoutePlugin, YAML_BODY_LIMIT } from "../app.ts";
 import { Problem } from "../problems.ts";
 import { iso, requireYaml, validateUpload, YAML_BODY } from "../registry.ts";
 import { COMMON_PROBLEMS, NAME_PARAMS, problemResponse } from "../route-schemas.ts";
+import { workflowHint } from "../workflow-hint.ts";
 import { registerRoute } from "./register-route.ts";
 
 /**
@@ -81,7 +82,11 @@ export const definitionRoutes: RoutePlugin = async (app, { engine, validator }) 
       const { name } = request.params;
       const versions = await store.listDefinitionVersions("Workflow", name);
       const latest = versions.at(-1);
-      if (!latest) throw new Problem("not-found", `no workflow "${name}" is registered`);
+      if (!latest)
+        throw new Problem(
+          "not-found",
+          `no workflow "${name}" is registered${await workflowHint(store, name)}`,
+        );
       const plan = latest.compiled as ExecutionPlan;
       return {
         name,

@@ -121,8 +121,9 @@ export const runRoutes: RoutePlugin = async (app, { engine }) => {
         ...(request.body.version === undefined ? {} : { version: request.body.version }),
       };
       const key = request.headers["idempotency-key"];
-      const started = await startRunOrNotFound(() =>
-        key === undefined ? engine.startRun(start) : startRunOnce(engine, key, start),
+      const started = await startRunOrNotFound(
+        () => (key === undefined ? engine.startRun(start) : startRunOnce(engine, key, start)),
+        { store: engine.services.store, workflow: start.workflow },
       );
       const waitS = request.query.wait;
       if (waitS !== undefined) {

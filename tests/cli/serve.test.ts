@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -79,4 +79,78 @@ describe("pflow serve with definitions that are not valid", () => {
     expect(result.stderr).toContain("error expression-syntax");
     expect(result.stderr).toContain("error unknown-model");
   });
+});
+
+describe("pflow serve and the store's registry", () => {
+  const flow = (name: string) =>
+    `apiVersion: pflow/v1\nkind: Workflow\nmetadata: { name: ${name} }\nspec:\n  nodes:\n    say: { type: transform, expr: '"${name}"' }\n`;
+
+  async function serve(
+    dir: string,
+    definitions: string,
+  ): Promise<{ base: string; log: () => string; stop: () => Promise<number | null> }> {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--port", String(port), "--definitions", definitions],
+      {
+        cwd: dir,
+        env: { ...process.env, PFLOW_LOG_LEVEL: "info", PFLOW_STORE_URL: `sqlite:${join(dir, "pflow.db")}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    children.push(child);
+    let log = "";
+    child.stdout?.on("data", (chunk) => {
+      log += String(chunk);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 20_000;
+    while (
+      !(await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline) throw new Error(`pflow serve did not become ready: ${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return {
+      base,
+      log: () => log,
+      stop: () => {
+        child.kill("SIGTERM");
+        return exited;
+      },
+    };
+  }
+
+  it("serves what the store holds, its own directory added: says each new version, and names the earlier ones", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pflow-serve-"));
+    for (const [sub, name] of [
+      ["a", "hello"],
+      ["b", "other"],
+    ] as const) {
+      mkdirSync(join(dir, sub));
+      writeFileSync(join(dir, sub, `${name}.yaml`), flow(name));
+    }
+    const first = await serve(dir, "a");
+    expect(await first.stop()).toBe(0);
+    expect(first.log()).toContain('registered workflow \\"hello\\" version 1 (new)');
+
+    const second = await serve(dir, "b");
+    try {
+      expect(second.log()).toContain('registered workflow \\"other\\" version 1 (new)');
+      expect(second.log()).toContain("also serving workflows registered earlier, not in b: hello");
+      const run = await fetch(`${second.base}/v1/workflows/hello/runs?wait=10`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(((await run.json()) as { output: unknown }).output).toEqual({ say: "hello" });
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  }, 60_000);
 });

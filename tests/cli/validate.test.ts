@@ -46,15 +46,30 @@ beforeAll(() => {
 afterAll(() => process.chdir(cwd));
 
 describe("pflow validate", () => {
-  it("prints nothing and exits 0 for valid definitions", async () => {
-    expect(await pflow("validate", "defs/ok.yaml")).toEqual({ code: 0, stdout: "", stderr: "" });
+  it("prints only the summary line and exits 0 for valid definitions", async () => {
+    expect(await pflow("validate", "defs/ok.yaml")).toEqual({
+      code: 0,
+      stdout: "1 file, 0 errors, 0 warnings\n",
+      stderr: "",
+    });
+  });
+
+  it("ends the text output with a summary line that counts files, errors and warnings", async () => {
+    writeFileSync(
+      join(dir, "warns.yaml"),
+      `${VALID.replace("name: ok", "name: warns")}    later: { type: transform, expr: "$count(nodes.*)" }\n`,
+    );
+    const result = await pflow("validate", "defs", "warns.yaml");
+    expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("3 files, 1 error, 1 warning");
+    expect((await pflow("validate", "defs", "--format", "github")).stdout).not.toContain("files,");
   });
 
   it("prints one compiler-style line per finding and exits 1", async () => {
     const result = await pflow("validate", "defs");
     expect(result.code).toBe(1);
     expect(result.stdout).toBe(
-      'defs/nested/bad.yml:10:15: error unknown-node: "needs" refers to node "fetch_comps", which does not exist (did you mean "fetch_comp"?)\n',
+      'defs/nested/bad.yml:10:15: error unknown-node: "needs" refers to node "fetch_comps", which does not exist (did you mean "fetch_comp"?)\n' +
+        "2 files, 1 error, 0 warnings\n",
     );
   });
 
@@ -117,7 +132,8 @@ describe("pflow validate", () => {
   it("an empty file is invalid, with a message", async () => {
     expect(await pflow("validate", "empty.yaml")).toMatchObject({
       code: 1,
-      stdout: "empty.yaml:1:1: error empty-file: the file holds no YAML documents\n",
+      stdout:
+        "empty.yaml:1:1: error empty-file: the file holds no YAML documents\n1 file, 1 error, 0 warnings\n",
     });
   });
 
@@ -158,11 +174,11 @@ describe("the installed bin", () => {
     const run = promisify(execFile);
     await expect(
       run(process.execPath, [bin, "validate", "defs/ok.yaml"], { cwd: dir }),
-    ).resolves.toMatchObject({ stdout: "" });
+    ).resolves.toMatchObject({ stdout: "1 file, 0 errors, 0 warnings\n" });
     await expect(run(process.execPath, [bin, "validate", "defs"], { cwd: dir })).rejects.toMatchObject({
       code: 1,
     });
-  });
+  }, 20_000);
 });
 
 describe("paths named more than once", () => {

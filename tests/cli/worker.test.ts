@@ -43,3 +43,44 @@ describe("pflow worker --port", () => {
     expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(0);
   }, 40_000);
 });
+
+describe("pflow worker on the embedded default", () => {
+  it("keeps running without --port until SIGTERM, then exits 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pflow-worker-"));
+    const child = spawn(process.execPath, [BIN, "worker"], {
+      cwd: dir,
+      env: embeddedDefaultEnv(),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    children.push(child);
+    let log = "";
+    child.stderr?.on("data", (chunk) => {
+      log += String(chunk);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const deadline = Date.now() + 20_000;
+    while (!log.includes("worker started")) {
+      if (Date.now() > deadline) throw new Error(`pflow worker did not start: ${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // It used to exit with code 13 here, the event loop being empty.
+    const early = await Promise.race([
+      exited,
+      new Promise((resolve) => setTimeout(() => resolve("running"), 1500)),
+    ]);
+    expect(early).toBe("running");
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  }, 40_000);
+});
+
+/** The environment without the store and broker settings: the embedded default. */
+function embeddedDefaultEnv(): NodeJS.ProcessEnv {
+  const {
+    PFLOW_STORE_URL: _store,
+    PFLOW_BROKER_URL: _broker,
+    PFLOW_DEFINITIONS: _defs,
+    ...env
+  } = process.env;
+  return { ...env, PFLOW_LOG_LEVEL: "info" };
+}

@@ -194,6 +194,95 @@ describe("every validation code", () => {
     expect(where(workflow('    w: { type: wait, until: "{{ inputs.at }}" }\n'))).toEqual([]);
   });
 
+  it("unknown-function: a misspelt JSONata function, with did you mean", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: \"$contians(inputs.text, 'x')\"\n",
+      "  inputs: { type: object, properties: { text: { type: string } } }\n",
+    );
+    expectOne("unknown-function", text, "10:14");
+    expect(findings(text)[0]?.message).toBe(
+      "expression \"$contians(inputs.text, 'x')\" calls $contians at character 1, which is not a JSONata function (did you mean $contains?)",
+    );
+  });
+
+  it("unknown-function: functions the expression defines, and lambda parameters, are not unknown", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: '($twice := function($f, $v) { $f($f($v)) }; $twice(function($x) { $x + 1 }, 1))'\n" +
+        "    b:\n      type: transform\n      expr: '[1, 2]@$i.$string($i)'\n",
+    );
+    expect(where(text)).toEqual([]);
+  });
+
+  it("unknown-function: in a template, where it is one of several parts", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: '1'\n      when: \"{{ $exist(inputs.go) }}\"\n",
+    );
+    expect(where(text)).toEqual(["unknown-function 10:17"]);
+    expect(findings(text)[0]?.message).toContain("(did you mean $exists?)");
+  });
+
+  it("unknown-function: points at the call itself inside a multi-line expression", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: |\n        $uppercase(\n          $trimm(inputs.text)\n        )\n",
+    );
+    expect(where(text)).toEqual(["unknown-function 11:11"]);
+  });
+
+  it("unknown-input: a field the inputs schema does not declare, with did you mean", () => {
+    const text = workflow(
+      '    a:\n      type: transform\n      expr: "inputs.titel"\n',
+      "  inputs:\n    type: object\n    properties: { title: { type: string }, body: { type: string } }\n",
+    );
+    expectOne("unknown-input", text, "12:14");
+    expect(findings(text)[0]?.message).toBe(
+      'expression "inputs.titel" reads inputs.titel, which the inputs schema does not declare (did you mean "title"?); it declares title, body',
+    );
+  });
+
+  it("unknown-input: not where the schema lets other fields in, or declares none", () => {
+    const open = (schema: string) =>
+      where(workflow('    a:\n      type: transform\n      expr: "inputs.extra"\n', `  inputs: ${schema}\n`));
+    expect(open("{ type: object, properties: { a: {} }, additionalProperties: true }")).toEqual([]);
+    expect(open("{ type: object, properties: { a: {} }, patternProperties: { '^x': {} } }")).toEqual([]);
+    expect(open("{ type: object }")).toEqual([]);
+    expect(where(workflow('    a:\n      type: transform\n      expr: "inputs.extra"\n'))).toEqual([]);
+    expect(open("{ type: object, properties: { a: {} }, additionalProperties: false }")).toEqual([
+      "unknown-input 10:14",
+    ]);
+  });
+
+  it("unknown-output-field: a field the node's outputSchema does not declare", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: '{ \"score\": 1 }'\n" +
+        "      outputSchema: { type: object, properties: { score: { type: number } } }\n" +
+        "    b:\n      type: transform\n      expr: 'nodes.a.output.scroe * 2'\n",
+    );
+    expectOne("unknown-output-field", text, "13:14");
+    expect(findings(text)[0]?.message).toBe(
+      'expression "nodes.a.output.scroe * 2" reads nodes.a.output.scroe, which node "a"\'s outputSchema does not declare (did you mean "score"?); it declares score',
+    );
+    expect(findings(text)[0]?.severity).toBe("warning");
+  });
+
+  it("unknown-output-field: nothing said for a node without outputSchema, or a map node", () => {
+    const text = workflow(
+      "    a:\n      type: transform\n      expr: '1'\n" +
+        "    b:\n      type: transform\n      expr: 'nodes.a.output.anything'\n",
+    );
+    expect(where(text)).toEqual([]);
+  });
+
+  it("yaml-syntax: a misindented key says which column was expected, at the key", () => {
+    const under = "apiVersion: pflow/v1\nkind: Workflow\nmetadata:\n  name: x\n description: y\nspec: {}\n";
+    expect(where(under)).toEqual(["yaml-syntax 5:2"]);
+    expect(findings(under)[0]?.message).toBe(
+      'All mapping items must start at the same column: key "description" is at column 2, expected column 3 like the keys above it (or column 1, for an enclosing mapping)',
+    );
+    const over = "apiVersion: pflow/v1\nkind: Workflow\nmetadata:\n  name: x\n   description: y\nspec: {}\n";
+    expect(where(over)).toEqual(["yaml-syntax 5:4"]);
+    expect(findings(over)[0]?.message).toContain('key "description" is at column 4, expected column 3');
+  });
+
   it("cron-syntax: a cron expression that does not parse", () => {
     const text = workflow(
       "    a: { type: transform, expr: '1' }\n",

@@ -1,6 +1,12 @@
 import jsonata from "jsonata";
 import { describe, expect, it } from "vitest";
-import { ExpressionCache, parseBatch, parseExpression, plainPath } from "../../compiler/expressions.ts";
+import {
+  ExpressionCache,
+  JSONATA_FUNCTIONS,
+  parseBatch,
+  parseExpression,
+  plainPath,
+} from "../../compiler/expressions.ts";
 
 const analyse = (source: string) => {
   const parsed = parseExpression(source);
@@ -144,5 +150,20 @@ describe("parseBatch", () => {
     expect(parseBatch(["1; 2"])).toBeUndefined();
     expect(parseBatch(["%.x"])).toBeUndefined();
     expect(parseBatch(["inputs.x +"])).toBeUndefined();
+  });
+});
+
+describe("JSONATA_FUNCTIONS", () => {
+  it("names functions the JSONata in use has, each callable as $name", async () => {
+    for (const name of JSONATA_FUNCTIONS)
+      expect(await jsonata(`$type($${name})`).evaluate({}), name).toBe("function");
+    expect(await jsonata("$type($contians)").evaluate({})).toBeUndefined();
+  });
+
+  it("finds the calls of an expression, not those of names it binds", () => {
+    const parsed = parseExpression(
+      "($f := function($x) { $uppercase($x) }; $f($trim(inputs.a)) & $contians('a'))",
+    );
+    expect(parsed.ok && [...parsed.analysis.calls.keys()].sort()).toEqual(["contians", "trim", "uppercase"]);
   });
 });

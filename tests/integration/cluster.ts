@@ -32,10 +32,13 @@ export class Cluster {
   readonly prefix: string;
   readonly env: NodeJS.ProcessEnv;
   readonly store: MongoStore;
+  /** The MongoDB-wire server it keeps state on (services.ts: FerretDB unless told). */
+  readonly mongo: string;
   readonly #processes = new Set<Process>();
   #api: { base: string; process: Process } | null = null;
 
-  private constructor(definitions: string, env: NodeJS.ProcessEnv) {
+  private constructor(definitions: string, env: NodeJS.ProcessEnv, mongo: string) {
+    this.mongo = mongo;
     this.dir = mkdtempSync(join(tmpdir(), "pflow-cluster-"));
     mkdirSync(join(this.dir, "defs"));
     writeFileSync(join(this.dir, "defs", "workflows.yaml"), definitions);
@@ -44,7 +47,7 @@ export class Cluster {
     this.prefix = `pflow-fault-${id}`;
     this.env = {
       ...process.env,
-      PFLOW_STORE_URL: mongoUrlFor(this.database),
+      PFLOW_STORE_URL: mongoUrlFor(this.database, mongo),
       PFLOW_BROKER_URL: AMQP_URL,
       PFLOW_BROKER_PREFIX: this.prefix,
       PFLOW_DEFINITIONS: join(this.dir, "defs"),
@@ -56,11 +59,15 @@ export class Cluster {
       PFLOW_SHUTDOWN_GRACE_MS: "500",
       ...env,
     };
-    this.store = new MongoStore(mongoUrlFor(this.database));
+    this.store = new MongoStore(mongoUrlFor(this.database, mongo));
   }
 
-  static async start(definitions: string, env: NodeJS.ProcessEnv = {}): Promise<Cluster> {
-    const cluster = new Cluster(definitions, env);
+  static async start(
+    definitions: string,
+    env: NodeJS.ProcessEnv = {},
+    mongo: string = MONGO_URL,
+  ): Promise<Cluster> {
+    const cluster = new Cluster(definitions, env, mongo);
     await cluster.store.start();
     return cluster;
   }
@@ -179,7 +186,7 @@ export class Cluster {
   async close(): Promise<void> {
     await this.killAll();
     await this.store.close();
-    const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: 5000 });
+    const client = new MongoClient(this.mongo, { serverSelectionTimeoutMS: 5000 });
     try {
       await client.db(this.database).dropDatabase();
     } finally {

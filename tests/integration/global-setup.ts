@@ -1,5 +1,5 @@
 import { connect as tcpConnect } from "node:net";
-import { AMQP_URL, MONGO_URL } from "./services.ts";
+import { AMQP_URL, MONGO_ATOMIC_URL, MONGO_URL } from "./services.ts";
 
 /**
  * The integration suite runs against real servers and fails, never skips, when
@@ -9,7 +9,8 @@ import { AMQP_URL, MONGO_URL } from "./services.ts";
 export default async function checkServices(): Promise<void> {
   const missing: string[] = [];
   for (const [what, url] of [
-    ["MongoDB-wire server (PFLOW_TEST_MONGO_URL)", MONGO_URL],
+    ["MongoDB-wire server FerretDB (PFLOW_TEST_MONGO_URL)", MONGO_URL],
+    ["atomic MongoDB-wire server mongo-java-server (PFLOW_TEST_MONGO_ATOMIC_URL)", MONGO_ATOMIC_URL],
     ["RabbitMQ (PFLOW_TEST_AMQP_URL)", AMQP_URL],
   ] as const) {
     if (!(await reachable(url))) missing.push(`${what} at ${redacted(url)}`);

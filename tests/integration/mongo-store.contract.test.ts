@@ -3,26 +3,32 @@ import { MongoClient } from "mongodb";
 import { afterAll } from "vitest";
 import { MongoStore } from "../../engine/store/mongo/mongo-store.ts";
 import { describeStoreContract } from "../contract/store-contract.ts";
-import { MONGO_URL, mongoUrlFor } from "./services.ts";
+import { MONGO_SERVERS, mongoUrlFor } from "./services.ts";
 
 /**
- * The Store contract on the MongoDB store, against a real MongoDB-wire server
- * (FerretDB here; a MongoDB replica set where PFLOW_TEST_MONGO_URL points at one).
- * Each test gets a database of its own, dropped when the file is done.
+ * The Store contract on the MongoDB store, against both real MongoDB-wire
+ * servers: FerretDB (the store's locked mode) and mongo-java-server (its atomic
+ * mode, the one production runs on MongoDB). Each test gets a database of its
+ * own, dropped when the file is done.
  */
-const databases: string[] = [];
+const databases: Array<{ server: string; name: string }> = [];
 
 afterAll(async () => {
-  const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: 5_000 });
-  try {
-    for (const name of databases.splice(0)) await client.db(name).dropDatabase();
-  } finally {
-    await client.close();
+  for (const server of MONGO_SERVERS) {
+    const client = new MongoClient(server.url, { serverSelectionTimeoutMS: 5_000 });
+    try {
+      for (const { name } of databases.filter((database) => database.server === server.url))
+        await client.db(name).dropDatabase();
+    } finally {
+      await client.close();
+    }
   }
 });
 
-describeStoreContract("MongoDB (FerretDB)", () => {
-  const name = `pflow_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  databases.push(name);
-  return new MongoStore(mongoUrlFor(name));
-});
+for (const server of MONGO_SERVERS) {
+  describeStoreContract(`MongoDB (${server.name}, ${server.mode} mode)`, () => {
+    const name = `pflow_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    databases.push({ server: server.url, name });
+    return new MongoStore(mongoUrlFor(name, server.url));
+  });
+}

@@ -3,15 +3,16 @@ import { join } from "node:path";
 
 /**
  * Where the integration suite finds its real servers: the environment
- * (PFLOW_TEST_MONGO_URL, PFLOW_TEST_AMQP_URL), else what scripts/services.sh
- * starts on loopback. Nothing here starts or mocks a server.
+ * (PFLOW_TEST_MONGO_URL, PFLOW_TEST_MONGO_ATOMIC_URL, PFLOW_TEST_AMQP_URL), else
+ * what scripts/services.sh starts on loopback. Nothing here starts or mocks a server.
  */
 export const MONGO_URL = process.env.PFLOW_TEST_MONGO_URL ?? "mongodb://127.0.0.1:27017/";
+export const MONGO_ATOMIC_URL = process.env.PFLOW_TEST_MONGO_ATOMIC_URL ?? "mongodb://127.0.0.1:27018/";
 export const AMQP_URL = process.env.PFLOW_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 
 /** A MongoDB URL on its own database (each test its own, so tests never see each other's data). */
-export function mongoUrlFor(database: string): string {
-  const url = new URL(MONGO_URL);
+export function mongoUrlFor(database: string, server: string = MONGO_URL): string {
+  const url = new URL(server);
   url.pathname = `/${database}`;
   return url.toString();
 }
@@ -30,12 +31,35 @@ export function restartRabbitMq(): void {
   execFileSync(SERVICES, ["restart-rabbitmq"], { stdio: "ignore" });
 }
 
-/** Stops the MongoDB-wire server (FerretDB), to cut the store off. */
-export function stopMongo(): void {
-  execFileSync(SERVICES, ["stop-mongo"], { stdio: "ignore" });
+/**
+ * A MongoDB-wire server of the suite, and the mode the store takes on it
+ * (server-traits.ts): FerretDB 1.x, whose updates are not atomic, gets the
+ * locked mode; mongo-java-server, atomic per collection as MongoDB is per
+ * document, the atomic mode production runs. The MongoDB tests run on both.
+ */
+export interface MongoServer {
+  readonly name: string;
+  readonly url: string;
+  readonly mode: "locked" | "atomic";
+  /** Stops it, to cut the store off (its data stays: FerretDB's SQLite, mongo-java-server's H2 file). */
+  stop(): void;
 }
 
-/** Starts it again (the script leaves RabbitMQ as it is). */
+export const MONGO_SERVERS: readonly MongoServer[] = [
+  { name: "FerretDB", url: MONGO_URL, mode: "locked", stop: () => services("stop-mongo") },
+  {
+    name: "mongo-java-server",
+    url: MONGO_ATOMIC_URL,
+    mode: "atomic",
+    stop: () => services("stop-mongo-atomic"),
+  },
+];
+
+/** Starts whatever of the servers is stopped again (what runs is left as it is). */
 export function startMongo(): void {
-  execFileSync(SERVICES, ["start"], { stdio: "ignore" });
+  services("start");
+}
+
+function services(command: string): void {
+  execFileSync(SERVICES, [command], { stdio: "ignore" });
 }

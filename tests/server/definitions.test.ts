@@ -106,10 +106,15 @@ describe("GET /v1/workflows/{name}", () => {
 
   it("404s for an unknown workflow, as a problem", async () => {
     const s = await start();
-    const response = await s.request("GET", "/v1/workflows/missing");
+    const response = await s.request("GET", "/v1/workflows/unheard-of");
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toContain("application/problem+json");
-    expect(response.json).toMatchObject({ status: 404, detail: 'no workflow "missing" is registered' });
+    expect(response.json).toMatchObject({ status: 404, detail: 'no workflow "unheard-of" is registered' });
+    const misspelt = await s.request("GET", "/v1/workflows/listin");
+    expect(misspelt.json).toMatchObject({
+      status: 404,
+      detail: 'no workflow "listin" is registered (did you mean "listing"?)',
+    });
   });
 });
 
@@ -328,7 +333,12 @@ describe("POST /v1/validate", () => {
     expect(response.status).toBe(200);
     expect(response.json.valid).toBe(false);
     expect(response.json.files[0].errors).toEqual([
-      expect.objectContaining({ code: "yaml-syntax", line: 4, column: 9 }),
+      expect.objectContaining({
+        code: "yaml-syntax",
+        line: 5,
+        column: 5,
+        message: expect.stringContaining('key "labels" is at column 5, expected column 3'),
+      }),
     ]);
   });
 

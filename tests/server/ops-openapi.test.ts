@@ -124,4 +124,19 @@ describe("GET /docs", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/html/);
   });
+
+  it("reads /openapi.json, the address the README gives, and is branded pflow, not fastify", async () => {
+    const page = await server.request("GET", "/docs/", { key: null });
+    expect(page.text).toContain("<title>pflow API</title>");
+    expect(page.text).not.toMatch(/favicon-32x32\.png/);
+    const script = await server.request("GET", "/docs/static/swagger-initializer.js", { key: null });
+    expect(script.status).toBe(200);
+    expect(script.text).toContain('"urls":[{"url":"/openapi.json","name":"pflow API"}]');
+    const logo = /data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)/.exec(script.text)?.[1] ?? "";
+    const svg = Buffer.from(logo, "base64").toString("utf8");
+    expect(svg).toContain("pflow API");
+    expect(svg.toLowerCase()).not.toContain("fastify");
+    const favicon = await server.request("GET", "/docs/static/theme/favicon.svg", { key: null });
+    expect(favicon.status).toBe(200);
+  });
 });

@@ -225,6 +225,12 @@ describe("refused starts", () => {
     expect(response.json.detail).toBe('no workflow "no-such-flow" is registered');
   });
 
+  it("answers 404 for a misspelt workflow with the did-you-mean the CLI gives", async () => {
+    const response = await start("greeet", {});
+    expectProblem(response, 404, "not-found");
+    expect(response.json.detail).toBe('no workflow "greeet" is registered (did you mean "greet"?)');
+  });
+
   it("answers 400 invalid-input with the violations for an input that breaks the inputs schema", async () => {
     const response = await start("greet", { input: { name: 3 } });
     expectProblem(response, 400, "invalid-input");
@@ -253,7 +259,14 @@ describe("refused starts", () => {
   it("answers 400 for malformed JSON", async () => {
     const response = await server.request("POST", "/v1/workflows/greet/runs", { raw: '{"input": {' });
     expectProblem(response, 400, "bad-request");
-    expect(response.json.detail).toMatch(/not valid JSON/);
+    // Said once, with where: not Fastify's "Body is not valid JSON but content-type is set to…" after ours.
+    expect(response.json.detail).toBe(
+      "the body is not valid JSON: Expected property name or '}' in JSON at position 11 (line 1 column 12)",
+    );
+    const trailing = await server.request("POST", "/v1/workflows/greet/runs", { raw: '{"input": {}} x' });
+    expect(trailing.json.detail).toBe(
+      "the body is not valid JSON: Unexpected non-whitespace character after JSON at position 14 (line 1 column 15)",
+    );
   });
 
   it("answers 400 for a workflow name that cannot be one", async () => {

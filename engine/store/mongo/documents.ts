@@ -233,11 +233,16 @@ export function parse<T>(text: string | null | undefined): T {
 }
 
 export function toRun(doc: RunDocument): RunRecord {
+  return toRunWithInput(doc, parse(doc.input));
+}
+
+/** A run from its document read without its input, and the input already parsed (see RunInputs). */
+export function toRunWithInput(doc: RunDocument, input: unknown): RunRecord {
   return {
     id: doc._id,
     workflow: { name: doc.workflow.name, version: doc.workflow.version },
     status: doc.status,
-    input: parse(doc.input),
+    input,
     output: parse(doc.output),
     error: doc.error ?? null,
     models: parse<Record<string, string>>(doc.models),

@@ -60,7 +60,7 @@ export async function finishExecution(
   function transition(
     statuses: readonly ExecutionStatus[],
     outbox: OutboxEntry[],
-  ): Promise<Pick<ExecutionDocument, "runId" | "nodeId" | "item"> | null> {
+  ): Promise<Pick<ExecutionDocument, "runId" | "nodeId" | "item" | "round" | "attemptsTotal"> | null> {
     return connection.executions.findOneAndUpdate(
       {
         _id: key,
@@ -85,7 +85,7 @@ export async function finishExecution(
         },
         $push: { outbox: { $each: outbox } },
       },
-      connection.returning("before", { runId: 1, nodeId: 1, item: 1 }),
+      connection.returning("before", { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1 }),
     );
   }
 
@@ -95,16 +95,19 @@ export async function finishExecution(
   const groups: ExecutionStatus[][] = running
     ? [["running"], expect.status.filter((status) => status !== "running")]
     : [[...expect.status]];
-  let finished: Pick<ExecutionDocument, "runId" | "nodeId" | "item"> | null = null;
+  let finished: Pick<ExecutionDocument, "runId" | "nodeId" | "item" | "round" | "attemptsTotal"> | null =
+    null;
+  let entries: OutboxEntry[] = [];
   for (const statuses of groups) {
     if (statuses.length === 0 || finished) continue;
     const before = statuses[0] === "running" || statuses[0] === "waiting" ? statuses[0] : "queued";
-    const outbox = history.entries(finishNotes(DOCUMENT_SUBJECT, before, outcome, now), key);
-    finished = await transition(statuses, outbox);
+    entries = history.entries(finishNotes(DOCUMENT_SUBJECT, before, outcome, now), key);
+    finished = await transition(statuses, entries);
   }
   if (!finished) return null;
   const { runId, nodeId, item } = finished;
-  const drained = history.drain("executions", [key]);
+  // Its own entries, moved without reading the execution back (round and attempt are as before the finish).
+  const drained = history.move("executions", [{ ...finished, _id: key, outbox: entries }]);
 
   const runUpdate = runCounting(outcome, item === null);
   let result: FinishResult;

@@ -50,7 +50,7 @@ export const FROM_DOCUMENT = -1;
 /** A Subject for notes whose node, item and attempt the document gives when moved. */
 export const DOCUMENT_SUBJECT: Subject = Object.freeze({ nodeId: "", item: null, attempt: FROM_DOCUMENT });
 
-type Projected = Pick<
+export type OutboxOwner = Pick<
   ExecutionDocument,
   "_id" | "runId" | "nodeId" | "item" | "round" | "attemptsTotal" | "outbox"
 > &
@@ -62,6 +62,9 @@ export class MongoHistory {
   readonly #listeners = new Set<(runId: string) => void>();
   /** The last sequence number this process saw for a run: its next insert's guess, corrected on conflict. */
   readonly #lastSeq = new LRUCache<string, number>({ max: 10_000 });
+  /** Per run: the batch of moves still taking more, and the write of the batch before it. */
+  readonly #open = new Map<string, MoveBatch>();
+  readonly #writing = new Map<string, Promise<void>>();
 
   constructor(db: MongoConnection, retentionMs: number) {
     this.#db = db;
@@ -82,51 +85,104 @@ export class MongoHistory {
     }));
   }
 
-  /** Moves the outbox entries of the given documents into the history (steps 2 and 3). */
+  /**
+   * Moves the outbox entries of the given documents into the history (steps 2
+   * and 3). The moves of one run in this process are batched: while one batch
+   * is being written, the next gathers every drain that comes meanwhile, and is
+   * then written with one insert and one update, numbered in the order the
+   * drains came. So this process's concurrent transitions of a run never race
+   * each other for a number, and share their round trips.
+   */
   async drain(kind: "runs" | "executions", ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const collection = (kind === "runs"
-      ? this.#db.runs
-      : this.#db.executions) as unknown as Collection<Projected>;
-    const docs = await collection
+    const docs = await this.#collection(kind)
       .find(
         { _id: { $in: [...ids] } },
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    const byRun = new Map<string, HistoryDocument[]>();
-    const moved: Projected[] = [];
+    return this.move(kind, docs);
+  }
+
+  /**
+   * Moves the outbox entries of documents the caller already has, as a
+   * transition returns them (or its own entries, with the fields the events
+   * need), without reading them again: what drain does after its read.
+   */
+  async move(kind: "runs" | "executions", docs: readonly OutboxOwner[]): Promise<number> {
+    const byRun = new Map<string, { events: HistoryDocument[]; docs: OutboxOwner[] }>();
     for (const doc of docs) {
       if (!doc.outbox || doc.outbox.length === 0) continue;
-      moved.push(doc);
       const runId = kind === "runs" ? doc._id : doc.runId;
-      const events = byRun.get(runId) ?? [];
-      for (const entry of doc.outbox) events.push(this.#event(kind, runId, doc, entry));
-      byRun.set(runId, events);
+      const moving = byRun.get(runId) ?? { events: [], docs: [] };
+      for (const entry of doc.outbox) moving.events.push(this.#event(kind, runId, doc, entry));
+      moving.docs.push(doc);
+      byRun.set(runId, moving);
     }
-    if (moved.length === 0) return 0;
-    let count = 0;
-    for (const [runId, events] of byRun) count += await this.#append(runId, events);
-    await collection.bulkWrite(
-      moved.map((doc) => ({
-        updateOne: {
-          filter: { _id: doc._id },
-          update: { $pullAll: { outbox: doc.outbox as OutboxEntry[] } },
-        },
-      })),
-      { ordered: false },
+    const counts = await Promise.all(
+      [...byRun].map(async ([runId, moving]) => {
+        const skipped = await this.#batch(runId).add(kind, moving.events, moving.docs);
+        return moving.events.filter((event) => !skipped.has(event._id)).length;
+      }),
     );
-    for (const runId of byRun.keys()) for (const listener of this.#listeners) listener(runId);
-    return count;
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** The open batch of a run's moves, made when there is none. */
+  #batch(runId: string): MoveBatch {
+    const key = runId;
+    const open = this.#open.get(key);
+    if (open) return open;
+    const previous = this.#writing.get(key) ?? Promise.resolve();
+    const batch = new MoveBatch();
+    this.#open.set(key, batch);
+    const written = previous.then(async () => {
+      // From here the batch takes no more moves: the next drain opens the next batch.
+      this.#open.delete(key);
+      try {
+        batch.done(await this.#write(runId, batch));
+      } catch (error) {
+        batch.failed(error);
+      }
+    });
+    this.#writing.set(key, written);
+    void written.then(() => {
+      if (this.#writing.get(key) === written) this.#writing.delete(key);
+    });
+    return batch;
+  }
+
+  /** One batch: its events numbered and inserted, then its documents' outboxes emptied of them. */
+  async #write(runId: string, batch: MoveBatch): Promise<ReadonlySet<string>> {
+    const skipped = await this.#append(runId, batch.events);
+    await Promise.all(
+      (["runs", "executions"] as const).map((kind) => {
+        const docs = batch.docs[kind];
+        if (docs.length === 0) return null;
+        return this.#collection(kind).bulkWrite(
+          docs.map((doc) => ({
+            updateOne: {
+              filter: { _id: doc._id },
+              update: { $pullAll: { outbox: doc.outbox as OutboxEntry[] } },
+            },
+          })),
+          { ordered: false },
+        );
+      }),
+    );
+    for (const listener of this.#listeners) listener(runId);
+    return skipped;
+  }
+
+  #collection(kind: "runs" | "executions"): Collection<OutboxOwner> {
+    return (kind === "runs" ? this.#db.runs : this.#db.executions) as unknown as Collection<OutboxOwner>;
   }
 
   /** Moves entries a writer left behind (it died), older than `before`. */
   async repair(before: number, limit: number): Promise<number> {
     let count = 0;
     for (const kind of ["runs", "executions"] as const) {
-      const collection = (kind === "runs"
-        ? this.#db.runs
-        : this.#db.executions) as unknown as Collection<Projected>;
+      const collection = this.#collection(kind);
       const stale = await collection
         .find({ "outbox.at": { $lt: before } }, { projection: { _id: 1 }, limit })
         .toArray();
@@ -166,7 +222,7 @@ export class MongoHistory {
     return () => this.#listeners.delete(listener);
   }
 
-  #event(kind: "runs" | "executions", runId: string, doc: Projected, entry: OutboxEntry): HistoryDocument {
+  #event(kind: "runs" | "executions", runId: string, doc: OutboxOwner, entry: OutboxEntry): HistoryDocument {
     const attempt = (entry as OutboxEntry & { attempt?: number }).attempt;
     return {
       _id: `${doc._id}|${entry.id}`,
@@ -183,32 +239,34 @@ export class MongoHistory {
     };
   }
 
-  /** Step 2 for one run's events, in order; returns how many this call inserted. */
-  async #append(runId: string, events: readonly HistoryDocument[]): Promise<number> {
+  /**
+   * Step 2 for one run's events, in order; returns the ids of those it did not
+   * insert because another writer had moved them already.
+   */
+  async #append(runId: string, events: readonly HistoryDocument[]): Promise<ReadonlySet<string>> {
     let last = this.#lastSeq.get(runId) ?? (await this.#readLast(runId));
     let pending = events;
-    let inserted = 0;
+    const skipped = new Set<string>();
     while (pending.length > 0) {
       const numbered = pending.map((event, index) => ({ ...event, seq: last + 1 + index }));
       try {
         await this.#db.history.insertMany(numbered, { ordered: true });
-        inserted += numbered.length;
         last += numbered.length;
         break;
       } catch (error) {
         if (!refusedAsDuplicate(error)) throw error;
-        const done = error instanceof MongoBulkWriteError ? error.insertedCount : 0;
-        inserted += done;
-        pending = pending.slice(done);
+        pending = pending.slice(insertedBefore(error));
         const head = pending[0] as HistoryDocument;
         // Moved by another writer already: skip it; else its number was taken: look again.
-        if (await this.#db.history.findOne({ _id: head._id }, { projection: { _id: 1 } }))
+        if (await this.#db.history.findOne({ _id: head._id }, { projection: { _id: 1 } })) {
+          skipped.add(head._id);
           pending = pending.slice(1);
+        }
         last = await this.#readLast(runId);
       }
     }
     this.#lastSeq.set(runId, last);
-    return inserted;
+    return skipped;
   }
 
   async #readLast(runId: string): Promise<number> {
@@ -216,6 +274,45 @@ export class MongoHistory {
       .find({ runId }, { projection: { seq: 1 }, sort: { runId: 1, seq: -1 }, limit: 1 })
       .toArray();
     return last?.seq ?? 0;
+  }
+}
+
+/**
+ * How many of an ordered insertMany's documents went in before it was refused:
+ * all those before the first refused one, and none after (ordered). Read from
+ * the refused one's index rather than the reply's count, which mongo-java-server
+ * (the suite's atomic server) gives as the batch's length even when it
+ * inserted none.
+ */
+function insertedBefore(error: unknown): number {
+  if (!(error instanceof MongoBulkWriteError)) return 0;
+  const indexes = [error.writeErrors].flat().map((writeError) => writeError.index);
+  return indexes.length > 0 ? Math.min(...indexes) : 0;
+}
+
+/** Moves gathered for one write: every event, the documents they came from, and who waits for them. */
+class MoveBatch {
+  readonly events: HistoryDocument[] = [];
+  readonly docs: Record<"runs" | "executions", OutboxOwner[]> = { runs: [], executions: [] };
+  readonly #written = Promise.withResolvers<ReadonlySet<string>>();
+
+  /** Adds a drain's moves; resolves with the ids skipped (moved by another writer) once written. */
+  add(
+    kind: "runs" | "executions",
+    events: readonly HistoryDocument[],
+    docs: readonly OutboxOwner[],
+  ): Promise<ReadonlySet<string>> {
+    for (const event of events) this.events.push(event);
+    for (const doc of docs) this.docs[kind].push(doc);
+    return this.#written.promise;
+  }
+
+  done(skipped: ReadonlySet<string>): void {
+    this.#written.resolve(skipped);
+  }
+
+  failed(error: unknown): void {
+    this.#written.reject(error);
   }
 }
 

@@ -27,6 +27,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
+import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { keysOf, updateKeys } from "./batches.ts";
 import { databaseOf, MongoConnection, VISIBLE } from "./connection.ts";
@@ -41,6 +42,7 @@ import {
   toDefinition,
   toExecution,
   toRun,
+  toRunWithInput,
 } from "./documents.ts";
 import { finishExecution, readyDependents } from "./finish.ts";
 import { DOCUMENT_SUBJECT, MongoHistory } from "./history.ts";
@@ -73,6 +75,7 @@ export class MongoStore implements Store {
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
   readonly #waits: MongoWaits;
+  readonly #inputs = new RunInputs();
   readonly triggers: MongoTriggers;
 
   /**
@@ -144,9 +147,15 @@ export class MongoStore implements Store {
     return (await this.getRun(run.id)) as RunRecord;
   }
 
+  /** One read: without the input when RunInputs has it, else with it (then kept there). */
   async getRun(id: string): Promise<RunRecord | null> {
-    const doc = await this.#db.runs.findOne({ _id: id });
-    return doc ? toRun(doc) : null;
+    const input = this.#inputs.cached(id);
+    const doc = await this.#db.runs.findOne(
+      { _id: id },
+      { projection: input ? { input: 0, outbox: 0 } : { outbox: 0 } },
+    );
+    if (!doc) return null;
+    return toRunWithInput(doc, input ? input.value : this.#inputs.parse(id, doc.input));
   }
 
   async transitionRun(
@@ -291,7 +300,8 @@ export class MongoStore implements Store {
       { returnDocument: "after", ...VISIBLE },
     );
     if (!doc) return null;
-    await this.#history.drain("executions", [key]);
+    // The document after the claim holds its entries: moved without reading it again.
+    await this.#history.move("executions", [doc]);
     return toExecution({ ...doc, outbox: [] });
   }
 

@@ -30,7 +30,20 @@ export function nullableNumber(value: SQLInputValue | undefined): number | null 
   return value === null || value === undefined ? null : Number(value);
 }
 
+/**
+ * The run's columns but its input, which RunInputs keeps parsed (../run-inputs.ts).
+ * A column added to `runs` by a migration is added here too.
+ */
+export const RUN_COLUMNS_BUT_INPUT =
+  "id, seq, workflow_name, workflow_version, status, output, error, models, parent, failing, nodes_total, " +
+  "nodes_done, usage_input, usage_output, usage_total, created_at, started_at, finished_at, deadline, cost, round";
+
 export function toRun(row: Row): RunRecord {
+  return toRunWithInput(row, parse(row.input));
+}
+
+/** A run from its row read without its input, and the input already parsed (see RunInputs). */
+export function toRunWithInput(row: Row, input: unknown): RunRecord {
   const inputTokens = Number(row.usage_input);
   const outputTokens = Number(row.usage_output);
   const totalTokens = Number(row.usage_total);
@@ -38,7 +51,7 @@ export function toRun(row: Row): RunRecord {
     id: row.id as string,
     workflow: { name: row.workflow_name as string, version: Number(row.workflow_version) },
     status: row.status as RunStatus,
-    input: parse(row.input),
+    input,
     output: parse(row.output),
     error: parse<NodeError | null>(row.error),
     models: parse<Record<string, string>>(row.models),

@@ -28,10 +28,21 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
+import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
-import { json, type Row, toDeadLetter, toDefinition, toExecution, toModelCalls, toRun } from "./rows.ts";
+import {
+  json,
+  type Row,
+  RUN_COLUMNS_BUT_INPUT,
+  toDeadLetter,
+  toDefinition,
+  toExecution,
+  toModelCalls,
+  toRun,
+  toRunWithInput,
+} from "./rows.ts";
 import { SqliteTriggers } from "./triggers.ts";
 import { SqliteWaits } from "./waits.ts";
 
@@ -46,6 +57,7 @@ export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
   readonly #waits: SqliteWaits;
+  readonly #inputs = new RunInputs();
   readonly triggers: SqliteTriggers;
 
   /** `path` is a file, or ":memory:" (tests). */
@@ -839,9 +851,12 @@ export class SqliteStore implements Store {
     this.#history.append(row.run_id as string, Number(row.round), notes);
   }
 
+  /** One read: without the input when RunInputs has it, else with it (then kept there). */
   #run(id: string): RunRecord | null {
-    const row = this.#db.sql("SELECT * FROM runs WHERE id = ?").get(id);
-    return row ? toRun(row) : null;
+    const input = this.#inputs.cached(id);
+    const row = this.#db.sql(`SELECT ${input ? RUN_COLUMNS_BUT_INPUT : "*"} FROM runs WHERE id = ?`).get(id);
+    if (!row) return null;
+    return toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
   }
 
   /** Inside a write: the check and the insert are one transaction, so nothing comes between them. */
