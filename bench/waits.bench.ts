@@ -51,7 +51,7 @@ async function waitingCount(): Promise<number> {
   let count = 0;
   let cursor: string | null = null;
   do {
-    const page: Awaited<ReturnType<typeof store.listWaiting>> = await store.listWaiting({
+    const page: Awaited<ReturnType<typeof store.waits.listWaiting>> = await store.waits.listWaiting({
       kind: "signal",
       limit: 500,
       cursor,

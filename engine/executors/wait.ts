@@ -48,7 +48,7 @@ export async function startWait(start: WaitingStart): Promise<void> {
     until = timeoutAt === null ? fireAt : Math.min(fireAt, timeoutAt);
   }
   const signal = kind === "signal" && node.type === "wait" ? node.signal : null;
-  if (!(await services.store.startWait(execution.key, token, { kind, signal, until }, now))) return;
+  if (!(await services.store.waits.startWait(execution.key, token, { kind, signal, until }, now))) return;
   if (signal === null) return;
   // A signal sent before the node started is waiting for it.
   const waiting = {

@@ -109,7 +109,7 @@ export async function pendingApprovals(
   query: { limit: number; cursor?: string | null },
 ): Promise<{ items: PendingApproval[]; next: string | null }> {
   const { store, catalog } = services;
-  const page = await store.listWaiting({
+  const page = await store.waits.listWaiting({
     kind: "approval",
     limit: query.limit,
     cursor: query.cursor ?? null,

@@ -56,7 +56,7 @@ export async function sendSignal(
   if (!run) throw new SignalRefused(404, `run ${request.runId} does not exist`);
   const id = request.idempotencyKey ? signalIdOf(run.id, request.name, request.idempotencyKey) : randomUUID();
   if (request.idempotencyKey) {
-    const sent = await store.getSignal(id);
+    const sent = await store.waits.getSignal(id);
     if (sent) return { signal: sent, created: false };
   }
   if (TERMINAL_RUN.has(run.status))
@@ -87,7 +87,13 @@ export async function sendSignal(
         violations,
       );
   }
-  const added = await store.addSignal({ id, runId: run.id, name: request.name, data, createdAt: clock() });
+  const added = await store.waits.addSignal({
+    id,
+    runId: run.id,
+    name: request.name,
+    data,
+    createdAt: clock(),
+  });
   if (added.created) await offerSignal(services, runner, run, plan, added.signal);
   return added;
 }
@@ -104,14 +110,14 @@ async function offerSignal(
   signal: SignalRecord,
 ): Promise<void> {
   const { store, clock } = services;
-  for (const waiting of await store.findWaitingForSignal(run.id, signal.name)) {
+  for (const waiting of await store.waits.findWaitingForSignal(run.id, signal.name)) {
     // A node with a signal bound is taken by another delivery under way.
     if (waiting.signalId !== null) continue;
     await deliverSignal(services, runner, run, plan, waiting);
-    const state = (await store.getSignal(signal.id))?.state;
+    const state = (await store.waits.getSignal(signal.id))?.state;
     if (state !== "new" && state !== "kept") return;
   }
-  await store.settleSignal(signal.id, "kept", clock());
+  await store.waits.settleSignal(signal.id, "kept", clock());
 }
 
 /**
@@ -127,9 +133,9 @@ export async function deliverSignal(
 ): Promise<boolean> {
   const { store, clock } = services;
   if (execution.waitSignal === null) return false;
-  const signal = await store.consumeSignal(run.id, execution.waitSignal, execution.key, clock());
+  const signal = await store.waits.consumeSignal(run.id, execution.waitSignal, execution.key, clock());
   if (!signal) return false;
-  const bound = await store.bindSignal(execution.key, signal.id, clock());
+  const bound = await store.waits.bindSignal(execution.key, signal.id, clock());
   if (bound !== signal.id) {
     // The node took another signal, or ended: this one waits for the next node.
     await release(services, runner, run, plan, signal);
@@ -161,7 +167,7 @@ async function settle(
 ): Promise<boolean> {
   const bound = execution !== null && execution.signalId === signal.id;
   if (bound && execution.status === "succeeded") {
-    await services.store.settleSignal(signal.id, "delivered", services.clock());
+    await services.store.waits.settleSignal(signal.id, "delivered", services.clock());
     return true;
   }
   if (bound && execution.status === "waiting") return false;
@@ -177,7 +183,7 @@ async function release(
   plan: ExecutionPlan,
   signal: SignalRecord,
 ): Promise<void> {
-  const released = await services.store.settleSignal(signal.id, "released", services.clock());
+  const released = await services.store.waits.settleSignal(signal.id, "released", services.clock());
   if (released && !TERMINAL_RUN.has(run.status)) await offerSignal(services, runner, run, plan, signal);
 }
 
@@ -195,7 +201,7 @@ export async function repairSignals(
   limit: number,
 ): Promise<void> {
   const { store, catalog, logger } = services;
-  for (const signal of await store.findUnsettledSignals(before, limit)) {
+  for (const signal of await store.waits.findUnsettledSignals(before, limit)) {
     try {
       const run = await store.getRun(signal.runId);
       if (!run) continue;

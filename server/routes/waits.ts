@@ -134,7 +134,7 @@ export const waitRoutes: RoutePlugin = async (app, { engine }) => {
           idempotencyKey: request.headers["idempotency-key"] ?? null,
         })
         .catch(asProblem);
-      const latest = (await engine.services.store.getSignal(signal.id)) ?? signal;
+      const latest = (await engine.services.store.waits.getSignal(signal.id)) ?? signal;
       return reply
         .code(202)
         .send({ id: latest.id, runId: latest.runId, name: latest.name, state: latest.state });

@@ -77,7 +77,12 @@ spec:
         const executions = await store.getExecutions(runId);
         return executions.filter((e) => e.status === "waiting").length === 2 ? executions : undefined;
       }, 10_000);
-      const metrics = await (await fetch(`${first.base}/metrics`)).text();
+      // The worker releases its slot just after the write that parks the node:
+      // once both wait, the process soon holds no slot and no lease.
+      const metrics = await until(async () => {
+        const text = await (await fetch(`${first.base}/metrics`)).text();
+        return /^pflow_worker_slots_busy 0$/m.test(text) ? text : undefined;
+      }, 10_000);
       expect(metrics).toMatch(/^pflow_worker_slots_busy 0$/m);
       expect(metrics).toMatch(/^pflow_leases_held 0$/m);
       const timer = waiting.find((e) => e.nodeId === "pause")?.leaseExpiresAt as number;

@@ -83,7 +83,7 @@ describe("signal waits", () => {
       "attempt.succeeded",
       "node.succeeded",
     ]);
-    expect((await h.engine.services.store.getSignal(sent.signal.id))?.state).toBe("delivered");
+    expect((await h.engine.services.store.waits.getSignal(sent.signal.id))?.state).toBe("delivered");
   });
 
   it("a signal sent before its node waits is kept, and taken when the node starts", async () => {
@@ -97,7 +97,7 @@ describe("signal waits", () => {
     );
     const run = await h.engine.startRun({ workflow: "early", input: {} });
     const sent = await h.engine.signal({ runId: run.id, name: "go", data: { early: true } });
-    expect((await h.engine.services.store.getSignal(sent.signal.id))?.state).toBe("kept");
+    expect((await h.engine.services.store.waits.getSignal(sent.signal.id))?.state).toBe("kept");
     expect(await nodeStatus(run.id, "docs")).toBe("pending");
     const done = await finished(run.id);
     expect(done.status).toBe("succeeded");
@@ -115,7 +115,7 @@ describe("signal waits", () => {
       status: 400,
       violations: [{ path: "/files", message: expect.any(String) }],
     });
-    expect(await h.engine.services.store.findUnsettledSignals(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    expect(await h.engine.services.store.waits.findUnsettledSignals(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     await expect(h.engine.signal({ runId: run.id, name: "documents", data: {} })).rejects.toMatchObject({
       status: 404,
       message:
@@ -201,7 +201,9 @@ describe("races", () => {
       const done = await finished(runId);
       expect(done.nodes.docs?.output).toBe(i);
     }
-    expect(await h.engine.services.store.findUnsettledSignals(Number.MAX_SAFE_INTEGER, 100)).toEqual([]);
+    expect(await h.engine.services.store.waits.findUnsettledSignals(Number.MAX_SAFE_INTEGER, 100)).toEqual(
+      [],
+    );
   });
 
   it("two signals racing to one waiting node: one is delivered, the other kept for the next wait", async () => {
@@ -221,7 +223,7 @@ describe("races", () => {
       h.engine.signal({ runId: run.id, name: "go", data: "b" }),
     ]);
     const states = [a, b].map(
-      async (sent) => (await h?.engine.services.store.getSignal(sent.signal.id))?.state,
+      async (sent) => (await h?.engine.services.store.waits.getSignal(sent.signal.id))?.state,
     );
     expect((await Promise.all(states)).sort()).toEqual(["delivered", "kept"]);
     const done = await finished(run.id);
@@ -246,16 +248,22 @@ describe("a process that dies between a delivery's steps", () => {
     );
     const now = Date.now();
     // The sender died after storing: the signal is new, nobody offered it.
-    await store.addSignal({ id: "s-new", runId: run.id, name: "first", data: "one", createdAt: now });
+    await store.waits.addSignal({ id: "s-new", runId: run.id, name: "first", data: "one", createdAt: now });
     // A deliverer died after taking and binding: the signal is consumed, the node still waits.
-    await store.addSignal({ id: "s-taken", runId: run.id, name: "second", data: "two", createdAt: now });
-    await store.consumeSignal(run.id, "second", `${run.id}/b`, now);
-    expect(await store.bindSignal(`${run.id}/b`, "s-taken", now)).toBe("s-taken");
+    await store.waits.addSignal({
+      id: "s-taken",
+      runId: run.id,
+      name: "second",
+      data: "two",
+      createdAt: now,
+    });
+    await store.waits.consumeSignal(run.id, "second", `${run.id}/b`, now);
+    expect(await store.waits.bindSignal(`${run.id}/b`, "s-taken", now)).toBe("s-taken");
     const done = await finished(run.id);
     expect(done.status).toBe("succeeded");
     expect([done.nodes.a?.output, done.nodes.b?.output]).toEqual(["one", "two"]);
-    expect((await store.getSignal("s-new"))?.state).toBe("delivered");
-    expect((await store.getSignal("s-taken"))?.state).toBe("delivered");
+    expect((await store.waits.getSignal("s-new"))?.state).toBe("delivered");
+    expect((await store.waits.getSignal("s-taken"))?.state).toBe("delivered");
   });
 
   it("a signal taken by a node that then timed out goes back, for the next wait", async () => {
@@ -270,9 +278,15 @@ describe("a process that dies between a delivery's steps", () => {
     const { store } = h.engine.services;
     const run = await h.engine.startRun({ workflow: "timed-out-taker", input: {} });
     await until("a waiting", async () => (await nodeStatus(run.id, "a")) === "waiting");
-    await store.addSignal({ id: "s-late", runId: run.id, name: "go", data: "late", createdAt: Date.now() });
-    await store.consumeSignal(run.id, "go", `${run.id}/a`, Date.now());
-    await store.bindSignal(`${run.id}/a`, "s-late", Date.now());
+    await store.waits.addSignal({
+      id: "s-late",
+      runId: run.id,
+      name: "go",
+      data: "late",
+      createdAt: Date.now(),
+    });
+    await store.waits.consumeSignal(run.id, "go", `${run.id}/a`, Date.now());
+    await store.waits.bindSignal(`${run.id}/a`, "s-late", Date.now());
     // The deliverer "died" here; the timeout wins, and the sweeper gives the signal to b.
     const done = await finished(run.id);
     expect(done.nodes.a).toMatchObject({ status: "failed", error: { code: "wait-timeout" } });
@@ -344,7 +358,7 @@ describe("approvals", () => {
     h = await harness(REVIEWED);
     const run = await h.engine.startRun({ workflow: "reviewed", input: {} });
     await until("waiting", async () => (await nodeStatus(run.id, "review")) === "waiting");
-    const pending = await h.engine.services.store.listWaiting({ kind: "approval", limit: 10 });
+    const pending = await h.engine.services.store.waits.listWaiting({ kind: "approval", limit: 10 });
     expect(pending.items.map((e) => e.key)).toEqual([`${run.id}/review`]);
     const output = await h.engine.decide({
       runId: run.id,

@@ -74,7 +74,7 @@ export class MongoStore implements Store {
   readonly #db: MongoConnection;
   readonly #flags: PropagationFlags;
   readonly #history: MongoHistory;
-  readonly #waits: MongoWaits;
+  readonly waits: MongoWaits;
   readonly #inputs = new RunInputs();
   readonly triggers: MongoTriggers;
 
@@ -87,7 +87,7 @@ export class MongoStore implements Store {
     this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
     this.#flags = new PropagationFlags(this.#db.executions);
     this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
-    this.#waits = new MongoWaits(this.#db, this.#history);
+    this.waits = new MongoWaits(this.#db, this.#history);
     this.triggers = new MongoTriggers(this.#db);
   }
 
@@ -539,44 +539,6 @@ export class MongoStore implements Store {
         : [];
     await this.#db.executions.updateOne({ _id: key, propagated: false }, { $unset: { propagated: "" } });
     return ready;
-  }
-
-  // Waits, signals and approvals (mongo/waits.ts) ------------------------------
-
-  startWait(...args: Parameters<Store["startWait"]>): ReturnType<Store["startWait"]> {
-    return this.#waits.startWait(...args);
-  }
-
-  findWaitingForSignal(...args: Parameters<Store["findWaitingForSignal"]>) {
-    return this.#waits.findWaitingForSignal(...args);
-  }
-
-  listWaiting(...args: Parameters<Store["listWaiting"]>) {
-    return this.#waits.listWaiting(...args);
-  }
-
-  bindSignal(...args: Parameters<Store["bindSignal"]>) {
-    return this.#waits.bindSignal(...args);
-  }
-
-  addSignal(...args: Parameters<Store["addSignal"]>) {
-    return this.#waits.addSignal(...args);
-  }
-
-  getSignal(...args: Parameters<Store["getSignal"]>) {
-    return this.#waits.getSignal(...args);
-  }
-
-  consumeSignal(...args: Parameters<Store["consumeSignal"]>) {
-    return this.#waits.consumeSignal(...args);
-  }
-
-  settleSignal(...args: Parameters<Store["settleSignal"]>) {
-    return this.#waits.settleSignal(...args);
-  }
-
-  findUnsettledSignals(...args: Parameters<Store["findUnsettledSignals"]>) {
-    return this.#waits.findUnsettledSignals(...args);
   }
 
   // History -----------------------------------------------------------------

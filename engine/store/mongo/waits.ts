@@ -1,6 +1,7 @@
 import { waitingNote } from "../../history/notes.ts";
 import type { ExecutionRecord, NewSignal, SignalRecord, WaitKind } from "../records.ts";
 import { decodeCursor, encodeCursor } from "../wait-cursor.ts";
+import type { WaitStore } from "../waits.ts";
 import type { MongoConnection } from "./connection.ts";
 import { jsonValue, parse, type SignalDocument, toExecution } from "./documents.ts";
 import { DOCUMENT_SUBJECT, type MongoHistory } from "./history.ts";
@@ -14,7 +15,7 @@ import { isDuplicateKey } from "./server-errors.ts";
  * leaves the signal `consumed`, which the sweeper finds (findUnsettledSignals)
  * and delivers again (engine/waits/signals.ts).
  */
-export class MongoWaits {
+export class MongoWaits implements WaitStore {
   readonly #db: MongoConnection;
   readonly #history: MongoHistory;
 

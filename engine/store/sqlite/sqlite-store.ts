@@ -56,7 +56,7 @@ type Registration = { record: DefinitionRecord; created: boolean };
 export class SqliteStore implements Store {
   readonly #db: SqliteConnection;
   readonly #history: SqliteHistory;
-  readonly #waits: SqliteWaits;
+  readonly waits: SqliteWaits;
   readonly #inputs = new RunInputs();
   readonly triggers: SqliteTriggers;
 
@@ -64,7 +64,7 @@ export class SqliteStore implements Store {
   constructor(path: string) {
     this.#db = new SqliteConnection(path);
     this.#history = new SqliteHistory(this.#db);
-    this.#waits = new SqliteWaits(this.#db, (row, notes) => this.#record(row, notes));
+    this.waits = new SqliteWaits(this.#db, (row, notes) => this.#record(row, notes));
     this.triggers = new SqliteTriggers(this.#db);
   }
 
@@ -603,44 +603,6 @@ export class SqliteStore implements Store {
         .run(runId, runId);
       return keys;
     });
-  }
-
-  // Waits, signals and approvals (sqlite/waits.ts) ------------------------------
-
-  startWait(...args: Parameters<Store["startWait"]>): ReturnType<Store["startWait"]> {
-    return this.#waits.startWait(...args);
-  }
-
-  findWaitingForSignal(...args: Parameters<Store["findWaitingForSignal"]>) {
-    return this.#waits.findWaitingForSignal(...args);
-  }
-
-  listWaiting(...args: Parameters<Store["listWaiting"]>) {
-    return this.#waits.listWaiting(...args);
-  }
-
-  bindSignal(...args: Parameters<Store["bindSignal"]>) {
-    return this.#waits.bindSignal(...args);
-  }
-
-  addSignal(...args: Parameters<Store["addSignal"]>) {
-    return this.#waits.addSignal(...args);
-  }
-
-  getSignal(...args: Parameters<Store["getSignal"]>) {
-    return this.#waits.getSignal(...args);
-  }
-
-  consumeSignal(...args: Parameters<Store["consumeSignal"]>) {
-    return this.#waits.consumeSignal(...args);
-  }
-
-  settleSignal(...args: Parameters<Store["settleSignal"]>) {
-    return this.#waits.settleSignal(...args);
-  }
-
-  findUnsettledSignals(...args: Parameters<Store["findUnsettledSignals"]>) {
-    return this.#waits.findUnsettledSignals(...args);
   }
 
   // History -----------------------------------------------------------------

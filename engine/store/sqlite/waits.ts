@@ -2,6 +2,7 @@ import type { HistoryNote } from "../../history/events.ts";
 import { type Subject, waitingNote } from "../../history/notes.ts";
 import type { ExecutionRecord, NewSignal, SignalRecord, WaitKind } from "../records.ts";
 import { decodeCursor, encodeCursor } from "../wait-cursor.ts";
+import type { WaitStore } from "../waits.ts";
 import type { SqliteConnection } from "./connection.ts";
 import { json, type Row, toExecution, toSignal } from "./rows.ts";
 
@@ -10,7 +11,7 @@ import { json, type Row, toExecution, toSignal } from "./rows.ts";
  * and approvals"): each method one statement or one transaction, so a signal
  * is taken by one execution and an execution bound to one signal.
  */
-export class SqliteWaits {
+export class SqliteWaits implements WaitStore {
   readonly #db: SqliteConnection;
   readonly #record: (row: Row, notes: readonly HistoryNote[]) => void;
 

@@ -14,7 +14,7 @@ export function waitsContract(context: StoreContext): void {
     const key = executionKey(run.id, "w");
     const token = await claim(store, key);
     const wait = { kind, signal: options.signal ?? null, until: options.until ?? null };
-    expect(await store.startWait(key, token, wait, options.at ?? T0 + 5)).toBe(true);
+    expect(await store.waits.startWait(key, token, wait, options.at ?? T0 + 5)).toBe(true);
     return { run, key, token };
   }
 
@@ -24,9 +24,9 @@ export function waitsContract(context: StoreContext): void {
     const key = executionKey(run.id, "w");
     const token = await claim(store, key);
     const wait = { kind: "signal" as const, signal: "docs", until: T0 + 60_000 };
-    expect(await store.startWait(key, randomUUID(), wait, T0 + 1)).toBe(false);
-    expect(await store.startWait(key, token, wait, T0 + 1)).toBe(true);
-    expect(await store.startWait(key, token, wait, T0 + 2)).toBe(false);
+    expect(await store.waits.startWait(key, randomUUID(), wait, T0 + 1)).toBe(false);
+    expect(await store.waits.startWait(key, token, wait, T0 + 1)).toBe(true);
+    expect(await store.waits.startWait(key, token, wait, T0 + 2)).toBe(false);
     expect(await store.getExecution(key)).toMatchObject({
       status: "waiting",
       leaseToken: null,
@@ -87,13 +87,13 @@ export function waitsContract(context: StoreContext): void {
     const approvals = [];
     for (let i = 0; i < 3; i++) approvals.push(await waitingNode("approval", { at: T0 + 100 - i }));
     approvals.reverse();
-    expect((await store.findWaitingForSignal(a.run.id, "go")).map((e) => e.key)).toEqual([a.key]);
-    expect(await store.findWaitingForSignal(a.run.id, "other")).toEqual([]);
+    expect((await store.waits.findWaitingForSignal(a.run.id, "go")).map((e) => e.key)).toEqual([a.key]);
+    expect(await store.waits.findWaitingForSignal(a.run.id, "other")).toEqual([]);
     const mine = new Set(approvals.map((w) => w.key));
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 100; page++) {
-      const listed: Awaited<ReturnType<typeof store.listWaiting>> = await store.listWaiting({
+      const listed: Awaited<ReturnType<typeof store.waits.listWaiting>> = await store.waits.listWaiting({
         kind: "approval",
         limit: 2,
         cursor,
@@ -112,15 +112,27 @@ export function waitsContract(context: StoreContext): void {
     const { store } = context;
     const run = await createRun(store, ["w"]);
     const id = randomUUID();
-    const first = await store.addSignal({ id, runId: run.id, name: "go", data: { n: 1 }, createdAt: T0 });
+    const first = await store.waits.addSignal({
+      id,
+      runId: run.id,
+      name: "go",
+      data: { n: 1 },
+      createdAt: T0,
+    });
     expect(first).toMatchObject({
       created: true,
       signal: { id, state: "new", data: { n: 1 }, consumedBy: null },
     });
-    const again = await store.addSignal({ id, runId: run.id, name: "go", data: { n: 2 }, createdAt: T0 + 1 });
+    const again = await store.waits.addSignal({
+      id,
+      runId: run.id,
+      name: "go",
+      data: { n: 2 },
+      createdAt: T0 + 1,
+    });
     expect(again).toMatchObject({ created: false, signal: { id, data: { n: 1 } } });
-    expect(await store.getSignal(id)).toMatchObject({ id, runId: run.id, name: "go", data: { n: 1 } });
-    expect(await store.getSignal(randomUUID())).toBeNull();
+    expect(await store.waits.getSignal(id)).toMatchObject({ id, runId: run.id, name: "go", data: { n: 1 } });
+    expect(await store.waits.getSignal(randomUUID())).toBeNull();
   });
 
   it("consumeSignal takes the run's oldest open signal of the name, and gives its consumer the same again", async () => {
@@ -129,33 +141,33 @@ export function waitsContract(context: StoreContext): void {
     const other = await createRun(store, ["w"]);
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     for (const [i, id] of ids.entries())
-      await store.addSignal({ id, runId: run.id, name: "go", data: i, createdAt: T0 + i });
-    await store.addSignal({ id: randomUUID(), runId: run.id, name: "stop", data: null, createdAt: T0 });
+      await store.waits.addSignal({ id, runId: run.id, name: "go", data: i, createdAt: T0 + i });
+    await store.waits.addSignal({ id: randomUUID(), runId: run.id, name: "stop", data: null, createdAt: T0 });
     const [k1, k2] = [executionKey(run.id, "a"), executionKey(run.id, "b")];
-    expect(await store.consumeSignal(other.id, "go", executionKey(other.id, "w"), T0)).toBeNull();
-    expect(await store.consumeSignal(run.id, "go", k1, T0 + 10)).toMatchObject({
+    expect(await store.waits.consumeSignal(other.id, "go", executionKey(other.id, "w"), T0)).toBeNull();
+    expect(await store.waits.consumeSignal(run.id, "go", k1, T0 + 10)).toMatchObject({
       id: ids[0],
       state: "consumed",
       consumedBy: k1,
       data: 0,
     });
-    expect(await store.consumeSignal(run.id, "go", k1, T0 + 11)).toMatchObject({ id: ids[0] });
-    expect(await store.consumeSignal(run.id, "go", k2, T0 + 12)).toMatchObject({
+    expect(await store.waits.consumeSignal(run.id, "go", k1, T0 + 11)).toMatchObject({ id: ids[0] });
+    expect(await store.waits.consumeSignal(run.id, "go", k2, T0 + 12)).toMatchObject({
       id: ids[1],
       consumedBy: k2,
     });
 
     // Delivered: its consumer's next wait (a rerun) takes a new one.
-    expect(await store.settleSignal(ids[0] as string, "delivered", T0 + 13)).toBe(true);
-    expect(await store.settleSignal(ids[0] as string, "delivered", T0 + 13)).toBe(false);
-    expect(await store.consumeSignal(run.id, "go", k1, T0 + 14)).toMatchObject({ id: ids[2] });
+    expect(await store.waits.settleSignal(ids[0] as string, "delivered", T0 + 13)).toBe(true);
+    expect(await store.waits.settleSignal(ids[0] as string, "delivered", T0 + 13)).toBe(false);
+    expect(await store.waits.consumeSignal(run.id, "go", k1, T0 + 14)).toMatchObject({ id: ids[2] });
     // Released: open again, for the next wait.
-    expect(await store.settleSignal(ids[1] as string, "released", T0 + 15)).toBe(true);
-    expect(await store.getSignal(ids[1] as string)).toMatchObject({ state: "kept", consumedBy: null });
-    expect(await store.consumeSignal(run.id, "go", executionKey(run.id, "c"), T0 + 16)).toMatchObject({
+    expect(await store.waits.settleSignal(ids[1] as string, "released", T0 + 15)).toBe(true);
+    expect(await store.waits.getSignal(ids[1] as string)).toMatchObject({ state: "kept", consumedBy: null });
+    expect(await store.waits.consumeSignal(run.id, "go", executionKey(run.id, "c"), T0 + 16)).toMatchObject({
       id: ids[1],
     });
-    expect(await store.consumeSignal(run.id, "go", executionKey(run.id, "d"), T0 + 17)).toBeNull();
+    expect(await store.waits.consumeSignal(run.id, "go", executionKey(run.id, "d"), T0 + 17)).toBeNull();
   });
 
   it("settleSignal keeps a new signal, and findUnsettledSignals finds new and consumed ones untouched since a time", async () => {
@@ -163,14 +175,14 @@ export function waitsContract(context: StoreContext): void {
     const run = await createRun(store, ["w"]);
     const [kept, fresh, taken] = [randomUUID(), randomUUID(), randomUUID()];
     for (const id of [kept, fresh, taken])
-      await store.addSignal({ id, runId: run.id, name: id, data: null, createdAt: T0 });
-    expect(await store.settleSignal(kept, "kept", T0 + 1)).toBe(true);
-    expect(await store.settleSignal(kept, "kept", T0 + 1)).toBe(false);
-    expect(await store.settleSignal(fresh, "delivered", T0 + 1)).toBe(false);
-    await store.consumeSignal(run.id, taken, executionKey(run.id, "w"), T0 + 2);
+      await store.waits.addSignal({ id, runId: run.id, name: id, data: null, createdAt: T0 });
+    expect(await store.waits.settleSignal(kept, "kept", T0 + 1)).toBe(true);
+    expect(await store.waits.settleSignal(kept, "kept", T0 + 1)).toBe(false);
+    expect(await store.waits.settleSignal(fresh, "delivered", T0 + 1)).toBe(false);
+    await store.waits.consumeSignal(run.id, taken, executionKey(run.id, "w"), T0 + 2);
     const unsettled = async (before: number) =>
-      (await store.findUnsettledSignals(before, 1000)).map((s) => s.id).filter((id) => id !== kept);
-    expect((await store.findUnsettledSignals(T0 + 1_000, 1000)).map((s) => s.id)).not.toContain(kept);
+      (await store.waits.findUnsettledSignals(before, 1000)).map((s) => s.id).filter((id) => id !== kept);
+    expect((await store.waits.findUnsettledSignals(T0 + 1_000, 1000)).map((s) => s.id)).not.toContain(kept);
     expect((await unsettled(T0 + 1)).sort()).toEqual([fresh]);
     expect((await unsettled(T0 + 1_000)).sort()).toEqual([fresh, taken].sort());
   });
@@ -179,21 +191,27 @@ export function waitsContract(context: StoreContext): void {
     const { store } = context;
     const { key } = await waitingNode("signal", { signal: "go" });
     const [s1, s2] = [randomUUID(), randomUUID()];
-    expect(await store.bindSignal(key, s1, T0 + 6)).toBe(s1);
-    expect(await store.bindSignal(key, s2, T0 + 7)).toBe(s1);
+    expect(await store.waits.bindSignal(key, s1, T0 + 6)).toBe(s1);
+    expect(await store.waits.bindSignal(key, s2, T0 + 7)).toBe(s1);
     expect(await store.getExecution(key)).toMatchObject({ status: "waiting", signalId: s1 });
     const run = await createRun(store, ["x"]);
-    expect(await store.bindSignal(executionKey(run.id, "x"), s2, T0)).toBeNull();
+    expect(await store.waits.bindSignal(executionKey(run.id, "x"), s2, T0)).toBeNull();
   });
 
   it("concurrent consumers take each signal once", async () => {
     const { store } = context;
     const run = await createRun(store, ["w"]);
     for (let i = 0; i < 3; i++)
-      await store.addSignal({ id: randomUUID(), runId: run.id, name: "go", data: i, createdAt: T0 + i });
+      await store.waits.addSignal({
+        id: randomUUID(),
+        runId: run.id,
+        name: "go",
+        data: i,
+        createdAt: T0 + i,
+      });
     const taken = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        store.consumeSignal(run.id, "go", executionKey(run.id, `n${i}`), T0),
+        store.waits.consumeSignal(run.id, "go", executionKey(run.id, `n${i}`), T0),
       ),
     );
     const ids = taken.filter((s) => s !== null).map((s) => s?.id);
