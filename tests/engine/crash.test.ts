@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../engine/store/sqlite/sqlite-store.ts";
 import { expectWholeHistory } from "../contract/history-checks.ts";
+import { until } from "../helpers/until.ts";
 
 // kill -9 of the whole process in the middle of a run, then a restart: the run
 // finishes, and what had finished before the crash is not run again. Real
@@ -20,16 +21,6 @@ function start(args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProces
   const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: "ignore" });
   children.push(child);
   return child;
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("a crash of the whole process", () => {

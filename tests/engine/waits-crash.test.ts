@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../engine/store/sqlite/sqlite-store.ts";
 import { expectWholeHistory } from "../contract/history-checks.ts";
 import { freePort } from "../helpers/ports.ts";
+import { until } from "../helpers/until.ts";
 
 // kill -9 of the embedded process (`pflow serve` on its SQLite file) while a
 // run waits on a timer and on a signal, then a restart: the timer, due while
@@ -29,16 +30,6 @@ async function serve(dir: string, env: NodeJS.ProcessEnv): Promise<{ child: Chil
   const base = `http://127.0.0.1:${port}`;
   await until(() => fetch(`${base}/readyz`).then((r) => r.ok || undefined), 20_000);
   return { child, base };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("waits across a crash of the embedded process", () => {
