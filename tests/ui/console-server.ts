@@ -17,7 +17,7 @@ kind: Model
 metadata: { name: writer, description: Writes greetings }
 spec:
   versions:
-    "1": { provider: mock, latency: 2500ms, response: { text: "{{ 'Dear ' & input.name & ', welcome to the bright flat by the sea, with a view of the harbour and the old town.' }}" } }
+    "1": { provider: mock, latency: 5000ms, response: { text: "{{ 'Dear ' & input.name & ', welcome to the bright flat by the sea, with a view of the harbour and the old town.' }}" } }
     "2": { provider: mock, latency: 100ms, response: { text: "{{ 'Hi ' & input.name }}" } }
   aliases:
     production: { version: "1", canary: { version: "2", percent: 10 } }
