@@ -38,6 +38,7 @@ export const VISIBLE = { writeConcern: { w: 1 } } as const;
  * that an unreachable server is an error, not a hang.
  */
 const SERVER_SELECTION_TIMEOUT_MS = 12_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class MongoConnection {
   readonly #client: MongoClient;
@@ -65,6 +66,10 @@ export class MongoConnection {
       retryWrites: true,
       retryReads: true,
       serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+      // A connection (the monitor's too) that a server stopping mid-handshake
+      // leaves hanging is given up after 10 s, not the driver's 30: the client
+      // finds a restarted server again well within a readiness probe's patience.
+      connectTimeoutMS: CONNECT_TIMEOUT_MS,
       // As JSON does (and so the SQLite store): an undefined field is left out, not stored as null.
       ignoreUndefined: true,
     });
