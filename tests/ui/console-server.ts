@@ -56,7 +56,10 @@ spec:
       expr: "inputs.name & ' (' & inputs.tone & ')'"
     draft:
       type: model
-      model: writer@production
+      # Pinned to version 1, not writer@production: that alias's canary sends a
+      # tenth of runs (by a hash of the run id) to the 100 ms version 2, and the
+      # live journey needs the 5 s model to watch it running.
+      model: writer@1
       stream: true
       input: { name: "{{ nodes.prepare.output }}" }
     finish:
