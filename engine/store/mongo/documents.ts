@@ -54,6 +54,8 @@ export interface RunDocument {
   round?: number;
   /** History events recorded with a transition, not yet numbered (see history.ts). */
   outbox?: OutboxEntry[];
+  /** The tag of the last update that counted finished nodes towards it: see finish.ts. */
+  countedBy?: string;
 }
 
 /**
@@ -127,6 +129,10 @@ export interface ExecutionDocument {
   propagated?: false;
   /** The last batch update that changed this execution: see batches.ts. */
   movedBy?: string;
+  /** The tag of the finish that ended it, when finished in a batch: see finish.ts. */
+  finishedBy?: string;
+  /** The tag of the last update that counted dependencies towards it: see finish.ts. */
+  countedBy?: string;
   /** Absent in documents written before rounds: 1. */
   round?: number;
   /** History events recorded with a transition, not yet numbered (see history.ts). */

@@ -1,11 +1,13 @@
-import type { UpdateFilter } from "mongodb";
+import { randomUUID } from "node:crypto";
+import type { Filter, UpdateFilter } from "mongodb";
 import { finishNotes } from "../../history/notes.ts";
 import { type ExecutionStatus, executionKey, type Outcome } from "../records.ts";
 import type { FinishResult } from "../store.ts";
 import type { MongoConnection } from "./connection.ts";
 import { type ExecutionDocument, jsonValue, type OutboxEntry, type RunDocument } from "./documents.ts";
 import { DOCUMENT_SUBJECT, type MongoHistory } from "./history.ts";
-import type { PropagationFlags } from "./propagation-flags.ts";
+import type { LazyWrites } from "./lazy-writes.ts";
+import { TurnBatch } from "./turn-batch.ts";
 
 /**
  * finishExecution without transactions: the transition, then its propagation,
@@ -46,114 +48,443 @@ import type { PropagationFlags } from "./propagation-flags.ts";
  * the run. No transaction, no read before a write; all of it rests on one
  * update of one document being atomic (FerretDB 1.x: see server-traits.ts).
  */
-export async function finishExecution(
-  connection: MongoConnection,
-  flags: PropagationFlags,
-  history: MongoHistory,
-  key: string,
-  expect: { status: readonly ExecutionStatus[]; token?: string },
-  outcome: Outcome,
-  propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
-  now: number,
-): Promise<FinishResult | null> {
-  const output = jsonValue(outcome.output ?? null, () => `the output of execution ${key}`);
-  function transition(
-    statuses: readonly ExecutionStatus[],
-    outbox: OutboxEntry[],
-  ): Promise<Pick<ExecutionDocument, "runId" | "nodeId" | "item" | "round" | "attemptsTotal"> | null> {
-    return connection.executions.findOneAndUpdate(
-      {
-        _id: key,
-        status: { $in: [...statuses] },
-        ...(expect.token === undefined ? {} : { leaseToken: expect.token }),
-      },
-      {
-        $set: {
-          status: outcome.status,
-          output,
-          error: outcome.error ?? null,
-          cached: outcome.cached === true,
-          usage: outcome.usage ?? null,
-          cost: outcome.cost ?? null,
-          leaseToken: null,
-          leaseExpiresAt: null,
-          finishedAt: now,
-          updatedAt: now,
-          propagated: false,
-          // A finish that names no model keeps the one recorded (a waiting node's, say).
-          ...(outcome.model ? { model: outcome.model } : {}),
-        },
-        $push: { outbox: { $each: outbox } },
-      },
-      connection.returning("before", { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1 }),
+/** One caller's finish, as the Store port takes it. */
+export interface FinishRequest {
+  readonly key: string;
+  readonly expect: { readonly status: readonly ExecutionStatus[]; readonly token?: string };
+  readonly outcome: Outcome;
+  readonly propagation: Propagation;
+  readonly now: number;
+}
+
+type Propagation = {
+  readonly dependents: readonly string[];
+  readonly dependencyCounts: Readonly<Record<string, number>>;
+};
+
+/** A status group to finish from, with the events a finish from it records. */
+interface Try {
+  readonly statuses: ExecutionStatus[];
+  readonly entries: OutboxEntry[];
+}
+
+/** A finish checked and made ready to send: its output as stored, and what it tries, in order. */
+interface Prepared extends FinishRequest {
+  readonly output: string;
+  readonly tries: readonly Try[];
+}
+
+/** What step 1 tells of an execution it finished (round and attempt are as before the finish). */
+type Finished = Pick<ExecutionDocument, "runId" | "nodeId" | "item" | "round" | "attemptsTotal">;
+
+/**
+ * The finishes of one turn of the event loop, done together (TurnBatch): each
+ * step is one command for the whole batch where it can be, and each caller
+ * gets what it would have got alone (see the class comment above, and the
+ * batched steps below).
+ */
+export class Finishes {
+  readonly #db: MongoConnection;
+  readonly #lazy: LazyWrites;
+  readonly #history: MongoHistory;
+  readonly #batch = new TurnBatch<Prepared, FinishResult | null>((requests) => this.#finish(requests));
+
+  constructor(db: MongoConnection, lazy: LazyWrites, history: MongoHistory) {
+    this.#db = db;
+    this.#lazy = lazy;
+    this.#history = history;
+  }
+
+  /**
+   * What can refuse a finish (an output or an event too large for a document)
+   * is checked here, in the caller's own call, so it refuses that finish only,
+   * never the batch it would have joined.
+   */
+  finish(request: FinishRequest): Promise<FinishResult | null> {
+    const output = jsonValue(request.outcome.output ?? null, () => `the output of execution ${request.key}`);
+    const tries = statusGroups(request.expect.status).map((statuses) => ({
+      statuses,
+      entries: this.#entries(request, statuses),
+    }));
+    return this.#batch.add({ ...request, output, tries });
+  }
+
+  async #finish(requests: readonly Prepared[]): Promise<Array<FinishResult | null>> {
+    const done =
+      requests.length === 1
+        ? [await this.#transition(requests[0] as Prepared)]
+        : await this.#transitions(requests);
+    const winners = done.flatMap((finished, index) =>
+      finished ? [{ request: requests[index] as Prepared, index, ...finished }] : [],
+    );
+    if (winners.length === 0) return done.map(() => null);
+    // Their own entries, moved without reading the executions back.
+    const drained = this.#history.move(
+      "executions",
+      winners.map(({ request, doc, entries }) => ({ ...doc, _id: request.key, outbox: entries })),
+    );
+    const nodes = winners.filter((winner) => winner.doc.item === null);
+    const items = winners.filter((winner) => winner.doc.item !== null);
+    const [ready, complete, maps] = await Promise.all([
+      countDependents(
+        this.#db,
+        nodes.map(({ request, doc, index }) => ({ index, runId: doc.runId, nodeId: doc.nodeId, request })),
+      ),
+      countRuns(this.#db, winners),
+      countItems(this.#db, items),
+      drained,
+    ]);
+    for (const { request } of winners) this.#lazy.propagated(request.key);
+    return done.map((finished, index) => {
+      if (!finished) return null;
+      return {
+        ready: ready.get(index) ?? [],
+        runComplete: complete.has(index),
+        items: finished.doc.item === null ? null : (maps.get(index) ?? null),
+      };
+    });
+  }
+
+  /**
+   * Step 1 for one execution: a findOneAndUpdate that returns the execution as
+   * it was. Its events depend on the status it leaves (a running execution's
+   * attempt ends with it), so a finish from several statuses tries running first.
+   */
+  async #transition(
+    request: Prepared,
+    tries = request.tries,
+  ): Promise<{ doc: Finished; entries: OutboxEntry[] } | null> {
+    for (const { statuses, entries } of tries) {
+      const doc = await this.#db.executions.findOneAndUpdate(
+        transitionFilter(request, statuses),
+        transitionUpdate(request, entries, null),
+        this.#db.returning("before", { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1 }),
+      );
+      if (doc) return { doc, entries };
+    }
+    return null;
+  }
+
+  /**
+   * Step 1 for several executions: one bulkWrite of the same conditional
+   * updates, each tagging what it changed with a tag of its own
+   * (`finishedBy`), then one read of the executions: a caller won if its tag
+   * is there. Of two finishes of one execution (in this batch or another
+   * process), exactly one matched, and only its tag is on the document. A
+   * caller that lost with statuses left to try (running first, then the rest)
+   * tries those alone.
+   */
+  async #transitions(
+    requests: readonly Prepared[],
+  ): Promise<Array<{ doc: Finished; entries: OutboxEntry[] } | null>> {
+    const batch = randomUUID();
+    await this.#db.executions.bulkWrite(
+      requests.map((request, index) => {
+        const [first] = request.tries as [Try];
+        return {
+          updateOne: {
+            filter: transitionFilter(request, first.statuses),
+            update: transitionUpdate(request, first.entries, `${batch}.${index}`),
+          },
+        };
+      }),
+      { ordered: false },
+    );
+    const docs = await this.#db.executions
+      .find(
+        { _id: { $in: [...new Set(requests.map((request) => request.key))] } },
+        { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, finishedBy: 1 } },
+      )
+      .toArray();
+    const byKey = new Map(docs.map((doc) => [doc._id, doc]));
+    return Promise.all(
+      requests.map(async (request, index) => {
+        const doc = byKey.get(request.key);
+        if (doc?.finishedBy === `${batch}.${index}`) return { doc, entries: request.tries[0]?.entries ?? [] };
+        return request.tries.length < 2 ? null : this.#transition(request, request.tries.slice(1));
+      }),
     );
   }
 
-  // Its events depend on the status it leaves (a running execution's attempt
-  // ends with it), so a finish from several statuses tries running first.
-  const running = expect.status.includes("running");
-  const groups: ExecutionStatus[][] = running
-    ? [["running"], expect.status.filter((status) => status !== "running")]
-    : [[...expect.status]];
-  let finished: Pick<ExecutionDocument, "runId" | "nodeId" | "item" | "round" | "attemptsTotal"> | null =
-    null;
-  let entries: OutboxEntry[] = [];
-  for (const statuses of groups) {
-    if (statuses.length === 0 || finished) continue;
+  #entries(request: FinishRequest, statuses: readonly ExecutionStatus[]): OutboxEntry[] {
     const before = statuses[0] === "running" || statuses[0] === "waiting" ? statuses[0] : "queued";
-    entries = history.entries(finishNotes(DOCUMENT_SUBJECT, before, outcome, now), key);
-    finished = await transition(statuses, entries);
+    return this.#history.entries(
+      finishNotes(DOCUMENT_SUBJECT, before, request.outcome, request.now),
+      request.key,
+    );
   }
-  if (!finished) return null;
-  const { runId, nodeId, item } = finished;
-  // Its own entries, moved without reading the execution back (round and attempt are as before the finish).
-  const drained = history.move("executions", [{ ...finished, _id: key, outbox: entries }]);
-
-  const runUpdate = runCounting(outcome, item === null);
-  let result: FinishResult;
-  if (item === null) {
-    const [ready, run] = await Promise.all([
-      readyDependents(connection, runId, nodeId, propagation),
-      connection.runs.findOneAndUpdate(
-        { _id: runId },
-        runUpdate,
-        connection.returning("after", { nodesDone: 1, nodesTotal: 1 }),
-      ),
-      drained,
-    ]);
-    result = { ready, runComplete: run !== null && run.nodesDone >= run.nodesTotal, items: null };
-  } else {
-    const [map] = await Promise.all([
-      connection.executions.findOneAndUpdate(
-        { _id: executionKey(runId, nodeId) },
-        { $inc: { itemsDone: 1 } },
-        connection.returning("after", { itemsDone: 1, itemsTotal: 1 }),
-      ),
-      Object.keys(runUpdate).length > 0 ? connection.runs.updateOne({ _id: runId }, runUpdate) : null,
-      drained,
-    ]);
-    result = {
-      ready: [],
-      runComplete: false,
-      items: map ? { done: map.itemsDone, total: map.itemsTotal } : null,
-    };
-  }
-  flags.clear(key);
-  return result;
 }
 
-/** Step 2: counts the finished node once for each dependent; returns those it made ready. */
+/** The statuses a finish tries, in order: running alone first (its attempt ends with it), then the rest. */
+function statusGroups(statuses: readonly ExecutionStatus[]): ExecutionStatus[][] {
+  if (!statuses.includes("running")) return [[...statuses]];
+  const others = statuses.filter((status) => status !== "running");
+  return others.length > 0 ? [["running"], others] : [["running"]];
+}
+
+function transitionFilter(
+  request: FinishRequest,
+  statuses: readonly ExecutionStatus[],
+): Filter<ExecutionDocument> {
+  return {
+    _id: request.key,
+    status: { $in: [...statuses] },
+    ...(request.expect.token === undefined ? {} : { leaseToken: request.expect.token }),
+  };
+}
+
+function transitionUpdate(
+  request: Prepared,
+  entries: OutboxEntry[],
+  tag: string | null,
+): UpdateFilter<ExecutionDocument> {
+  const { outcome, now, output } = request;
+  return {
+    $set: {
+      status: outcome.status,
+      output,
+      error: outcome.error ?? null,
+      cached: outcome.cached === true,
+      usage: outcome.usage ?? null,
+      cost: outcome.cost ?? null,
+      leaseToken: null,
+      leaseExpiresAt: null,
+      finishedAt: now,
+      updatedAt: now,
+      propagated: false,
+      ...(tag === null ? {} : { finishedBy: tag }),
+      // A finish that names no model keeps the one recorded (a waiting node's, say).
+      ...(outcome.model ? { model: outcome.model } : {}),
+    },
+    $push: { outbox: { $each: entries } },
+  };
+}
+
+/** An edge to count: a finished node of the plan, for one of its dependents. */
+interface Edge {
+  readonly index: number;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly request: FinishRequest;
+}
+
+/**
+ * Step 2 for a batch: each dependent counts the batch's finished dependencies
+ * in one update, guarded by `doneDeps: {$nin: …}` and tagged (`countedBy`):
+ * one findOneAndUpdate when the batch has one dependent, else one bulkWrite
+ * and one read, where a dependent is this batch's to judge only if its tag is
+ * still there (a later counter's tag means the later counter judges it, with
+ * a count that includes this one). A dependent whose guard refused (one of the
+ * dependencies counted already, by a replay) or whose tag is gone is counted
+ * edge by edge (readyDependents), each edge once. Returns, by caller, the
+ * dependents made ready: each reported to one caller only.
+ */
+async function countDependents(
+  connection: MongoConnection,
+  edges: readonly Edge[],
+): Promise<Map<number, string[]>> {
+  const dependents = new Map<string, { runId: string; dependent: string; count: number; edges: Edge[] }>();
+  for (const edge of edges) {
+    for (const dependent of edge.request.propagation.dependents) {
+      const key = executionKey(edge.runId, dependent);
+      const group = dependents.get(key) ?? {
+        runId: edge.runId,
+        dependent,
+        count: edge.request.propagation.dependencyCounts[dependent] ?? 0,
+        edges: [],
+      };
+      group.edges.push(edge);
+      dependents.set(key, group);
+    }
+  }
+  const ready = new Map<number, string[]>();
+  const report = (index: number, dependent: string) =>
+    ready.set(index, [...(ready.get(index) ?? []), dependent]);
+  if (dependents.size === 0) return ready;
+  const tag = randomUUID();
+  const update = (nodes: string[]) => ({
+    $addToSet: { doneDeps: { $each: nodes } },
+    $inc: { depsDone: nodes.length },
+    $set: { countedBy: tag },
+  });
+  const filter = (key: string, nodes: string[]) => ({ _id: key, doneDeps: { $nin: nodes } });
+  let after: Map<string, Pick<ExecutionDocument, "status" | "depsDone"> | null>;
+  if (dependents.size === 1) {
+    const [[key, group]] = [...dependents] as [
+      [string, typeof dependents extends Map<string, infer G> ? G : never],
+    ];
+    const nodes = group.edges.map((edge) => edge.nodeId);
+    const doc = await connection.executions.findOneAndUpdate(
+      filter(key, nodes),
+      update(nodes),
+      connection.returning("after", { status: 1, depsDone: 1 }),
+    );
+    after = new Map([[key, doc]]);
+  } else {
+    await connection.executions.bulkWrite(
+      [...dependents].map(([key, group]) => {
+        const nodes = group.edges.map((edge) => edge.nodeId);
+        return { updateOne: { filter: filter(key, nodes), update: update(nodes) } };
+      }),
+      { ordered: false },
+    );
+    const docs = await connection.executions
+      .find(
+        { _id: { $in: [...dependents.keys()] } },
+        { projection: { status: 1, depsDone: 1, countedBy: 1 } },
+      )
+      .toArray();
+    after = new Map(docs.filter((doc) => doc.countedBy === tag).map((doc) => [doc._id, doc]));
+  }
+  await Promise.all(
+    [...dependents].map(async ([key, group]) => {
+      const doc = after.get(key);
+      const last = group.edges[group.edges.length - 1] as Edge;
+      if (doc) {
+        if (doc.status === "pending" && doc.depsDone === group.count) report(last.index, group.dependent);
+        return;
+      }
+      // Edge by edge: the counts this batch could not judge.
+      for (const edge of group.edges) {
+        const made = await readyDependents(connection, edge.runId, edge.nodeId, {
+          dependents: [group.dependent],
+          dependencyCounts: { [group.dependent]: group.count },
+        });
+        for (const dependent of made) report(edge.index, dependent);
+      }
+    }),
+  );
+  return ready;
+}
+
+/**
+ * Step 3 for a batch, the runs: the finished nodes of a run counted in one
+ * update (with their usage, cost, failing), as if one after the other: of the
+ * callers, the one whose count reaches nodesTotal reports the run complete.
+ * One findOneAndUpdate for one run; for several, one bulkWrite and one read,
+ * where a run is this batch's to judge only if its tag (`countedBy`) is still
+ * there: a later counter's tag means the later counter saw a count that
+ * includes this batch's. A map item counts towards the run only for usage,
+ * cost or failing. Returns the callers that completed their run.
+ */
+async function countRuns(
+  connection: MongoConnection,
+  winners: ReadonlyArray<{ index: number; request: FinishRequest; doc: Finished }>,
+): Promise<Set<number>> {
+  const runs = new Map<string, { nodes: number[]; updates: UpdateFilter<RunDocument>[] }>();
+  for (const { index, request, doc } of winners) {
+    const isNode = doc.item === null;
+    const update = runCounting(request.outcome, isNode);
+    if (!isNode && Object.keys(update).length === 0) continue;
+    const group = runs.get(doc.runId) ?? { nodes: [], updates: [] };
+    if (isNode) group.nodes.push(index);
+    group.updates.push(update);
+    runs.set(doc.runId, group);
+  }
+  const complete = new Set<number>();
+  if (runs.size === 0) return complete;
+  const tag = randomUUID();
+  const merged = new Map(
+    [...runs].map(([runId, group]) => [
+      runId,
+      mergeUpdates(group.updates, group.nodes.length > 0 ? tag : null),
+    ]),
+  );
+  const judge = (group: { nodes: number[] }, doc: Pick<RunDocument, "nodesDone" | "nodesTotal">) => {
+    group.nodes.forEach((index, position) => {
+      if (doc.nodesDone - group.nodes.length + 1 + position >= doc.nodesTotal) complete.add(index);
+    });
+  };
+  if (runs.size === 1) {
+    const [[runId, group]] = [...runs] as [
+      [string, { nodes: number[]; updates: UpdateFilter<RunDocument>[] }],
+    ];
+    const doc = await connection.runs.findOneAndUpdate(
+      { _id: runId },
+      merged.get(runId) as UpdateFilter<RunDocument>,
+      connection.returning("after", { nodesDone: 1, nodesTotal: 1 }),
+    );
+    if (doc) judge(group, doc);
+    return complete;
+  }
+  await connection.runs.bulkWrite(
+    [...merged].map(([runId, update]) => ({ updateOne: { filter: { _id: runId }, update } })),
+    { ordered: false },
+  );
+  const counted = [...runs].filter(([, group]) => group.nodes.length > 0).map(([runId]) => runId);
+  if (counted.length === 0) return complete;
+  const docs = await connection.runs
+    .find({ _id: { $in: counted } }, { projection: { nodesDone: 1, nodesTotal: 1, countedBy: 1 } })
+    .toArray();
+  for (const doc of docs) {
+    const group = runs.get(doc._id);
+    if (group && doc.countedBy === tag) judge(group, doc);
+  }
+  return complete;
+}
+
+/**
+ * Step 3 for a batch, the maps: each map node counts its finished items in
+ * one findOneAndUpdate, and each item is told the count as if the items had
+ * counted one after the other, so exactly one sees the last.
+ */
+async function countItems(
+  connection: MongoConnection,
+  items: ReadonlyArray<{ index: number; doc: Finished }>,
+): Promise<Map<number, { done: number; total: number }>> {
+  const maps = new Map<string, number[]>();
+  for (const { index, doc } of items) {
+    const key = executionKey(doc.runId, doc.nodeId);
+    maps.set(key, [...(maps.get(key) ?? []), index]);
+  }
+  const counts = new Map<number, { done: number; total: number }>();
+  await Promise.all(
+    [...maps].map(async ([key, indexes]) => {
+      const map = await connection.executions.findOneAndUpdate(
+        { _id: key },
+        { $inc: { itemsDone: indexes.length } },
+        connection.returning("after", { itemsDone: 1, itemsTotal: 1 }),
+      );
+      if (!map) return;
+      indexes.forEach((index, position) => {
+        counts.set(index, { done: map.itemsDone - indexes.length + 1 + position, total: map.itemsTotal });
+      });
+    }),
+  );
+  return counts;
+}
+
+/** The updates of one run's finishes as one: increments added, failing kept, tagged when it counts nodes. */
+function mergeUpdates(
+  updates: readonly UpdateFilter<RunDocument>[],
+  tag: string | null,
+): UpdateFilter<RunDocument> {
+  const inc: Record<string, number> = {};
+  const set: Record<string, unknown> = tag === null ? {} : { countedBy: tag };
+  for (const update of updates) {
+    for (const [field, amount] of Object.entries((update.$inc ?? {}) as Record<string, number>))
+      inc[field] = (inc[field] ?? 0) + amount;
+    Object.assign(set, update.$set ?? {});
+  }
+  return {
+    ...(Object.keys(inc).length > 0 ? { $inc: inc } : {}),
+    ...(Object.keys(set).length > 0 ? { $set: set } : {}),
+  };
+}
+
+/** Step 2 edge by edge: counts the finished node once for each dependent; returns those it made ready. */
 export async function readyDependents(
   connection: MongoConnection,
   runId: string,
   nodeId: string,
-  propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
+  propagation: Propagation,
 ): Promise<string[]> {
   const counted = await Promise.all(
     propagation.dependents.map((dependent) =>
       connection.executions.findOneAndUpdate(
         { _id: executionKey(runId, dependent), doneDeps: { $ne: nodeId } },
-        { $addToSet: { doneDeps: nodeId }, $inc: { depsDone: 1 } },
+        // Tagged as a batch's count is, so that a batch whose tag this replaces leaves the judging to this one.
+        { $addToSet: { doneDeps: nodeId }, $inc: { depsDone: 1 }, $set: { countedBy: randomUUID() } },
         connection.returning("after", { status: 1, depsDone: 1 }),
       ),
     ),

@@ -13,6 +13,7 @@ import {
   parse,
   type RunDocument,
 } from "./documents.ts";
+import type { LazyWrites } from "./lazy-writes.ts";
 import { isDuplicateKey } from "./server-errors.ts";
 
 /**
@@ -32,7 +33,9 @@ import { isDuplicateKey } from "./server-errors.ts";
  *    number and tries the next. No number is reserved before the insert, so
  *    none is lost to a crash: the numbers have no gaps, and no event is
  *    inserted twice.
- * 3. Then it removes the moved entries from the outbox ($pullAll).
+ * 3. Then it removes the moved entries from the outbox ($pullAll), in the
+ *    next batch of lazy writes (lazy-writes.ts): an entry left there a moment
+ *    longer is one that step 2 would skip if moved again.
  *
  * A process that dies between 1 and 3 leaves entries in an outbox; the
  * sweeper (repairHistory) moves those older than a grace period, and step 2
@@ -50,24 +53,24 @@ export const FROM_DOCUMENT = -1;
 /** A Subject for notes whose node, item and attempt the document gives when moved. */
 export const DOCUMENT_SUBJECT: Subject = Object.freeze({ nodeId: "", item: null, attempt: FROM_DOCUMENT });
 
-export type OutboxOwner = Pick<
-  ExecutionDocument,
-  "_id" | "runId" | "nodeId" | "item" | "round" | "attemptsTotal" | "outbox"
-> &
-  Partial<Pick<RunDocument, "round">>;
+/** A document whose outbox entries are moved: a run, or an execution with the fields its events take. */
+export type OutboxOwner = Pick<RunDocument, "_id" | "round" | "outbox"> &
+  Partial<Pick<ExecutionDocument, "runId" | "nodeId" | "item" | "attemptsTotal">>;
 
 export class MongoHistory {
   readonly #db: MongoConnection;
+  readonly #lazy: LazyWrites;
   readonly #retentionMs: number;
   readonly #listeners = new Set<(runId: string) => void>();
   /** The last sequence number this process saw for a run: its next insert's guess, corrected on conflict. */
   readonly #lastSeq = new LRUCache<string, number>({ max: 10_000 });
-  /** Per run: the batch of moves still taking more, and the write of the batch before it. */
-  readonly #open = new Map<string, MoveBatch>();
-  readonly #writing = new Map<string, Promise<void>>();
+  /** The batch of moves still taking more, and the write of the batch before it. */
+  #open: MoveBatch | undefined;
+  #writing: Promise<void> = Promise.resolve();
 
-  constructor(db: MongoConnection, retentionMs: number) {
+  constructor(db: MongoConnection, lazy: LazyWrites, retentionMs: number) {
     this.#db = db;
+    this.#lazy = lazy;
     this.#retentionMs = retentionMs;
   }
 
@@ -85,15 +88,21 @@ export class MongoHistory {
     }));
   }
 
+  /** A run this process has just created: it has no events yet, so its numbering starts at 1 unread. */
+  created(runId: string): void {
+    this.#lastSeq.set(runId, 0);
+  }
+
   /**
-   * Moves the outbox entries of the given documents into the history (steps 2
-   * and 3). The moves of one run in this process are batched: while one batch
-   * is being written, the next gathers every drain that comes meanwhile, and is
-   * then written with one insert and one update, numbered in the order the
-   * drains came. So this process's concurrent transitions of a run never race
-   * each other for a number, and share their round trips.
+   * Reads the given documents and moves their outbox entries into the history
+   * (steps 2 and 3): with `only`, just those entries (a transition's own, the
+   * same for every document it changed), else every entry there (repair).
    */
-  async drain(kind: "runs" | "executions", ids: readonly string[]): Promise<number> {
+  async drain(
+    kind: "runs" | "executions",
+    ids: readonly string[],
+    only?: readonly OutboxEntry[],
+  ): Promise<number> {
     if (ids.length === 0) return 0;
     const docs = await this.#collection(kind)
       .find(
@@ -101,76 +110,70 @@ export class MongoHistory {
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    return this.move(kind, docs);
+    if (only === undefined) return this.move(kind, docs);
+    const wanted = new Set(only.map((entry) => entry.id));
+    return this.move(
+      kind,
+      docs.map((doc) => ({ ...doc, outbox: (doc.outbox ?? []).filter((entry) => wanted.has(entry.id)) })),
+    );
   }
 
   /**
    * Moves the outbox entries of documents the caller already has, as a
    * transition returns them (or its own entries, with the fields the events
-   * need), without reading them again: what drain does after its read.
+   * need), without reading them again. The moves of every run in this process
+   * are batched: while one batch is being written, the next gathers every move
+   * that comes meanwhile (and the first gathers a whole turn of the event
+   * loop), and is then written with one insert, numbered per run in the order
+   * the moves came. So this process's concurrent transitions never race each
+   * other for a number, and share their round trips. Emptying the outboxes
+   * (step 3) is left to the next batch of lazy writes (lazy-writes.ts).
    */
   async move(kind: "runs" | "executions", docs: readonly OutboxOwner[]): Promise<number> {
-    const byRun = new Map<string, { events: HistoryDocument[]; docs: OutboxOwner[] }>();
+    const events: HistoryDocument[] = [];
+    const owners: OutboxOwner[] = [];
     for (const doc of docs) {
       if (!doc.outbox || doc.outbox.length === 0) continue;
-      const runId = kind === "runs" ? doc._id : doc.runId;
-      const moving = byRun.get(runId) ?? { events: [], docs: [] };
-      for (const entry of doc.outbox) moving.events.push(this.#event(kind, runId, doc, entry));
-      moving.docs.push(doc);
-      byRun.set(runId, moving);
+      const runId = kind === "runs" ? doc._id : (doc.runId as string);
+      for (const entry of doc.outbox) events.push(this.#event(kind, runId, doc, entry));
+      owners.push(doc);
     }
-    const counts = await Promise.all(
-      [...byRun].map(async ([runId, moving]) => {
-        const skipped = await this.#batch(runId).add(kind, moving.events, moving.docs);
-        return moving.events.filter((event) => !skipped.has(event._id)).length;
-      }),
-    );
-    return counts.reduce((sum, count) => sum + count, 0);
+    if (events.length === 0) return 0;
+    const skipped = await this.#batch().add(kind, events, owners);
+    return events.filter((event) => !skipped.has(event._id)).length;
   }
 
-  /** The open batch of a run's moves, made when there is none. */
-  #batch(runId: string): MoveBatch {
-    const key = runId;
-    const open = this.#open.get(key);
-    if (open) return open;
-    const previous = this.#writing.get(key) ?? Promise.resolve();
+  /** Resolves once every move so far is written and its outboxes emptied (repair, close). */
+  async settle(): Promise<void> {
+    await this.#writing;
+    await this.#lazy.settle();
+  }
+
+  /** The open batch of moves, made when there is none. */
+  #batch(): MoveBatch {
+    if (this.#open) return this.#open;
     const batch = new MoveBatch();
-    this.#open.set(key, batch);
-    const written = previous.then(async () => {
-      // From here the batch takes no more moves: the next drain opens the next batch.
-      this.#open.delete(key);
+    this.#open = batch;
+    this.#writing = this.#writing.then(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // From here the batch takes no more moves: the next move opens the next batch.
+      this.#open = undefined;
       try {
-        batch.done(await this.#write(runId, batch));
+        batch.done(await this.#write(batch));
       } catch (error) {
         batch.failed(error);
       }
     });
-    this.#writing.set(key, written);
-    void written.then(() => {
-      if (this.#writing.get(key) === written) this.#writing.delete(key);
-    });
     return batch;
   }
 
-  /** One batch: its events numbered and inserted, then its documents' outboxes emptied of them. */
-  async #write(runId: string, batch: MoveBatch): Promise<ReadonlySet<string>> {
-    const skipped = await this.#append(runId, batch.events);
-    await Promise.all(
-      (["runs", "executions"] as const).map((kind) => {
-        const docs = batch.docs[kind];
-        if (docs.length === 0) return null;
-        return this.#collection(kind).bulkWrite(
-          docs.map((doc) => ({
-            updateOne: {
-              filter: { _id: doc._id },
-              update: { $pullAll: { outbox: doc.outbox as OutboxEntry[] } },
-            },
-          })),
-          { ordered: false },
-        );
-      }),
-    );
-    for (const listener of this.#listeners) listener(runId);
+  /** One batch: its events numbered and inserted; its documents' outboxes emptied of them, lazily. */
+  async #write(batch: MoveBatch): Promise<ReadonlySet<string>> {
+    const skipped = await this.#append(batch.events);
+    for (const kind of ["runs", "executions"] as const)
+      for (const doc of batch.docs[kind]) this.#lazy.pull(kind, doc._id, doc.outbox as OutboxEntry[]);
+    const runs = new Set(batch.events.map((event) => event.runId));
+    for (const runId of runs) for (const listener of this.#listeners) listener(runId);
     return skipped;
   }
 
@@ -191,6 +194,7 @@ export class MongoHistory {
         stale.map((doc) => doc._id),
       );
     }
+    await this.settle();
     return count;
   }
 
@@ -232,40 +236,54 @@ export class MongoHistory {
       expireAt: new Date(entry.at + this.#retentionMs),
       type: entry.type,
       round: doc.round ?? 1,
-      nodeId: kind === "runs" ? null : doc.nodeId,
+      nodeId: kind === "runs" ? null : (doc.nodeId ?? null),
       item: kind === "runs" ? null : (doc.item ?? null),
-      attempt: kind === "runs" ? null : (attempt ?? doc.attemptsTotal),
+      attempt: kind === "runs" ? null : (attempt ?? doc.attemptsTotal ?? null),
       data: entry.data,
     };
   }
 
   /**
-   * Step 2 for one run's events, in order; returns the ids of those it did not
-   * insert because another writer had moved them already.
+   * Step 2 for the events of one batch (of any runs), in order, in one ordered
+   * insert, each run's numbered from its last number on; returns the ids of
+   * those it did not insert because another writer had moved them already. A
+   * refusal stops the insert at the refused event: those before it went in,
+   * and the rest are numbered again and sent again.
    */
-  async #append(runId: string, events: readonly HistoryDocument[]): Promise<ReadonlySet<string>> {
-    let last = this.#lastSeq.get(runId) ?? (await this.#readLast(runId));
+  async #append(events: readonly HistoryDocument[]): Promise<ReadonlySet<string>> {
+    const last = new Map<string, number>();
+    for (const event of events) {
+      if (last.has(event.runId)) continue;
+      last.set(event.runId, this.#lastSeq.get(event.runId) ?? (await this.#readLast(event.runId)));
+    }
     let pending = events;
     const skipped = new Set<string>();
     while (pending.length > 0) {
-      const numbered = pending.map((event, index) => ({ ...event, seq: last + 1 + index }));
+      const next = new Map(last);
+      const numbered = pending.map((event) => {
+        const seq = (next.get(event.runId) ?? 0) + 1;
+        next.set(event.runId, seq);
+        return { ...event, seq };
+      });
       try {
         await this.#db.history.insertMany(numbered, { ordered: true });
-        last += numbered.length;
+        for (const [runId, seq] of next) last.set(runId, seq);
         break;
       } catch (error) {
         if (!refusedAsDuplicate(error)) throw error;
-        pending = pending.slice(insertedBefore(error));
+        const inserted = insertedBefore(error);
+        for (const event of numbered.slice(0, inserted)) last.set(event.runId, event.seq);
+        pending = pending.slice(inserted);
         const head = pending[0] as HistoryDocument;
         // Moved by another writer already: skip it; else its number was taken: look again.
         if (await this.#db.history.findOne({ _id: head._id }, { projection: { _id: 1 } })) {
           skipped.add(head._id);
           pending = pending.slice(1);
         }
-        last = await this.#readLast(runId);
+        last.set(head.runId, await this.#readLast(head.runId));
       }
     }
-    this.#lastSeq.set(runId, last);
+    for (const [runId, seq] of last) this.#lastSeq.set(runId, seq);
     return skipped;
   }
 
@@ -294,17 +312,31 @@ function insertedBefore(error: unknown): number {
 class MoveBatch {
   readonly events: HistoryDocument[] = [];
   readonly docs: Record<"runs" | "executions", OutboxOwner[]> = { runs: [], executions: [] };
+  readonly #ids = new Set<string>();
   readonly #written = Promise.withResolvers<ReadonlySet<string>>();
 
-  /** Adds a drain's moves; resolves with the ids skipped (moved by another writer) once written. */
-  add(
+  /**
+   * Adds a move; resolves, once written, with the ids of its events it did
+   * not number: moved by another writer, or already in this batch (two
+   * repairs of one document at once), where the first to add it numbers it.
+   */
+  async add(
     kind: "runs" | "executions",
     events: readonly HistoryDocument[],
     docs: readonly OutboxOwner[],
   ): Promise<ReadonlySet<string>> {
-    for (const event of events) this.events.push(event);
+    const doubled = new Set<string>();
+    for (const event of events) {
+      if (this.#ids.has(event._id)) {
+        doubled.add(event._id);
+        continue;
+      }
+      this.#ids.add(event._id);
+      this.events.push(event);
+    }
     for (const doc of docs) this.docs[kind].push(doc);
-    return this.#written.promise;
+    const skipped = await this.#written.promise;
+    return doubled.size === 0 ? skipped : new Set([...skipped, ...doubled]);
   }
 
   done(skipped: ReadonlySet<string>): void {

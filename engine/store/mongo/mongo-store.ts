@@ -1,7 +1,6 @@
 import type { HistoryEvent } from "../../history/events.ts";
 import {
   cancelNote,
-  claimNotes,
   deferNotes,
   isRetry,
   leaseLostNotes,
@@ -30,6 +29,7 @@ import {
 import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { keysOf, updateKeys } from "./batches.ts";
+import { Claims } from "./claims.ts";
 import { databaseOf, MongoConnection, VISIBLE } from "./connection.ts";
 import { latestDefinition, listLatestDefinitions, registerDefinition } from "./definitions.ts";
 import {
@@ -44,9 +44,9 @@ import {
   toRun,
   toRunWithInput,
 } from "./documents.ts";
-import { finishExecution, readyDependents } from "./finish.ts";
+import { Finishes, readyDependents } from "./finish.ts";
 import { DOCUMENT_SUBJECT, MongoHistory } from "./history.ts";
-import { PropagationFlags } from "./propagation-flags.ts";
+import { LazyWrites } from "./lazy-writes.ts";
 import { chargeRateTokens, takeRateSlot } from "./rate-limits.ts";
 import {
   cancelExecutions,
@@ -57,6 +57,7 @@ import {
 } from "./recovery.ts";
 import { isDuplicateKey, isDuplicatesOnly } from "./server-errors.ts";
 import { MongoTriggers } from "./triggers.ts";
+import { TurnBatch } from "./turn-batch.ts";
 import { MongoWaits } from "./waits.ts";
 
 /**
@@ -72,8 +73,19 @@ import { MongoWaits } from "./waits.ts";
  */
 export class MongoStore implements Store {
   readonly #db: MongoConnection;
-  readonly #flags: PropagationFlags;
+  readonly #lazy: LazyWrites;
   readonly #history: MongoHistory;
+  readonly #claims: Claims;
+  readonly #finishes: Finishes;
+  /**
+   * Reads by id of one turn of the event loop, one find each (TurnBatch): the
+   * workers of a process read the runs of the executions they claimed, and
+   * their dependencies, in step.
+   */
+  readonly #runReads = new TurnBatch<string, RunRecord | null>((ids) => this.#readRuns(ids));
+  readonly #executionReads = new TurnBatch<readonly string[], ExecutionDocument[]>((keys) =>
+    this.#readExecutions(keys),
+  );
   readonly waits: MongoWaits;
   readonly #inputs = new RunInputs();
   readonly triggers: MongoTriggers;
@@ -85,8 +97,10 @@ export class MongoStore implements Store {
    */
   constructor(url: string, options: { database?: string; historyRetentionMs?: number } = {}) {
     this.#db = new MongoConnection(url, options.database ?? databaseOf(url) ?? "pflow");
-    this.#flags = new PropagationFlags(this.#db.executions);
-    this.#history = new MongoHistory(this.#db, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
+    this.#lazy = new LazyWrites(this.#db);
+    this.#history = new MongoHistory(this.#db, this.#lazy, options.historyRetentionMs ?? 30 * 24 * 3_600_000);
+    this.#claims = new Claims(this.#db, this.#history);
+    this.#finishes = new Finishes(this.#db, this.#lazy, this.#history);
     this.waits = new MongoWaits(this.#db, this.#history);
     this.triggers = new MongoTriggers(this.#db);
   }
@@ -96,7 +110,7 @@ export class MongoStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.#flags.settle();
+    await this.#history.settle();
     await this.#db.close();
   }
 
@@ -142,20 +156,35 @@ export class MongoStore implements Store {
       ),
       this.#insertNew(executions),
     ]);
+    if (inserted) {
+      // New: no event of it exists yet, and the one it holds is moved without reading it back.
+      this.#history.created(run.id);
+      await this.#history.move("runs", [doc]);
+      return toRun({ ...doc, outbox: [] });
+    }
     await this.#history.drain("runs", [run.id]);
-    if (inserted) return toRun({ ...doc, outbox: [] });
     return (await this.getRun(run.id)) as RunRecord;
   }
 
-  /** One read: without the input when RunInputs has it, else with it (then kept there). */
-  async getRun(id: string): Promise<RunRecord | null> {
-    const input = this.#inputs.cached(id);
-    const doc = await this.#db.runs.findOne(
-      { _id: id },
-      { projection: input ? { input: 0, outbox: 0 } : { outbox: 0 } },
+  getRun(id: string): Promise<RunRecord | null> {
+    return this.#runReads.add(id);
+  }
+
+  /** One read for a turn's getRuns: without the inputs when RunInputs has them all, else with them (then kept there). */
+  async #readRuns(ids: readonly string[]): Promise<Array<RunRecord | null>> {
+    const unique = [...new Set(ids)];
+    const inputs = new Map(unique.map((id) => [id, this.#inputs.cached(id)]));
+    const all = [...inputs.values()].every((input) => input !== undefined);
+    const docs = await this.#db.runs
+      .find({ _id: { $in: unique } }, { projection: all ? { input: 0, outbox: 0 } : { outbox: 0 } })
+      .toArray();
+    const runs = new Map(
+      docs.map((doc) => {
+        const input = inputs.get(doc._id);
+        return [doc._id, toRunWithInput(doc, input ? input.value : this.#inputs.parse(doc._id, doc.input))];
+      }),
     );
-    if (!doc) return null;
-    return toRunWithInput(doc, input ? input.value : this.#inputs.parse(id, doc.input));
+    return ids.map((id) => runs.get(id) ?? null);
   }
 
   async transitionRun(
@@ -186,7 +215,8 @@ export class MongoStore implements Store {
       { returnDocument: "after" },
     );
     if (!doc) return null;
-    if (outbox.length > 0) await this.#history.drain("runs", [id]);
+    // Its own entries, moved without reading the run again.
+    if (outbox.length > 0) await this.#history.move("runs", [{ ...doc, outbox }]);
     return toRun(doc);
   }
 
@@ -242,22 +272,39 @@ export class MongoStore implements Store {
   // Executions ------------------------------------------------------------
 
   async getExecution(key: string): Promise<ExecutionRecord | null> {
-    const doc = await this.#db.executions.findOne({ _id: key });
+    const [doc] = await this.#executionReads.add([key]);
     return doc ? toExecution(doc) : null;
+  }
+
+  /** One read for a turn's reads of executions by key; each caller gets its own, in (nodeId, item) order. */
+  async #readExecutions(requests: readonly (readonly string[])[]): Promise<ExecutionDocument[][]> {
+    const docs = await this.#db.executions
+      .find(
+        { _id: { $in: [...new Set(requests.flat())] } },
+        { projection: { outbox: 0 }, sort: { nodeId: 1, item: 1 } },
+      )
+      .toArray();
+    return requests.map((keys) => {
+      const wanted = new Set(keys);
+      return docs.filter((doc) => wanted.has(doc._id));
+    });
   }
 
   async getExecutions(
     runId: string,
     options: { nodeIds?: readonly string[]; items?: boolean } = {},
   ): Promise<ExecutionRecord[]> {
-    const filter =
-      options.nodeIds && !options.items
-        ? { _id: { $in: options.nodeIds.map((nodeId) => executionKey(runId, nodeId)) } }
-        : {
-            runId,
-            ...(options.nodeIds ? { nodeId: { $in: [...options.nodeIds] } } : {}),
-            ...(options.items ? {} : { item: null }),
-          };
+    if (options.nodeIds && !options.items) {
+      const docs = await this.#executionReads.add(
+        options.nodeIds.map((nodeId) => executionKey(runId, nodeId)),
+      );
+      return docs.map(toExecution);
+    }
+    const filter = {
+      runId,
+      ...(options.nodeIds ? { nodeId: { $in: [...options.nodeIds] } } : {}),
+      ...(options.items ? {} : { item: null }),
+    };
     const docs = await this.#db.executions.find(filter, { sort: { nodeId: 1, item: 1 } }).toArray();
     return docs.map(toExecution);
   }
@@ -270,6 +317,7 @@ export class MongoStore implements Store {
   }
 
   async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
+    const entries = this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], "queued executions");
     const queued = await updateKeys(
       this.#db.executions,
       [...new Set(keys)],
@@ -277,32 +325,18 @@ export class MongoStore implements Store {
       { status: "queued", notBefore: now, updatedAt: now },
       VISIBLE,
       {},
-      this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], "queued executions"),
+      entries,
     );
-    await this.#history.drain("executions", queued);
+    await this.#history.drain("executions", queued, entries);
     return queued;
   }
 
-  async claimExecution(
+  claimExecution(
     key: string,
     lease: { token: string; until: number },
     now: number,
   ): Promise<ExecutionRecord | null> {
-    const doc = await this.#db.executions.findOneAndUpdate(
-      { _id: key, status: "queued", notBefore: { $lte: now } },
-      {
-        $set: { status: "running", leaseToken: lease.token, leaseExpiresAt: lease.until, updatedAt: now },
-        $inc: { attempt: 1, attemptsTotal: 1 },
-        // Set by the first claim only: the field is absent until then.
-        $min: { startedAt: now },
-        $push: { outbox: { $each: this.#history.entries(claimNotes(DOCUMENT_SUBJECT, now), key) } },
-      },
-      { returnDocument: "after", ...VISIBLE },
-    );
-    if (!doc) return null;
-    // The document after the claim holds its entries: moved without reading it again.
-    await this.#history.move("executions", [doc]);
-    return toExecution({ ...doc, outbox: [] });
+    return this.#claims.claim(key, lease, now);
   }
 
   async renewLease(key: string, token: string, until: number): Promise<boolean> {
@@ -326,6 +360,7 @@ export class MongoStore implements Store {
     },
     now: number,
   ): Promise<boolean> {
+    const entries = this.#history.entries(rescheduleNotes(DOCUMENT_SUBJECT, next, now), key);
     const result = await this.#db.executions.updateOne(
       { _id: key, status: "running", leaseToken: token },
       {
@@ -336,13 +371,11 @@ export class MongoStore implements Store {
           // At a fallback model, the attempts start again from 0 (attemptsTotal goes on).
           ...(next.modelIndex === undefined ? {} : { modelIndex: next.modelIndex, attempt: 0 }),
         },
-        $push: {
-          outbox: { $each: this.#history.entries(rescheduleNotes(DOCUMENT_SUBJECT, next, now), key) },
-        },
+        $push: { outbox: { $each: entries } },
       },
     );
     if (result.matchedCount !== 1) return false;
-    await this.#history.drain("executions", [key]);
+    await this.#history.drain("executions", [key], entries);
     return true;
   }
 
@@ -352,19 +385,18 @@ export class MongoStore implements Store {
     next: { notBefore: number; rateSlotAt: number | null },
     now: number,
   ): Promise<boolean> {
+    const entries = this.#history.entries(deferNotes(DOCUMENT_SUBJECT, next.notBefore, now), key);
     const result = await this.#db.executions.updateOne(
       { _id: key, status: "running", leaseToken: token },
       {
         $set: { ...backInQueue(next.notBefore, now), rateSlotAt: next.rateSlotAt },
         // The claim handed back counts as no attempt.
         $inc: { attempt: -1, attemptsTotal: -1 },
-        $push: {
-          outbox: { $each: this.#history.entries(deferNotes(DOCUMENT_SUBJECT, next.notBefore, now), key) },
-        },
+        $push: { outbox: { $each: entries } },
       },
     );
     if (result.matchedCount !== 1) return false;
-    await this.#history.drain("executions", [key]);
+    await this.#history.drain("executions", [key], entries);
     return true;
   }
 
@@ -412,7 +444,7 @@ export class MongoStore implements Store {
     propagation: { dependents: readonly string[]; dependencyCounts: Readonly<Record<string, number>> },
     now: number,
   ): Promise<FinishResult | null> {
-    return finishExecution(this.#db, this.#flags, this.#history, key, expect, outcome, propagation, now);
+    return this.#finishes.finish({ key, expect, outcome, propagation, now });
   }
 
   async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
@@ -447,6 +479,7 @@ export class MongoStore implements Store {
         { runId, nodeId, status: "pending", item: { $ne: null } },
         { limit: wanted, sort: { item: 1 } },
       );
+      const entries = this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], `the items of ${nodeId}`);
       const moved = await updateKeys(
         this.#db.executions,
         candidates,
@@ -454,9 +487,9 @@ export class MongoStore implements Store {
         { status: "queued", notBefore: now, updatedAt: now },
         VISIBLE,
         {},
-        this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], `the items of ${nodeId}`),
+        entries,
       );
-      await this.#history.drain("executions", moved);
+      await this.#history.drain("executions", moved, entries);
       queued.push(...moved);
       if (moved.length === candidates.length) return queued;
     }
@@ -481,14 +514,9 @@ export class MongoStore implements Store {
   }
 
   async sweepExpiredLeases(now: number, limit: number, expiredBefore = now): Promise<string[]> {
-    const swept = await sweepExpiredLeases(
-      this.#db,
-      now,
-      limit,
-      expiredBefore,
-      this.#history.entries(leaseLostNotes(DOCUMENT_SUBJECT, now), "expired leases"),
-    );
-    await this.#history.drain("executions", swept);
+    const entries = this.#history.entries(leaseLostNotes(DOCUMENT_SUBJECT, now), "expired leases");
+    const swept = await sweepExpiredLeases(this.#db, now, limit, expiredBefore, entries);
+    await this.#history.drain("executions", swept, entries);
     return swept;
   }
 
@@ -497,14 +525,9 @@ export class MongoStore implements Store {
   }
 
   async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
-    const ended = await cancelExecutions(
-      this.#db,
-      runId,
-      status,
-      now,
-      this.#history.entries([cancelNote(DOCUMENT_SUBJECT, status, now)], `run ${runId}`),
-    );
-    await this.#history.drain("executions", ended);
+    const entries = this.#history.entries([cancelNote(DOCUMENT_SUBJECT, status, now)], `run ${runId}`);
+    const ended = await cancelExecutions(this.#db, runId, status, now, entries);
+    await this.#history.drain("executions", ended, entries);
     return ended;
   }
 

@@ -30,6 +30,7 @@ export class MongoWaits implements WaitStore {
     wait: { kind: WaitKind; signal: string | null; until: number | null },
     now: number,
   ): Promise<boolean> {
+    const entries = this.#history.entries([waitingNote(DOCUMENT_SUBJECT, wait, now)], key);
     const result = await this.#db.executions.updateOne(
       { _id: key, status: "running", leaseToken: token },
       {
@@ -43,13 +44,11 @@ export class MongoWaits implements WaitStore {
           signalId: null,
           updatedAt: now,
         },
-        $push: {
-          outbox: { $each: this.#history.entries([waitingNote(DOCUMENT_SUBJECT, wait, now)], key) },
-        },
+        $push: { outbox: { $each: entries } },
       },
     );
     if (result.matchedCount !== 1) return false;
-    await this.#history.drain("executions", [key]);
+    await this.#history.drain("executions", [key], entries);
     return true;
   }
 
