@@ -6,7 +6,12 @@
  * (RabbitMQ adds one confirmed publish per batch of ready nodes, and one ack
  * per node).
  *
- * Run: node bench/round-trips.bench.ts
+ * Two loads: runs one after another (each run's own batching only: what a
+ * lone run costs), then BENCH_IN_FLIGHT runs at once (24 by default, as
+ * bench:distributed starts them), where one command serves the claims,
+ * finishes and reads of several runs.
+ *
+ * Run: node bench/round-trips.bench.ts   (BENCH_RUNS, BENCH_IN_FLIGHT; BENCH_TRACE=1 lists the commands of one run)
  */
 import { randomUUID } from "node:crypto";
 import { MongoClient } from "mongodb";
@@ -19,7 +24,9 @@ import { FAN_WORKFLOW, NODES } from "./fan-workflow.ts";
 // MongoDB; BENCH_MONGO_URL points elsewhere (FerretDB's URL measures its locked mode).
 const MONGO_URL =
   process.env.BENCH_MONGO_URL ?? process.env.PFLOW_TEST_MONGO_ATOMIC_URL ?? "mongodb://127.0.0.1:27018/";
-const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const RUNS = Number(process.env.BENCH_RUNS ?? 48);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 24);
+const TRACE = process.env.BENCH_TRACE === "1";
 
 const set = validateDefinitions([{ path: "fan.yaml", text: FAN_WORKFLOW }]);
 if (!set.valid) throw new Error("bench definitions are invalid");
@@ -37,7 +44,15 @@ let counting = false;
 const connect = MongoClient.prototype.connect;
 MongoClient.prototype.connect = function (this: MongoClient) {
   this.on("commandStarted", (event) => {
-    if (counting) counts.set(event.commandName, (counts.get(event.commandName) ?? 0) + 1);
+    if (!counting) return;
+    counts.set(event.commandName, (counts.get(event.commandName) ?? 0) + 1);
+    if (TRACE) {
+      const command = event.command as Record<string, unknown>;
+      const many = ["documents", "updates", "deletes"].map((field) => command[field]).find(Array.isArray);
+      console.log(
+        `  ${event.commandName} ${String(command[event.commandName])}${many ? ` ×${many.length}` : ""}`,
+      );
+    }
   });
   return connect.call(this);
 };
@@ -53,20 +68,34 @@ try {
   await engine.start();
   const warm = await engine.startRun({ workflow: "fan", input: { n: 0 } });
   await engine.waitForRun(warm.id, 60_000);
-  counting = true;
-  for (let i = 0; i < RUNS; i++) {
-    const run = await engine.startRun({ workflow: "fan", input: { n: i } });
+  const one = async (n: number) => {
+    const run = await engine.startRun({ workflow: "fan", input: { n } });
     const finished = await engine.waitForRun(run.id, 60_000);
     if (finished?.status !== "succeeded") throw new Error(`run ended ${finished?.status}`);
+  };
+  const measure = async (label: string, runs: number, inFlight: number) => {
+    counts.clear();
+    counting = true;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < runs) await one(next++);
+      }),
+    );
+    counting = false;
+    const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+    const perNode = (n: number) => (n / (runs * NODES)).toFixed(2);
+    console.log(`  ${label}: ${perNode(total)} per node`);
+    for (const [name, n] of [...counts].sort((a, b) => b[1] - a[1]))
+      console.log(`    ${name.padEnd(16)} ${perNode(n)}`);
+  };
+  console.log(`store round trips per node execution, runs × ${NODES} nodes, ${MONGO_URL}:`);
+  if (TRACE) await measure("one run, its commands in order", 1, 1);
+  else {
+    await measure(`${RUNS} runs one after another`, RUNS, 1);
+    await measure(`${RUNS} runs, ${IN_FLIGHT} at once`, RUNS, IN_FLIGHT);
   }
-  counting = false;
-  const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
-  const perNode = (n: number) => (n / (RUNS * NODES)).toFixed(2);
-  console.log(`store round trips per node execution, ${RUNS} runs × ${NODES} nodes, ${MONGO_URL}:`);
-  console.log(`  all commands: ${perNode(total)} per node`);
-  for (const [name, n] of [...counts].sort((a, b) => b[1] - a[1]))
-    console.log(`  ${name.padEnd(16)} ${perNode(n)}`);
-  console.log("  (waitForRun's own polling reads are included in find)");
+  console.log("  (waitForRun's own reads are included in find)");
 } finally {
   await close();
   const client = new MongoClient(MONGO_URL);

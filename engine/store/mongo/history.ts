@@ -50,6 +50,9 @@ import { isDuplicateKey } from "./server-errors.ts";
  */
 export const FROM_DOCUMENT = -1;
 
+/** How long moves nobody waits for are held, so that more join one insert (see moveLater). */
+const MOVE_WINDOW_MS = 10;
+
 /** A Subject for notes whose node, item and attempt the document gives when moved. */
 export const DOCUMENT_SUBJECT: Subject = Object.freeze({ nodeId: "", item: null, attempt: FROM_DOCUMENT });
 
@@ -130,6 +133,24 @@ export class MongoHistory {
    * (step 3) is left to the next batch of lazy writes (lazy-writes.ts).
    */
   async move(kind: "runs" | "executions", docs: readonly OutboxOwner[]): Promise<number> {
+    return this.#add(kind, docs, true);
+  }
+
+  /**
+   * A move whose caller does not wait for it: a claim's and a finish's, the
+   * most frequent. Their events are in the documents' outboxes already, with
+   * the transition, so nothing is lost by not waiting; such moves are held up
+   * to MOVE_WINDOW_MS so that more join one insert (a node's claim and its
+   * finish, the nodes of many runs), and a move that is waited for sends the
+   * batch at once. Reads of the history in this process (list) wait for them
+   * first, so this process reads its own writes; a move that fails leaves its
+   * entries in the outbox, for the sweeper's repair.
+   */
+  moveLater(kind: "runs" | "executions", docs: readonly OutboxOwner[]): void {
+    this.#add(kind, docs, false).catch(() => {});
+  }
+
+  async #add(kind: "runs" | "executions", docs: readonly OutboxOwner[], urgent: boolean): Promise<number> {
     const events: HistoryDocument[] = [];
     const owners: OutboxOwner[] = [];
     for (const doc of docs) {
@@ -139,14 +160,25 @@ export class MongoHistory {
       owners.push(doc);
     }
     if (events.length === 0) return 0;
-    const skipped = await this.#batch().add(kind, events, owners);
+    const batch = this.#batch();
+    if (urgent) batch.hurry();
+    const skipped = await batch.add(kind, events, owners);
     return events.filter((event) => !skipped.has(event._id)).length;
   }
 
   /** Resolves once every move so far is written and its outboxes emptied (repair, close). */
   async settle(): Promise<void> {
-    await this.#writing;
+    await this.#moved();
     await this.#lazy.settle();
+  }
+
+  /** Resolves once every move asked for so far is written. */
+  async #moved(): Promise<void> {
+    for (let writing = this.#writing; ; writing = this.#writing) {
+      this.#open?.hurry();
+      await writing;
+      if (writing === this.#writing) return;
+    }
   }
 
   /** The open batch of moves, made when there is none. */
@@ -155,7 +187,7 @@ export class MongoHistory {
     const batch = new MoveBatch();
     this.#open = batch;
     this.#writing = this.#writing.then(async () => {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await batch.due();
       // From here the batch takes no more moves: the next move opens the next batch.
       this.#open = undefined;
       try {
@@ -183,6 +215,8 @@ export class MongoHistory {
 
   /** Moves entries a writer left behind (it died), older than `before`. */
   async repair(before: number, limit: number): Promise<number> {
+    // This process's own moves and tidying first: what is left is what a dead writer left.
+    await this.settle();
     let count = 0;
     for (const kind of ["runs", "executions"] as const) {
       const collection = this.#collection(kind);
@@ -199,6 +233,7 @@ export class MongoHistory {
   }
 
   async list(runId: string, query: HistoryQuery): Promise<HistoryEvent[]> {
+    await this.#moved();
     const docs = await this.#db.history
       .find(
         {
@@ -314,6 +349,21 @@ class MoveBatch {
   readonly docs: Record<"runs" | "executions", OutboxOwner[]> = { runs: [], executions: [] };
   readonly #ids = new Set<string>();
   readonly #written = Promise.withResolvers<ReadonlySet<string>>();
+  readonly #due = Promise.withResolvers<void>();
+  readonly #window = setTimeout(() => this.#due.resolve(), MOVE_WINDOW_MS);
+  #hurried = false;
+
+  /** When the batch is to be written: after its window, or after the turn a waited-for move joined it. */
+  due(): Promise<void> {
+    return this.#due.promise;
+  }
+
+  hurry(): void {
+    if (this.#hurried) return;
+    this.#hurried = true;
+    clearTimeout(this.#window);
+    setImmediate(() => this.#due.resolve());
+  }
 
   /**
    * Adds a move; resolves, once written, with the ids of its events it did

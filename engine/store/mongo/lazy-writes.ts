@@ -4,8 +4,7 @@ import type { OutboxEntry } from "./documents.ts";
 
 /**
  * Writes that only tidy up, so need not hold up the transition they follow,
- * gathered over a turn of the event loop and sent as one bulkWrite per
- * collection after it:
+ * gathered for LAZY_WINDOW_MS and sent as one bulkWrite per collection:
  * - emptying an outbox of the entries just moved to the history (step 3 of
  *   history.ts): an entry left there is one the history already has, which a
  *   repair would skip;
@@ -16,6 +15,9 @@ import type { OutboxEntry } from "./documents.ts";
  * moved again idempotently, or a flag that makes recovery reconcile a run that
  * needed nothing: harmless either way, as both are idempotent.
  */
+/** How long lazy writes are gathered before they are sent: many turns' worth, as one command. */
+const LAZY_WINDOW_MS = 50;
+
 export class LazyWrites {
   readonly #db: MongoConnection;
   readonly #pulls: Record<"runs" | "executions", Map<string, OutboxEntry[]>> = {
@@ -55,7 +57,7 @@ export class LazyWrites {
   }
 
   async #flush(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setTimeout(resolve, LAZY_WINDOW_MS));
     while (this.#propagated.length > 0 || this.#pulls.runs.size > 0 || this.#pulls.executions.size > 0) {
       const propagated = this.#propagated.splice(0);
       const runs = pullsOf(this.#pulls.runs);

@@ -501,7 +501,9 @@ export class MongoStore implements Store {
     depsDoneAfterReset: Readonly<Record<string, number>>,
     round: number,
   ): Promise<void> {
-    // Events a dead writer left in the run's outboxes belong to the round that ends: moved first.
+    // Events a dead writer left in the run's outboxes belong to the round that ends: moved first
+    // (after this process's own moves and tidying, so that what is left is only that).
+    await this.#history.settle();
     const leftOver = await this.#db.executions
       .find({ runId, "outbox.at": { $exists: true } }, { projection: { _id: 1 } })
       .toArray();
