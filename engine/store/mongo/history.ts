@@ -105,6 +105,7 @@ export class MongoHistory {
     kind: "runs" | "executions",
     ids: readonly string[],
     only?: readonly OutboxEntry[],
+    urgent = true,
   ): Promise<number> {
     if (ids.length === 0) return 0;
     const docs = await this.#collection(kind)
@@ -113,12 +114,22 @@ export class MongoHistory {
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    if (only === undefined) return this.move(kind, docs);
+    if (only === undefined) return this.#add(kind, docs, urgent);
     const wanted = new Set(only.map((entry) => entry.id));
-    return this.move(
+    return this.#add(
       kind,
       docs.map((doc) => ({ ...doc, outbox: (doc.outbox ?? []).filter((entry) => wanted.has(entry.id)) })),
+      urgent,
     );
+  }
+
+  /**
+   * A drain nobody waits for (see moveLater): for transitions whose events
+   * take nothing from the document that a later transition could change
+   * before the read (queueing: attempt 0, given in the entries).
+   */
+  drainLater(kind: "runs" | "executions", ids: readonly string[], only: readonly OutboxEntry[]): void {
+    this.drain(kind, ids, only, false).catch(() => {});
   }
 
   /**
@@ -248,6 +259,7 @@ export class MongoHistory {
   }
 
   async delete(before: number, limit: number): Promise<number> {
+    await this.#moved();
     const old = await this.#db.history
       .find({ at: { $lt: before } }, { projection: { _id: 1 }, sort: { at: 1 }, limit })
       .toArray();

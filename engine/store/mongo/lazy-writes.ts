@@ -20,11 +20,11 @@ const LAZY_WINDOW_MS = 50;
 
 export class LazyWrites {
   readonly #db: MongoConnection;
-  readonly #pulls: Record<"runs" | "executions", Map<string, OutboxEntry[]>> = {
+  /** By collection and document: the entries to pull, and whether to clear its flag. One update each. */
+  readonly #writes: Record<"runs" | "executions", Map<string, Tidying>> = {
     runs: new Map(),
     executions: new Map(),
   };
-  #propagated: string[] = [];
   #flushing: Promise<void> | undefined;
 
   constructor(db: MongoConnection) {
@@ -34,17 +34,23 @@ export class LazyWrites {
   /** The entries have been moved to the history: out of the document's outbox. */
   pull(kind: "runs" | "executions", id: string, entries: readonly OutboxEntry[]): void {
     if (entries.length === 0) return;
-    const pulls = this.#pulls[kind];
-    const pending = pulls.get(id);
-    if (pending) pending.push(...entries);
-    else pulls.set(id, [...entries]);
-    this.#schedule();
+    this.#tidying(kind, id).entries.push(...entries);
   }
 
   /** The finish of `key` has propagated. */
   propagated(key: string): void {
-    this.#propagated.push(key);
+    this.#tidying("executions", key).propagated = true;
+  }
+
+  #tidying(kind: "runs" | "executions", id: string): Tidying {
+    const writes = this.#writes[kind];
+    let tidying = writes.get(id);
+    if (!tidying) {
+      tidying = { entries: [], propagated: false };
+      writes.set(id, tidying);
+    }
     this.#schedule();
+    return tidying;
   }
 
   /** Resolves once every lazy write asked for so far has been sent. */
@@ -58,20 +64,11 @@ export class LazyWrites {
 
   async #flush(): Promise<void> {
     await new Promise<void>((resolve) => setTimeout(resolve, LAZY_WINDOW_MS));
-    while (this.#propagated.length > 0 || this.#pulls.runs.size > 0 || this.#pulls.executions.size > 0) {
-      const propagated = this.#propagated.splice(0);
-      const runs = pullsOf(this.#pulls.runs);
-      const executions: AnyBulkWriteOperation<Tidied>[] = pullsOf(this.#pulls.executions);
-      if (propagated.length > 0) {
-        executions.push({
-          updateMany: {
-            filter: { _id: { $in: propagated }, propagated: false },
-            update: { $unset: { propagated: "" } },
-          },
-        });
-      }
-      this.#pulls.runs.clear();
-      this.#pulls.executions.clear();
+    while (this.#writes.runs.size > 0 || this.#writes.executions.size > 0) {
+      const runs = updatesOf(this.#writes.runs);
+      const executions = updatesOf(this.#writes.executions);
+      this.#writes.runs.clear();
+      this.#writes.executions.clear();
       await Promise.all([
         send(this.#db.runs as unknown as Collection<Tidied>, runs),
         send(this.#db.executions as unknown as Collection<Tidied>, executions),
@@ -88,9 +85,26 @@ interface Tidied {
   propagated?: false;
 }
 
-function pullsOf(pulls: ReadonlyMap<string, OutboxEntry[]>): AnyBulkWriteOperation<Tidied>[] {
-  return [...pulls].map(([id, entries]) => ({
-    updateOne: { filter: { _id: id }, update: { $pullAll: { outbox: entries } } },
+interface Tidying {
+  readonly entries: OutboxEntry[];
+  propagated: boolean;
+}
+
+/**
+ * One update per document. A flag is cleared whatever finish set it: as
+ * before batching, a finish of the same execution within the window (a rerun
+ * finishing at once) would have its flag cleared early, which only means
+ * recovery does not look at it.
+ */
+function updatesOf(writes: ReadonlyMap<string, Tidying>): AnyBulkWriteOperation<Tidied>[] {
+  return [...writes].map(([id, { entries, propagated }]) => ({
+    updateOne: {
+      filter: { _id: id },
+      update: {
+        ...(entries.length > 0 ? { $pullAll: { outbox: entries } } : {}),
+        ...(propagated ? { $unset: { propagated: "" } } : {}),
+      },
+    },
   }));
 }
 

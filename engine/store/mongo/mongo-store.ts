@@ -159,7 +159,7 @@ export class MongoStore implements Store {
     if (inserted) {
       // New: no event of it exists yet, and the one it holds is moved without reading it back.
       this.#history.created(run.id);
-      await this.#history.move("runs", [doc]);
+      this.#history.moveLater("runs", [doc]);
       return toRun({ ...doc, outbox: [] });
     }
     await this.#history.drain("runs", [run.id]);
@@ -317,7 +317,7 @@ export class MongoStore implements Store {
   }
 
   async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
-    const entries = this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], "queued executions");
+    const entries = this.#history.entries([queuedNote(QUEUED_SUBJECT, now)], "queued executions");
     const queued = await updateKeys(
       this.#db.executions,
       [...new Set(keys)],
@@ -327,7 +327,7 @@ export class MongoStore implements Store {
       {},
       entries,
     );
-    await this.#history.drain("executions", queued, entries);
+    this.#history.drainLater("executions", queued, entries);
     return queued;
   }
 
@@ -479,7 +479,7 @@ export class MongoStore implements Store {
         { runId, nodeId, status: "pending", item: { $ne: null } },
         { limit: wanted, sort: { item: 1 } },
       );
-      const entries = this.#history.entries([queuedNote(DOCUMENT_SUBJECT, now)], `the items of ${nodeId}`);
+      const entries = this.#history.entries([queuedNote(QUEUED_SUBJECT, now)], `the items of ${nodeId}`);
       const moved = await updateKeys(
         this.#db.executions,
         candidates,
@@ -489,7 +489,7 @@ export class MongoStore implements Store {
         {},
         entries,
       );
-      await this.#history.drain("executions", moved, entries);
+      this.#history.drainLater("executions", moved, entries);
       queued.push(...moved);
       if (moved.length === candidates.length) return queued;
     }
@@ -751,6 +751,13 @@ export class MongoStore implements Store {
     }
   }
 }
+
+/**
+ * The subject of a pending execution's queueing: node and item from the
+ * document, attempt 0 (a pending execution has made none: new, or reset for a
+ * rerun), so that its events need nothing a claim changes.
+ */
+const QUEUED_SUBJECT = Object.freeze({ ...DOCUMENT_SUBJECT, attempt: 0 });
 
 /** A running execution handed back to the queue, lease dropped, due at `notBefore`. */
 function backInQueue(notBefore: number, now: number) {
