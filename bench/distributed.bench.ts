@@ -49,8 +49,17 @@ import { MAP_RUNS_WORKFLOW } from "./map-runs.ts";
 
 // The atomic MongoDB-wire server (mongo-java-server), where the store runs as on
 // MongoDB; BENCH_MONGO_URL points elsewhere (FerretDB's URL measures its locked mode).
+// BENCH_MONGO=memory starts a mongo-java-server of its own on the library's
+// memory backend (the launcher scripts/services.sh built, without its H2
+// file): the same atomic server, without the file writes that make up much of
+// its cost per document (see docs/operations.md).
+const SERVICES_DIR = process.env.PFLOW_SERVICES_DIR ?? "/var/tmp/pflow-services";
+const memoryServer = process.env.BENCH_MONGO === "memory" ? await startMemoryServer() : null;
 const MONGO_URL =
-  process.env.BENCH_MONGO_URL ?? process.env.PFLOW_TEST_MONGO_ATOMIC_URL ?? "mongodb://127.0.0.1:27018/";
+  memoryServer?.url ??
+  process.env.BENCH_MONGO_URL ??
+  process.env.PFLOW_TEST_MONGO_ATOMIC_URL ??
+  "mongodb://127.0.0.1:27018/";
 const AMQP_URL = process.env.PFLOW_TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
 const MAP_RUNS = Number(process.env.BENCH_MAP_RUNS ?? 100);
@@ -109,12 +118,7 @@ async function until(
   }
 }
 
-const port = await new Promise<number>((resolve) => {
-  const server = createServer().listen(0, "127.0.0.1", () => {
-    const address = server.address();
-    server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-  });
-});
+const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const store = new MongoStore(storeUrl.toString());
 const benchClient = new MongoClient(storeUrl.toString());
@@ -224,7 +228,7 @@ try {
     api: children[0]?.pid,
     "worker 1": children[1]?.pid,
     "worker 2": children[2]?.pid,
-    "mongo-java-server": serverPid(),
+    "mongo-java-server": memoryServer?.process.pid ?? serverPid(),
     RabbitMQ: rabbitPid(),
     bench: process.pid,
   };
@@ -297,6 +301,7 @@ try {
     await channel.deleteQueue(`pflow-bench-${id}.${queue}`);
   await connection.close();
   rmSync(dir, { recursive: true, force: true });
+  memoryServer?.process.kill("SIGTERM");
 }
 
 function summary(values: number[]): string {
@@ -344,4 +349,35 @@ function rabbitPid(): number | undefined {
     }
   }
   return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function startMemoryServer(): Promise<{ url: string; process: ChildProcess }> {
+  const home = join(SERVICES_DIR, "mongo-java-server");
+  const serverPort = await freePort();
+  const server = spawn(
+    "java",
+    [
+      "-Xmx1g",
+      "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
+      "-cp",
+      `${home}/classes:${home}/lib/*`,
+      "AtomicMongoServer",
+      String(serverPort),
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const url = `mongodb://127.0.0.1:${serverPort}/`;
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 30_000 });
+  await client.connect();
+  await client.close();
+  return { url, process: server };
 }

@@ -268,10 +268,13 @@ interface Edge {
 }
 
 /**
- * Step 2 for a batch: each dependent counts the batch's finished dependencies
- * in one update, guarded by `doneDeps: {$nin: …}` and tagged (`countedBy`):
+ * Step 2 for a batch: each pending dependent counts the batch's finished
+ * dependencies in one update, guarded by `doneDeps: {$nin: …}` and tagged
+ * (`countedBy`):
  * one findOneAndUpdate when the batch has one dependent, else one bulkWrite
- * and one read, where a dependent is this batch's to judge only if its tag is
+ * and (unless each dependent counted all of its dependencies here and every
+ * update matched: then each went from none to all, and is ready) one read,
+ * where a dependent is this batch's to judge only if its tag is
  * still there (a later counter's tag means the later counter judges it, with
  * a count that includes this one). A dependent whose guard refused (one of the
  * dependencies counted already, by a replay) or whose tag is gone is counted
@@ -306,7 +309,12 @@ async function countDependents(
     $inc: { depsDone: nodes.length },
     $set: { countedBy: tag },
   });
-  const filter = (key: string, nodes: string[]) => ({ _id: key, doneDeps: { $nin: nodes } });
+  // Pending only: a dependent that is not (cancelled, say) is counted edge by edge, and never ready.
+  const filter = (key: string, nodes: string[]) => ({
+    _id: key,
+    status: "pending" as const,
+    doneDeps: { $nin: nodes },
+  });
   let after: Map<string, Pick<ExecutionDocument, "status" | "depsDone"> | null>;
   if (dependents.size === 1) {
     const [[key, group]] = [...dependents] as [
@@ -320,20 +328,23 @@ async function countDependents(
     );
     after = new Map([[key, doc]]);
   } else {
-    await connection.executions.bulkWrite(
+    const result = await connection.executions.bulkWrite(
       [...dependents].map(([key, group]) => {
         const nodes = group.edges.map((edge) => edge.nodeId);
         return { updateOne: { filter: filter(key, nodes), update: update(nodes) } };
       }),
       { ordered: false },
     );
-    const docs = await connection.executions
-      .find(
-        { _id: { $in: [...dependents.keys()] } },
-        { projection: { status: 1, depsDone: 1, countedBy: 1 } },
-      )
-      .toArray();
-    after = new Map(docs.filter((doc) => doc.countedBy === tag).map((doc) => [doc._id, doc]));
+    // Every dependent counted every one of its dependencies in this batch (a root's
+    // dependents, say), and every guard let it: each went from none to all, so is ready.
+    const whole = [...dependents.values()].every((group) => group.edges.length === group.count);
+    if (whole && result.modifiedCount === dependents.size) {
+      after = new Map(
+        [...dependents].map(([key, group]) => [key, { status: "pending" as const, depsDone: group.count }]),
+      );
+    } else {
+      after = await countedByThisBatch(connection, [...dependents.keys()], tag);
+    }
   }
   await Promise.all(
     [...dependents].map(async ([key, group]) => {
@@ -354,6 +365,18 @@ async function countDependents(
     }),
   );
   return ready;
+}
+
+/** The dependents' counts as this batch left them: those whose tag is still this batch's. */
+async function countedByThisBatch(
+  connection: MongoConnection,
+  keys: readonly string[],
+  tag: string,
+): Promise<Map<string, Pick<ExecutionDocument, "status" | "depsDone">>> {
+  const docs = await connection.executions
+    .find({ _id: { $in: [...keys] } }, { projection: { status: 1, depsDone: 1, countedBy: 1 } })
+    .toArray();
+  return new Map(docs.filter((doc) => doc.countedBy === tag).map((doc) => [doc._id, doc]));
 }
 
 /**
