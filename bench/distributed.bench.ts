@@ -336,16 +336,17 @@ function serverPid(): number | undefined {
   return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : undefined;
 }
 
-/** The RabbitMQ node's Erlang VM: the beam process whose command line names the node. */
+/** The RabbitMQ node's Erlang VM: the beam process started for the broker's port (scripts/services.sh). */
 function rabbitPid(): number | undefined {
-  const node = process.env.PFLOW_TEST_RABBITMQ_NODE ?? "pflow-test@localhost";
+  const port = new URL(AMQP_URL).port || "5672";
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const command = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      if (command.includes("beam") && command.includes(node)) return Number(entry);
+      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("beam")) continue;
+      const environment = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environment.includes(`RABBITMQ_NODE_PORT=${port}`)) return Number(entry);
     } catch {
-      // Gone meanwhile.
+      // Gone meanwhile, or not ours to read.
     }
   }
   return undefined;
