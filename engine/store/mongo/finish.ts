@@ -11,42 +11,44 @@ import { TurnBatch } from "./turn-batch.ts";
 
 /**
  * finishExecution without transactions: the transition, then its propagation,
- * each one conditional update on one document.
+ * each a conditional update of one document, and the finishes of one turn of
+ * the event loop done together (Finishes).
  *
- * 1. The transition: a findOneAndUpdate of the execution, conditional on its
- *    status (and lease token when given), that records the outcome and sets
+ * 1. The transition: an update of the execution, conditional on its status
+ *    (and lease token when given), that records the outcome and sets
  *    `propagated: false`. Of several callers finishing one execution (a duplicate
  *    delivery, a late worker, a waiting node's finisher) exactly one matches;
  *    the others get null and do nothing more. So only the winner propagates,
- *    and no count is ever doubled by a live caller.
- * 2. The dependents (a node of the plan): one findOneAndUpdate per dependent,
- *    guarded by `doneDeps: {$ne: nodeId}` and adding nodeId to doneDeps as it
- *    increments depsDone, so an edge counts once even if replayed. The document
- *    after the update tells this call whether ITS increment brought depsDone to
- *    the plan's count: only then, and only if the dependent is still pending,
- *    is it ready. Of eight parents finishing at once, exactly one sees the
- *    count reach eight.
- * 3. The run: one findOneAndUpdate adding to nodesDone, the usage and the cost
- *    by currency (and setting failing when the outcome fails the run); the
- *    document after tells whether this was the run's last node, so exactly one
- *    finisher reports the run complete. A map item counts towards its map
- *    node's itemsDone instead (each caller sees the count its own increment
- *    made), and updates the run only for usage, cost or failing.
- * 4. The flag is cleared, batched with other finishes (PropagationFlags).
+ *    and no count is ever doubled by a live caller. One finish alone is a
+ *    findOneAndUpdate; several are one bulkWrite, each update tagging the
+ *    execution with its caller's own tag (`finishedBy`), and one read: a
+ *    caller won if its tag is there.
+ * 2. The dependents (a node of the plan): each dependent counts the finished
+ *    dependencies, guarded by `doneDeps` (an edge counts once even if
+ *    replayed) and tagged (`countedBy`), so exactly one counter sees the count
+ *    reach the plan's: of eight parents finishing at once, one reports the
+ *    join ready (countDependents).
+ * 3. The run: its nodesDone, usage, cost and failing in one update per run,
+ *    the callers told the counts as if one after the other, so exactly one
+ *    reports the run complete. A map item counts towards its map node's
+ *    itemsDone instead (the same way), and updates the run only for usage,
+ *    cost or failing.
+ * 4. The flag is cleared, lazily (lazy-writes.ts), with the outbox's tidying.
  *
  * Steps 2 and 3 touch different documents and run concurrently. A crash (or
  * a failed write) between steps 1 and 4 leaves the flag set: findUnpropagated
  * finds those runs, and recovery reconciles them from their executions'
- * statuses, which the port says it relies on rather than on counts. (Counters are not replayed: nodesDone
- * and itemsDone have no per-finish guard, which would grow the run or map
- * document with every node or item.)
+ * statuses, which the port says it relies on rather than on counts. (Counters
+ * are not replayed: nodesDone and itemsDone have no per-finish guard, which
+ * would grow the run or map document with every node or item.)
  *
- * Round trips for a finished node of the plan: 1 (the transition), then
- * concurrently 1 for the run and 1 per dependent: 2 + dependents in all, 2 in
- * sequence; plus a share of one batched update for step 4. For a map item:
- * 1 + 1 (its map node), and 1 more, concurrent, if it has usage, a cost or fails
- * the run. No transaction, no read before a write; all of it rests on one
- * update of one document being atomic (FerretDB 1.x: see server-traits.ts).
+ * Round trips for a batch of finishes: 1 (one finish) or 2 (the bulkWrite and
+ * its read), then concurrently: for the dependents 1 (one dependent: a
+ * findOneAndUpdate; several, each counted whole here: a bulkWrite) or 2 (a
+ * bulkWrite and its read), 1 per run (one run: a findOneAndUpdate) or 2 (a
+ * bulkWrite and its read), 1 per map node; plus a share of one lazy update.
+ * No transaction; all of it rests on one update of one document being atomic
+ * (FerretDB 1.x: see server-traits.ts).
  */
 /** One caller's finish, as the Store port takes it. */
 export interface FinishRequest {

@@ -105,7 +105,6 @@ export class MongoHistory {
     kind: "runs" | "executions",
     ids: readonly string[],
     only?: readonly OutboxEntry[],
-    urgent = true,
   ): Promise<number> {
     if (ids.length === 0) return 0;
     const docs = await this.#collection(kind)
@@ -114,22 +113,13 @@ export class MongoHistory {
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    if (only === undefined) return this.#add(kind, docs, urgent);
+    if (only === undefined) return this.#add(kind, docs, true);
     const wanted = new Set(only.map((entry) => entry.id));
     return this.#add(
       kind,
       docs.map((doc) => ({ ...doc, outbox: (doc.outbox ?? []).filter((entry) => wanted.has(entry.id)) })),
-      urgent,
+      true,
     );
-  }
-
-  /**
-   * A drain nobody waits for (see moveLater): for transitions whose events
-   * take nothing from the document that a later transition could change
-   * before the read (queueing: attempt 0, given in the entries).
-   */
-  drainLater(kind: "runs" | "executions", ids: readonly string[], only: readonly OutboxEntry[]): void {
-    this.drain(kind, ids, only, false).catch(() => {});
   }
 
   /**

@@ -316,8 +316,32 @@ export class MongoStore implements Store {
     return docs.map(toExecution);
   }
 
+  /**
+   * Waits for its events' move (which sends this process's moves held before
+   * it too): a task is published after this returns, so its node's queueing,
+   * and the finishes that made it ready, are numbered before anything a
+   * worker records for it, in any process.
+   */
   async queueExecutions(keys: readonly string[], now: number): Promise<string[]> {
     const entries = this.#history.entries([queuedNote(QUEUED_SUBJECT, now)], "queued executions");
+    const unique = [...new Set(keys)];
+    if (unique.length === 1) {
+      // One (a root, a join): the update returns what its events need, so no read after it.
+      const doc = await this.#db.executions.findOneAndUpdate(
+        { _id: unique[0] as string, status: "pending" },
+        {
+          $set: { status: "queued", notBefore: now, updatedAt: now },
+          $push: { outbox: { $each: entries } },
+        },
+        {
+          ...this.#db.returning("after", { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1 }),
+          ...VISIBLE,
+        },
+      );
+      if (!doc) return [];
+      await this.#history.move("executions", [{ ...doc, outbox: entries }]);
+      return [doc._id];
+    }
     const queued = await updateKeys(
       this.#db.executions,
       [...new Set(keys)],
@@ -327,7 +351,7 @@ export class MongoStore implements Store {
       {},
       entries,
     );
-    this.#history.drainLater("executions", queued, entries);
+    await this.#history.drain("executions", queued, entries);
     return queued;
   }
 
@@ -489,7 +513,7 @@ export class MongoStore implements Store {
         {},
         entries,
       );
-      this.#history.drainLater("executions", moved, entries);
+      await this.#history.drain("executions", moved, entries);
       queued.push(...moved);
       if (moved.length === candidates.length) return queued;
     }
