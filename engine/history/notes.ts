@@ -4,7 +4,6 @@ import {
   type ExecutionStatus,
   type Outcome,
   type RunPatch,
-  type RunRecord,
   type RunStatus,
   TERMINAL_RUN,
 } from "../store/records.ts";
