@@ -73,7 +73,7 @@ export class Claims {
       });
     }
     // Each claim's own entries, moved without reading the executions again.
-    this.#history.moveLater(
+    await this.#history.move(
       "executions",
       won.flatMap((doc, index) => (doc ? [{ ...doc, outbox: entries[index] as OutboxEntry[] }] : [])),
     );

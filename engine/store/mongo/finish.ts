@@ -121,7 +121,7 @@ export class Finishes {
     );
     if (winners.length === 0) return done.map(() => null);
     // Their own entries, moved without reading the executions back.
-    this.#history.moveLater(
+    const drained = this.#history.move(
       "executions",
       winners.map(({ request, doc, entries }) => ({ ...doc, _id: request.key, outbox: entries })),
     );
@@ -134,6 +134,7 @@ export class Finishes {
       ),
       countRuns(this.#db, winners),
       countItems(this.#db, items),
+      drained,
     ]);
     for (const { request } of winners) this.#lazy.propagated(request.key);
     return done.map((finished, index) => {

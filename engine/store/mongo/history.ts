@@ -50,9 +50,6 @@ import { isDuplicateKey } from "./server-errors.ts";
  */
 export const FROM_DOCUMENT = -1;
 
-/** How long moves nobody waits for are held, so that more join one insert (see moveLater). */
-const MOVE_WINDOW_MS = 10;
-
 /** A Subject for notes whose node, item and attempt the document gives when moved. */
 export const DOCUMENT_SUBJECT: Subject = Object.freeze({ nodeId: "", item: null, attempt: FROM_DOCUMENT });
 
@@ -113,12 +110,11 @@ export class MongoHistory {
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    if (only === undefined) return this.#add(kind, docs, true);
+    if (only === undefined) return this.move(kind, docs);
     const wanted = new Set(only.map((entry) => entry.id));
-    return this.#add(
+    return this.move(
       kind,
       docs.map((doc) => ({ ...doc, outbox: (doc.outbox ?? []).filter((entry) => wanted.has(entry.id)) })),
-      true,
     );
   }
 
@@ -134,24 +130,6 @@ export class MongoHistory {
    * (step 3) is left to the next batch of lazy writes (lazy-writes.ts).
    */
   async move(kind: "runs" | "executions", docs: readonly OutboxOwner[]): Promise<number> {
-    return this.#add(kind, docs, true);
-  }
-
-  /**
-   * A move whose caller does not wait for it: a claim's and a finish's, the
-   * most frequent. Their events are in the documents' outboxes already, with
-   * the transition, so nothing is lost by not waiting; such moves are held up
-   * to MOVE_WINDOW_MS so that more join one insert (a node's claim and its
-   * finish, the nodes of many runs), and a move that is waited for sends the
-   * batch at once. Reads of the history in this process (list) wait for them
-   * first, so this process reads its own writes; a move that fails leaves its
-   * entries in the outbox, for the sweeper's repair.
-   */
-  moveLater(kind: "runs" | "executions", docs: readonly OutboxOwner[]): void {
-    this.#add(kind, docs, false).catch(() => {});
-  }
-
-  async #add(kind: "runs" | "executions", docs: readonly OutboxOwner[], urgent: boolean): Promise<number> {
     const events: HistoryDocument[] = [];
     const owners: OutboxOwner[] = [];
     for (const doc of docs) {
@@ -161,9 +139,7 @@ export class MongoHistory {
       owners.push(doc);
     }
     if (events.length === 0) return 0;
-    const batch = this.#batch();
-    if (urgent) batch.hurry();
-    const skipped = await batch.add(kind, events, owners);
+    const skipped = await this.#batch().add(kind, events, owners);
     return events.filter((event) => !skipped.has(event._id)).length;
   }
 
@@ -176,7 +152,6 @@ export class MongoHistory {
   /** Resolves once every move asked for so far is written. */
   async #moved(): Promise<void> {
     for (let writing = this.#writing; ; writing = this.#writing) {
-      this.#open?.hurry();
       await writing;
       if (writing === this.#writing) return;
     }
@@ -188,7 +163,7 @@ export class MongoHistory {
     const batch = new MoveBatch();
     this.#open = batch;
     this.#writing = this.#writing.then(async () => {
-      await batch.due();
+      await new Promise<void>((resolve) => setImmediate(resolve));
       // From here the batch takes no more moves: the next move opens the next batch.
       this.#open = undefined;
       try {
@@ -234,7 +209,6 @@ export class MongoHistory {
   }
 
   async list(runId: string, query: HistoryQuery): Promise<HistoryEvent[]> {
-    await this.#moved();
     const docs = await this.#db.history
       .find(
         {
@@ -249,7 +223,6 @@ export class MongoHistory {
   }
 
   async delete(before: number, limit: number): Promise<number> {
-    await this.#moved();
     const old = await this.#db.history
       .find({ at: { $lt: before } }, { projection: { _id: 1 }, sort: { at: 1 }, limit })
       .toArray();
@@ -351,21 +324,6 @@ class MoveBatch {
   readonly docs: Record<"runs" | "executions", OutboxOwner[]> = { runs: [], executions: [] };
   readonly #ids = new Set<string>();
   readonly #written = Promise.withResolvers<ReadonlySet<string>>();
-  readonly #due = Promise.withResolvers<void>();
-  readonly #window = setTimeout(() => this.#due.resolve(), MOVE_WINDOW_MS);
-  #hurried = false;
-
-  /** When the batch is to be written: after its window, or after the turn a waited-for move joined it. */
-  due(): Promise<void> {
-    return this.#due.promise;
-  }
-
-  hurry(): void {
-    if (this.#hurried) return;
-    this.#hurried = true;
-    clearTimeout(this.#window);
-    setImmediate(() => this.#due.resolve());
-  }
 
   /**
    * Adds a move; resolves, once written, with the ids of its events it did

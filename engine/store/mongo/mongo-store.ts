@@ -160,7 +160,7 @@ export class MongoStore implements Store {
     if (inserted) {
       // New: no event of it exists yet, and the one it holds is moved without reading it back.
       this.#history.created(run.id);
-      this.#history.moveLater("runs", [doc]);
+      await this.#history.move("runs", [doc]);
       return toRun({ ...doc, outbox: [] });
     }
     await this.#history.drain("runs", [run.id]);
