@@ -50,6 +50,20 @@ import { isDuplicateKey } from "./server-errors.ts";
  */
 export const FROM_DOCUMENT = -1;
 
+/**
+ * Batches of moves written at once, each for its own runs (a run always by the
+ * same lane, so its moves stay in order and this process's never race for a
+ * number): one lane would make every transition of the process wait behind
+ * one insert at a time.
+ */
+const LANES = 4;
+
+function laneOf(runId: string): number {
+  let hash = 0;
+  for (let index = 0; index < runId.length; index++) hash = (hash * 31 + runId.charCodeAt(index)) | 0;
+  return Math.abs(hash) % LANES;
+}
+
 /** A Subject for notes whose node, item and attempt the document gives when moved. */
 export const DOCUMENT_SUBJECT: Subject = Object.freeze({ nodeId: "", item: null, attempt: FROM_DOCUMENT });
 
@@ -64,9 +78,9 @@ export class MongoHistory {
   readonly #listeners = new Set<(runId: string) => void>();
   /** The last sequence number this process saw for a run: its next insert's guess, corrected on conflict. */
   readonly #lastSeq = new LRUCache<string, number>({ max: 10_000 });
-  /** The batch of moves still taking more, and the write of the batch before it. */
-  #open: MoveBatch | undefined;
-  #writing: Promise<void> = Promise.resolve();
+  /** By lane: the batch of moves still taking more, and the write of the batch before it. */
+  readonly #open: Array<MoveBatch | undefined> = Array.from({ length: LANES }, () => undefined);
+  readonly #writing: Array<Promise<void>> = Array.from({ length: LANES }, () => Promise.resolve());
 
   constructor(db: MongoConnection, lazy: LazyWrites, retentionMs: number) {
     this.#db = db;
@@ -121,8 +135,8 @@ export class MongoHistory {
   /**
    * Moves the outbox entries of documents the caller already has, as a
    * transition returns them (or its own entries, with the fields the events
-   * need), without reading them again. The moves of every run in this process
-   * are batched: while one batch is being written, the next gathers every move
+   * need), without reading them again. The moves of this process's runs are
+   * batched, by lane (LANES): while a lane's batch is written, its next gathers every move
    * that comes meanwhile (and the first gathers a whole turn of the event
    * loop), and is then written with one insert, numbered per run in the order
    * the moves came. So this process's concurrent transitions never race each
@@ -139,7 +153,24 @@ export class MongoHistory {
       owners.push(doc);
     }
     if (events.length === 0) return 0;
-    const skipped = await this.#batch().add(kind, events, owners);
+    // Each run's moves go by one lane, in order; one move of several runs waits for each of their lanes.
+    const lanes = new Map<number, { events: HistoryDocument[]; owners: OutboxOwner[] }>();
+    for (const event of events) {
+      const lane = laneOf(event.runId);
+      const moving = lanes.get(lane) ?? { events: [], owners: [] };
+      moving.events.push(event);
+      lanes.set(lane, moving);
+    }
+    for (const owner of owners) {
+      const runId = kind === "runs" ? owner._id : (owner.runId as string);
+      lanes.get(laneOf(runId))?.owners.push(owner);
+    }
+    const skipped = new Set<string>();
+    await Promise.all(
+      [...lanes].map(async ([lane, moving]) => {
+        for (const id of await this.#batch(lane).add(kind, moving.events, moving.owners)) skipped.add(id);
+      }),
+    );
     return events.filter((event) => !skipped.has(event._id)).length;
   }
 
@@ -151,21 +182,24 @@ export class MongoHistory {
 
   /** Resolves once every move asked for so far is written. */
   async #moved(): Promise<void> {
-    for (let writing = this.#writing; ; writing = this.#writing) {
-      await writing;
-      if (writing === this.#writing) return;
+    for (let lane = 0; lane < LANES; lane++) {
+      for (let writing = this.#writing[lane]; ; writing = this.#writing[lane]) {
+        await writing;
+        if (writing === this.#writing[lane]) break;
+      }
     }
   }
 
   /** The open batch of moves, made when there is none. */
-  #batch(): MoveBatch {
-    if (this.#open) return this.#open;
+  #batch(lane: number): MoveBatch {
+    const open = this.#open[lane];
+    if (open) return open;
     const batch = new MoveBatch();
-    this.#open = batch;
-    this.#writing = this.#writing.then(async () => {
+    this.#open[lane] = batch;
+    this.#writing[lane] = (this.#writing[lane] as Promise<void>).then(async () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
       // From here the batch takes no more moves: the next move opens the next batch.
-      this.#open = undefined;
+      this.#open[lane] = undefined;
       try {
         batch.done(await this.#write(batch));
       } catch (error) {
