@@ -109,14 +109,13 @@ export class MongoHistory {
 
   /**
    * Reads the given documents and moves their outbox entries into the history
-   * (steps 2 and 3): with `only`, just those entries (a transition's own, the
-   * same for every document it changed), else every entry there (repair).
+   * (steps 2 and 3), every entry there in the order the transitions pushed
+   * them: a transition's own, and before them any a writer that died left
+   * (so the sweeper's lease expiry numbers a dead worker's claim before the
+   * attempt's end). Entries this process moved already and has not yet
+   * pulled (lazy-writes.ts) are left out.
    */
-  async drain(
-    kind: "runs" | "executions",
-    ids: readonly string[],
-    only?: readonly OutboxEntry[],
-  ): Promise<number> {
+  async drain(kind: "runs" | "executions", ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const docs = await this.#collection(kind)
       .find(
@@ -124,11 +123,9 @@ export class MongoHistory {
         { projection: { runId: 1, nodeId: 1, item: 1, round: 1, attemptsTotal: 1, outbox: 1 } },
       )
       .toArray();
-    if (only === undefined) return this.move(kind, docs);
-    const wanted = new Set(only.map((entry) => entry.id));
     return this.move(
       kind,
-      docs.map((doc) => ({ ...doc, outbox: (doc.outbox ?? []).filter((entry) => wanted.has(entry.id)) })),
+      docs.map((doc) => ({ ...doc, outbox: this.#lazy.unpulled(kind, doc._id, doc.outbox ?? []) })),
     );
   }
 

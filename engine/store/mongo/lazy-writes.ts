@@ -37,6 +37,14 @@ export class LazyWrites {
     this.#tidying(kind, id).entries.push(...entries);
   }
 
+  /** Of a document's outbox entries, those not waiting here to be pulled (so not moved by this process). */
+  unpulled(kind: "runs" | "executions", id: string, entries: readonly OutboxEntry[]): OutboxEntry[] {
+    const pending = this.#writes[kind].get(id)?.entries;
+    if (!pending || pending.length === 0) return [...entries];
+    const moved = new Set(pending.map((entry) => entry.id));
+    return entries.filter((entry) => !moved.has(entry.id));
+  }
+
   /** The finish of `key` has propagated. */
   propagated(key: string): void {
     this.#tidying("executions", key).propagated = true;

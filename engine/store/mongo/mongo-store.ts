@@ -349,7 +349,7 @@ export class MongoStore implements Store {
       {},
       entries,
     );
-    await this.#history.drain("executions", queued, entries);
+    await this.#history.drain("executions", queued);
     return queued;
   }
 
@@ -397,7 +397,7 @@ export class MongoStore implements Store {
       },
     );
     if (result.matchedCount !== 1) return false;
-    await this.#history.drain("executions", [key], entries);
+    await this.#history.drain("executions", [key]);
     return true;
   }
 
@@ -418,7 +418,7 @@ export class MongoStore implements Store {
       },
     );
     if (result.matchedCount !== 1) return false;
-    await this.#history.drain("executions", [key], entries);
+    await this.#history.drain("executions", [key]);
     return true;
   }
 
@@ -511,7 +511,7 @@ export class MongoStore implements Store {
         {},
         entries,
       );
-      await this.#history.drain("executions", moved, entries);
+      await this.#history.drain("executions", moved);
       queued.push(...moved);
       if (moved.length === candidates.length) return queued;
     }
@@ -540,7 +540,7 @@ export class MongoStore implements Store {
   async sweepExpiredLeases(now: number, limit: number, expiredBefore = now): Promise<string[]> {
     const entries = this.#history.entries(leaseLostNotes(DOCUMENT_SUBJECT, now), "expired leases");
     const swept = await sweepExpiredLeases(this.#db, now, limit, expiredBefore, entries);
-    await this.#history.drain("executions", swept, entries);
+    await this.#history.drain("executions", swept);
     return swept;
   }
 
@@ -551,7 +551,7 @@ export class MongoStore implements Store {
   async cancelExecutions(runId: string, status: "cancelled" | "skipped", now: number): Promise<string[]> {
     const entries = this.#history.entries([cancelNote(DOCUMENT_SUBJECT, status, now)], `run ${runId}`);
     const ended = await cancelExecutions(this.#db, runId, status, now, entries);
-    await this.#history.drain("executions", ended, entries);
+    await this.#history.drain("executions", ended);
     return ended;
   }
 

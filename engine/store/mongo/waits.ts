@@ -48,7 +48,7 @@ export class MongoWaits implements WaitStore {
       },
     );
     if (result.matchedCount !== 1) return false;
-    await this.#history.drain("executions", [key], entries);
+    await this.#history.drain("executions", [key]);
     return true;
   }
 
