@@ -468,21 +468,43 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * The map's row keeps a cursor (items_next): every item below it has left
+   * `pending`, since items are only ever queued from here, in order, and a
+   * retry deletes them. So the next items are found by key from the cursor:
+   * one indexed update per item queued, where a search for the lowest pending
+   * items (an UPDATE with a subquery over a partial index of pending items, the
+   * index itself maintained at every item's every move) cost several times
+   * that and was the first entry of the burst's profile. An item found not
+   * pending (cancelled; queued before the cursor existed) is passed over once.
+   */
   async queueNextItems(runId: string, nodeId: string, limit: number, now: number): Promise<string[]> {
     return this.#db.write(() => {
       if (limit <= 0) return [];
-      const rows = this.#db
-        .sql(
-          `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ?
-         WHERE key IN (SELECT key FROM executions
-                       WHERE run_id = ? AND node_id = ? AND item IS NOT NULL AND status = 'pending'
-                       ORDER BY item LIMIT ?)
+      const mapKey = executionKey(runId, nodeId);
+      const cursor = this.#db.sql("SELECT items_next, items_total FROM executions WHERE key = ?").get(mapKey);
+      const queue = this.#db.sql(
+        `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ? WHERE key = ? AND status = 'pending'
          RETURNING key, run_id, node_id, item, attempts_total, round`,
-        )
-        .all(now, now, runId, nodeId, limit)
-        .sort((a, b) => Number(a.item) - Number(b.item));
-      for (const row of rows) this.#record(row, [queuedNote(subjectOf(row), now)]);
-      return rows.map((row) => row.key as string);
+      );
+      const exists = this.#db.sql("SELECT 1 FROM executions WHERE key = ?");
+      const keys: string[] = [];
+      let next = Number(cursor?.items_next ?? 0);
+      // Known once the map waits on its items (startWaiting); before, the items' keys say.
+      const total = Number(cursor?.items_total ?? 0) || Number.POSITIVE_INFINITY;
+      while (keys.length < limit && next < total) {
+        const key = executionKey(runId, nodeId, next);
+        const row = queue.get(now, now, key);
+        if (row) {
+          this.#record(row, [queuedNote(subjectOf(row), now)]);
+          keys.push(key);
+        } else if (exists.get(key) === undefined) {
+          break; // past the last item
+        }
+        next++;
+      }
+      if (cursor) this.#db.sql("UPDATE executions SET items_next = ? WHERE key = ?").run(next, mapKey);
+      return keys;
     }, NOT_DURABLE);
   }
 
@@ -496,7 +518,7 @@ export class SqliteStore implements Store {
       const reset = this.#db.sql(
         `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0, leases_lost = 0, rate_slot_at = NULL,
            lease_token = NULL, lease_expires_at = NULL, not_before = 0, items_total = 0, items_done = 0,
-           output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL,
+           output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL, items_next = 0,
            started_at = NULL, finished_at = NULL, updated_at = ?, round = ?
          WHERE key = ?`,
       );
