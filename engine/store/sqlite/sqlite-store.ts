@@ -48,6 +48,9 @@ import { SqliteWaits } from "./waits.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
+/** Runs kept in memory at most (see #run): past that they are all dropped, and read again. */
+const KEPT_RUNS = 10_000;
+
 /**
  * The embedded Store, on Node's built-in SQLite (see SqliteConnection: WAL, group
  * commit). Every method is one atomic write or a read; node:sqlite is
@@ -58,6 +61,9 @@ export class SqliteStore implements Store {
   readonly #history: SqliteHistory;
   readonly waits: SqliteWaits;
   readonly #inputs = new RunInputs();
+  /** Runs as last read or written, valid in connection generation `#runsIn`: see #run. */
+  readonly #runs = new Map<string, RunRecord>();
+  #runsIn = -1;
   readonly triggers: SqliteTriggers;
 
   /** `path` is a file, or ":memory:" (tests). */
@@ -107,6 +113,7 @@ export class SqliteStore implements Store {
         "INSERT OR IGNORE INTO executions (key, run_id, node_id, status, updated_at) VALUES (?, ?, ?, 'pending', ?)",
       );
       for (const nodeId of nodes) insert.run(executionKey(run.id, nodeId), run.id, nodeId, run.createdAt);
+      this.#runs.delete(run.id);
       return this.#run(run.id) as RunRecord;
     });
   }
@@ -148,6 +155,7 @@ export class SqliteStore implements Store {
           json(from),
         );
       if (!row) return null;
+      this.#runs.delete(id);
       const run = toRun(row);
       this.#history.append(id, run.round, runNotes(from, patch, transitionTime(patch)));
       return run;
@@ -157,6 +165,7 @@ export class SqliteStore implements Store {
   async markRunFailing(id: string): Promise<void> {
     return this.#db.write(() => {
       this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(id);
+      this.#runs.delete(id);
     });
   }
 
@@ -402,6 +411,8 @@ export class SqliteStore implements Store {
       if (!row) return null;
       const runId = row.run_id as string;
       const nodeId = row.node_id as string;
+      // Below, the run's row changes (its count, cost, usage, failing) unless this is a plain map item.
+      if (row.item === null || outcome.failsRun || outcome.cost || outcome.usage) this.#runs.delete(runId);
       this.#record(row, finishNotes(subjectOf(row), before as ExecutionStatus, outcome, now));
       if (outcome.failsRun) this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
       if (outcome.cost) {
@@ -533,6 +544,7 @@ export class SqliteStore implements Store {
       const setDeps = this.#db.sql("UPDATE executions SET deps_done = ? WHERE key = ?");
       for (const [nodeId, done] of Object.entries(depsDoneAfterReset))
         setDeps.run(done, executionKey(runId, nodeId));
+      this.#runs.delete(runId);
       this.#db
         .sql(
           `UPDATE runs SET failing = 0, nodes_done = (SELECT count(*) FROM executions
@@ -616,6 +628,7 @@ export class SqliteStore implements Store {
           this.#record(row, [cancelNote(subjectOf(row), status, now)]);
           return row.key as string;
         });
+      this.#runs.delete(runId);
       this.#db
         .sql(
           `UPDATE runs SET nodes_done = (SELECT count(*) FROM executions
@@ -835,12 +848,29 @@ export class SqliteStore implements Store {
     this.#history.append(row.run_id as string, Number(row.round), notes);
   }
 
-  /** One read: without the input when RunInputs has it, else with it (then kept there). */
+  /**
+   * A run as this connection last read it, if nothing has written its row
+   * since: every write to a run's row here forgets it, and another process's
+   * commit (or a roll-back) starts a new connection generation, which forgets
+   * them all. Every claim reads its run, so this spares a read and five JSON
+   * parses per node execution. Otherwise one read: without the input when
+   * RunInputs has it, else with it (then kept there). A copy each time: callers
+   * treat records as read-only, but a slip would otherwise change what others see.
+   */
   #run(id: string): RunRecord | null {
+    const generation = this.#db.generation;
+    if (generation !== this.#runsIn || this.#runs.size >= KEPT_RUNS) {
+      this.#runs.clear();
+      this.#runsIn = generation;
+    }
+    const kept = this.#runs.get(id);
+    if (kept) return { ...kept };
     const input = this.#inputs.cached(id);
     const row = this.#db.sql(`SELECT ${input ? RUN_COLUMNS_BUT_INPUT : "*"} FROM runs WHERE id = ?`).get(id);
     if (!row) return null;
-    return toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
+    const run = toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
+    this.#runs.set(id, run);
+    return { ...run };
   }
 
   /** Inside a write: the check and the insert are one transaction, so nothing comes between them. */
