@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { Checkpointer } from "./checkpointer.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 /**
@@ -20,12 +21,15 @@ export const NOT_DURABLE = { durable: false } as const;
 const openFiles = new Set<string>();
 
 const CHECKPOINT_PAGES = 10_000;
+/** Commits between the checkpoints asked of the checkpointer thread. */
+const CHECKPOINT_COMMITS = 32;
 
 export class SqliteConnection {
   readonly #path: string;
   #db: DatabaseSync | undefined;
   readonly #statements = new Map<string, StatementSync>();
   #group: PromiseWithResolvers<void> | undefined;
+  #checkpointer: Checkpointer | undefined;
   #generation = 0;
   /** PRAGMA data_version when this connection last looked: it changes when another connection commits. */
   #dataVersion = -1;
@@ -51,22 +55,28 @@ export class SqliteConnection {
     this.#dataVersion = -1;
     this.#generation++; // what was kept from an earlier opening may be out of date
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    // A checkpoint every 10,000 WAL pages (40 MB) rather than SQLite's 1,000: a
-    // burst rewrites the same pages (a run's row, the items' index leaves) many
-    // times, and each checkpoint copies a page once however often it changed,
-    // and pays two fsyncs. At 1,000 the commits that checkpointed took two
-    // thirds of all commit time in the 500-run burst; at 10,000 about a fifth.
+    // Checkpoints are the checkpointer thread's (./checkpointer.ts). This
+    // connection's own, inside a commit on the event loop, are the backstop,
+    // at 10,000 WAL pages (40 MB) rather than SQLite's 1,000: at 1,000 the
+    // commits that checkpointed took two thirds of all commit time in the
+    // 500-run burst.
     db.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_PAGES}`);
     this.#db = db;
     this.#migrate();
+    if (this.#path !== ":memory:")
+      this.#checkpointer = new Checkpointer(resolve(this.#path), CHECKPOINT_COMMITS);
   }
 
-  close(): void {
+  /** Commits what is pending and closes; resolves once the checkpointer thread has stopped too. */
+  close(): Promise<void> {
     this.#commit();
     this.#statements.clear();
     this.#db?.close();
     if (this.#db && this.#path !== ":memory:") openFiles.delete(resolve(this.#path));
     this.#db = undefined;
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    return checkpointer ? checkpointer.stop() : Promise.resolve();
   }
 
   /** Each step re-reads the version inside its transaction: two processes may start at once. */
@@ -172,6 +182,7 @@ export class SqliteConnection {
     try {
       this.#db.exec("COMMIT");
       group.resolve();
+      this.#checkpointer?.committed();
     } catch (error) {
       this.#generation++;
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -10,6 +10,7 @@ import { executionKey } from "../../../engine/store/records.ts";
 import { MIGRATIONS } from "../../../engine/store/sqlite/migrations.ts";
 import { SqliteStore } from "../../../engine/store/sqlite/sqlite-store.ts";
 import { describeStoreContract } from "../../contract/store-contract.ts";
+import { until } from "../../helpers/until.ts";
 
 const directory = mkdtempSync(join(tmpdir(), "pflow-sqlite-store-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -283,5 +284,20 @@ describe("SqliteStore (SQLite only)", () => {
     expect(await store.transitionRun(runId, ["pending"], { status: "running", startedAt: 4 })).not.toBeNull();
     const events = await store.listHistory(runId, { limit: 10 });
     expect(events.map((event) => event.seq)).toEqual([1, 2, 3]);
+  });
+
+  // Not in the contract: checkpoints on a thread of their own are this adapter's.
+  it("checkpoints the WAL on its own thread, well before the connection's own threshold", async () => {
+    const path = freshFile();
+    const store = await started(path);
+    const before = statSync(path).size;
+    // Each write its own group (awaited), each a page or two of its own: 40 commits, far
+    // under the connection's 10,000-page auto-checkpoint, so only the thread copies them.
+    for (let index = 0; index < 40; index++) await store.putCached(`page ${index}`, "x".repeat(4000), null);
+    await until(
+      async () => (statSync(path).size > before + 40 * 4000 ? true : undefined),
+      10_000,
+      "the database file to receive the WAL's pages",
+    );
   });
 });
