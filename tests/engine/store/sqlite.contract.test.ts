@@ -296,7 +296,7 @@ describe("SqliteStore (SQLite only)", () => {
     for (let index = 0; index < 40; index++) await store.putCached(`page ${index}`, "x".repeat(4000), null);
     await until(
       async () => (statSync(path).size > before + 40 * 4000 ? true : undefined),
-      10_000,
+      4_000,
       "the database file to receive the WAL's pages",
     );
   });
