@@ -6,6 +6,7 @@
  * Used by bench/queue-comparison.bench.ts and bench/engine.bench.ts.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,6 +18,40 @@ import { mapRunsBurst } from "./map-runs.ts";
 /** Whether Debian's redis-server is on the PATH (apt-get install redis-server). */
 export function redisInstalled(): boolean {
   return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * CPU time (µs) used so far by this process (every thread: the SQLite
+ * checkpointer's too) and by Redis, from /proc (Linux; clock ticks of 10 ms).
+ * A machine shared with other work stretches wall time far more than CPU time,
+ * so CPU per node execution is the steadier figure of the two.
+ */
+function cpuMicros(redisPid: number | undefined): { self: number; redis: number } {
+  const usage = process.cpuUsage();
+  let redis = 0;
+  if (redisPid !== undefined) {
+    try {
+      // Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+      const fields = readFileSync(`/proc/${redisPid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      redis = (Number(fields[11]) + Number(fields[12])) * 10_000;
+    } catch {
+      redis = Number.NaN; // no /proc: not measured
+    }
+  }
+  return { self: usage.user + usage.system, redis };
+}
+
+/** Runs `burst` and measures its rate and its CPU per node execution (this process, and Redis). */
+async function measured(
+  burst: () => Promise<number>,
+  executions: number,
+  redisPid?: number,
+): Promise<{ rate: number; cpuPerExecution: number }> {
+  const before = cpuMicros(redisPid);
+  const rate = await burst();
+  const after = cpuMicros(redisPid);
+  const cpu = after.self - before.self + (after.redis - before.redis);
+  return { rate, cpuPerExecution: cpu / executions };
 }
 
 async function freePort(): Promise<number> {
@@ -123,12 +158,19 @@ export async function compareWithBullmq(
   try {
     await mapRunsBurst(engine, 20, shape.items);
     await bullmqBurst(redis.port, 0, shape);
-    const pflow: number[] = [];
-    const bullmq: number[] = [];
+    const executions = shape.runs * (shape.items + 1);
+    const pflowRounds: { rate: number; cpuPerExecution: number }[] = [];
+    const bullmqRounds: { rate: number; cpuPerExecution: number }[] = [];
     for (let round = 1; round <= rounds; round++) {
-      pflow.push(await mapRunsBurst(engine, shape.runs, shape.items));
-      bullmq.push(await bullmqBurst(redis.port, round, shape));
+      pflowRounds.push(await measured(() => mapRunsBurst(engine, shape.runs, shape.items), executions));
+      bullmqRounds.push(
+        await measured(() => bullmqBurst(redis.port, round, shape), executions, redis.process.pid),
+      );
     }
+    const pflow = pflowRounds.map((r) => r.rate);
+    const bullmq = bullmqRounds.map((r) => r.rate);
+    const pflowCpu = median(pflowRounds.map((r) => r.cpuPerExecution));
+    const bullmqCpu = median(bullmqRounds.map((r) => r.cpuPerExecution));
     const show = (rates: number[]) => rates.map((rate) => rate.toFixed(0)).join(", ");
     console.log(
       `${shape.runs} runs × ${shape.items}-item map of no-op transforms, started at once, concurrency ${shape.concurrency}:`,
@@ -141,6 +183,11 @@ export async function compareWithBullmq(
     );
     console.log(
       `  ratio pflow / BullMQ: ${(median(pflow) / median(bullmq)).toFixed(2)}× (medians of ${rounds})`,
+    );
+    console.log(
+      `  CPU per node execution: pflow ${pflowCpu.toFixed(0)} µs (its process, every thread), ` +
+        `BullMQ ${bullmqCpu.toFixed(0)} µs (its process and Redis's): ` +
+        `pflow does a node execution on ${(bullmqCpu / pflowCpu).toFixed(2)}× less CPU`,
     );
     return { pflow: median(pflow), bullmq: median(bullmq) };
   } finally {
