@@ -13,7 +13,7 @@ import { json, nullableNumber, parse, type Row } from "./rows.ts";
  * events take one number and none is skipped.
  */
 /** Runs whose last number is kept: more are dropped all at once (and read again). */
-const KEPT_RUNS = 10_000;
+const KEPT_RUNS = 4_096;
 
 export class SqliteHistory {
   readonly #db: SqliteConnection;

@@ -28,6 +28,7 @@ import {
   type RunPatch,
   type RunRecord,
   type RunStatus,
+  TERMINAL_RUN,
 } from "../records.ts";
 import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
@@ -853,7 +854,7 @@ export class SqliteStore implements Store {
    * since: every write to a run's row here forgets it, and another process's
    * commit (or a roll-back) starts a new connection generation, which forgets
    * them all. Every claim reads its run, so this spares a read and five JSON
-   * parses per node execution. Otherwise one read: without the input when
+   * parses per node execution. Ended runs are not kept. Otherwise one read: without the input when
    * RunInputs has it, else with it (then kept there). A copy each time: callers
    * treat records as read-only, but a slip would otherwise change what others see.
    */
@@ -869,7 +870,8 @@ export class SqliteStore implements Store {
     const row = this.#db.sql(`SELECT ${input ? RUN_COLUMNS_BUT_INPUT : "*"} FROM runs WHERE id = ?`).get(id);
     if (!row) return null;
     const run = toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
-    this.#runs.set(id, run);
+    // Only runs that go on: an ended run is read again seldom, and kept it would only take memory.
+    if (!TERMINAL_RUN.has(run.status)) this.#runs.set(id, run);
     return { ...run };
   }
 
