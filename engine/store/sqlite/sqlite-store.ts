@@ -1,3 +1,4 @@
+import type { SQLInputValue } from "node:sqlite";
 import type { HistoryEvent, HistoryNote } from "../../history/events.ts";
 import {
   cancelNote,
@@ -49,6 +50,21 @@ import { SqliteTriggers } from "./triggers.ts";
 import { SqliteWaits } from "./waits.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
+
+/** Items inserted by one statement at most (so at most this many insert texts are prepared). */
+const ITEMS_PER_INSERT = 32;
+const INSERT_ITEMS_TEXTS: string[] = [];
+
+/** The insert of `rows` items (its text, kept: the connection prepares each text once). */
+function insertItemsText(rows: number): string {
+  let text = INSERT_ITEMS_TEXTS[rows];
+  if (text === undefined) {
+    const row = "(?, ?, ?, ?, ?, 'pending', ?, ?)";
+    text = `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round) VALUES ${Array(rows).fill(row).join(", ")}`;
+    INSERT_ITEMS_TEXTS[rows] = text;
+  }
+  return text;
+}
 
 /** Runs kept in memory at most (see #run): past that they are all dropped, and read again. */
 const KEPT_RUNS = 10_000;
@@ -469,14 +485,16 @@ export class SqliteStore implements Store {
   async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
     return this.#db.write(() => {
       const map = this.#db.sql("SELECT round FROM executions WHERE key = ?").get(executionKey(runId, nodeId));
-      const insert = this.#db.sql(
-        `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-      );
       const round = Number(map?.round ?? 1);
-      items.forEach((value, item) => {
-        insert.run(executionKey(runId, nodeId, item), runId, nodeId, item, json(value), now, round);
-      });
+      // Rows of ITEMS_PER_INSERT items a statement: a statement's step costs more than its row.
+      for (let start = 0; start < items.length; start += ITEMS_PER_INSERT) {
+        const count = Math.min(ITEMS_PER_INSERT, items.length - start);
+        const values: SQLInputValue[] = [];
+        for (let item = start; item < start + count; item++) {
+          values.push(executionKey(runId, nodeId, item), runId, nodeId, item, json(items[item]), now, round);
+        }
+        this.#db.sql(insertItemsText(count)).run(...values);
+      }
     });
   }
 
