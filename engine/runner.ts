@@ -331,6 +331,8 @@ export class Runner {
       error: null,
       finishedAt: null,
       startedAt: now,
+      // A new round has the whole timeout again: the old deadline has passed for a timed-out run.
+      deadline: plan.timeoutMs === null ? null : now + plan.timeoutMs,
     });
     if (!restarted) return null;
     this.#runAborts.delete(runId);

@@ -3,7 +3,7 @@ import {
   type AttemptDetail,
   type ExecutionStatus,
   type Outcome,
-  type RunRecord,
+  type RunPatch,
   type RunStatus,
   TERMINAL_RUN,
 } from "../store/records.ts";
@@ -23,8 +23,6 @@ export interface Subject {
   /** Attempts started in the round (attemptsTotal). */
   readonly attempt: number;
 }
-
-type RunPatch = Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>;
 
 /** A run moved from one of `from` to `patch.status`: a terminal status back to running is a retry, a new round. */
 export function isRetry(from: readonly RunStatus[], patch: RunPatch): boolean {

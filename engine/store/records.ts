@@ -184,6 +184,11 @@ export interface SignalRecord {
 
 export type NewSignal = Pick<SignalRecord, "id" | "runId" | "name" | "data" | "createdAt">;
 
+/** What a run transition may set (null clears a field); `deadline` is set anew when a run is retried. */
+export type RunPatch = Partial<
+  Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt" | "deadline">
+>;
+
 export interface NewRun {
   readonly id: string;
   readonly workflow: { readonly name: string; readonly version: number };

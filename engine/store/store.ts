@@ -10,6 +10,7 @@ import type {
   NewRun,
   Outcome,
   RateSlot,
+  RunPatch,
   RunRecord,
   RunStatus,
 } from "./records.ts";
@@ -70,11 +71,7 @@ export interface Store {
    * Moves a run from one of `from` to `patch.status`, setting the other fields
    * given (null clears one); null if the run was not in `from`.
    */
-  transitionRun(
-    id: string,
-    from: readonly RunStatus[],
-    patch: Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>,
-  ): Promise<RunRecord | null>;
+  transitionRun(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<RunRecord | null>;
   /** Sets `failing` (idempotent). */
   markRunFailing(id: string): Promise<void>;
   /** Newest first. `cursor` is the `next` of the previous page. */

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import amqp, { type ConfirmChannel, type ConsumeMessage, type RecoveringChannelModel } from "amqplib";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
+import { reconnectPolicy } from "../broker/amqp/recovery.ts";
 import { ReopeningChannel } from "../broker/amqp/reopening-channel.ts";
 import type {
   EventBinding,
@@ -49,12 +50,7 @@ export class AmqpEventBus implements EventBus {
   async start(): Promise<void> {
     const { logger } = this.#options;
     const connection = await amqp.connect(this.#options.url, {
-      recovery: {
-        initialDelay: 200,
-        maxDelay: 5_000,
-        initialMaxRetries: this.#options.initialRetries ?? 5,
-        maxRetries: Number.POSITIVE_INFINITY,
-      },
+      recovery: reconnectPolicy(this.#options.initialRetries),
     });
     connection.on("disconnect", (error: Error) => {
       this.#publisher?.reset();

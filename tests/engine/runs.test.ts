@@ -343,6 +343,24 @@ describe("timeouts and cancellation", () => {
     expect(Date.now() - started).toBeLessThan(4000);
   });
 
+  it("a retried timed-out run gets the whole timeout again, not the deadline it already passed", async () => {
+    h = await harness([
+      workflow("late-retry", `    slow: { type: model, model: glacial }\n`, "  timeout: 300ms\n"),
+      mockModel("glacial", { "1": "latency: 5s, response: 1" }),
+    ]);
+    const first = await h.run("late-retry");
+    expect(first.status).toBe("timed_out");
+    const before = Date.now();
+    const retried = await h.engine.runner.retryRun(first.id);
+    expect(retried?.status).toBe("running");
+    expect(retried?.deadline).toBeGreaterThanOrEqual(before + 300);
+    // Its new round runs until the new deadline, and ends timed_out again by its own timer.
+    await h.engine.waitForRun(first.id, 10_000);
+    const run = await h.engine.runJson(first.id);
+    expect(run?.status).toBe("timed_out");
+    expect(run?.round).toBe(2);
+  });
+
   it("cancel ends a running run; a second cancel finds nothing to do", async () => {
     h = await harness([
       workflow("cancelme", `    slow: { type: model, model: glacial }\n`),

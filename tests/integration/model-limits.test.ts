@@ -40,7 +40,12 @@ spec:
 }
 
 async function twoWorkers(modelSpec: string): Promise<Cluster> {
-  cluster = await Cluster.start(definitions(modelSpec), { PFLOW_EGRESS_ALLOW_LOOPBACK: "true" });
+  // Leases longer than the cluster's 2 s: these tests count calls, and a lease
+  // that lapses on a loaded machine (its renewal late) would rightly call again.
+  cluster = await Cluster.start(definitions(modelSpec), {
+    PFLOW_EGRESS_ALLOW_LOOPBACK: "true",
+    PFLOW_LEASE_MS: "15000",
+  });
   await cluster.serve({ workers: false });
   await cluster.worker();
   await cluster.worker();

@@ -15,6 +15,7 @@ import { AmqpConsumer } from "./consumer.ts";
 import { DeltaFanout } from "./delta-fanout.ts";
 import { deathOf } from "./headers.ts";
 import { Publisher } from "./publisher.ts";
+import { reconnectPolicy } from "./recovery.ts";
 import { ReopeningChannel } from "./reopening-channel.ts";
 import { DEFAULT_QUEUES, type QueueRoute, Topology } from "./topology.ts";
 
@@ -68,10 +69,7 @@ export class AmqpBroker implements Broker {
     const { logger } = this.#options;
     const connection = await amqp.connect(this.#options.url, {
       recovery: {
-        initialDelay: 200,
-        maxDelay: 5_000,
-        initialMaxRetries: this.#options.initialRetries ?? 5,
-        maxRetries: Number.POSITIVE_INFINITY,
+        ...reconnectPolicy(this.#options.initialRetries),
         setup: (model: ChannelModel) => this.#declare(model),
       },
     });

@@ -24,6 +24,7 @@ import {
   type NewRun,
   type Outcome,
   type RateSlot,
+  type RunPatch,
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
@@ -158,17 +159,14 @@ export class MongoStore implements Store {
     return toRunWithInput(doc, input ? input.value : this.#inputs.parse(id, doc.input));
   }
 
-  async transitionRun(
-    id: string,
-    from: readonly RunStatus[],
-    patch: Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>,
-  ): Promise<RunRecord | null> {
+  async transitionRun(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<RunRecord | null> {
     const set: Partial<RunDocument> = {};
     if (patch.status !== undefined) set.status = patch.status;
     if ("output" in patch) set.output = jsonValue(patch.output, () => `the output of run ${id}`);
     if ("error" in patch) set.error = patch.error ?? null;
     if ("startedAt" in patch) set.startedAt = patch.startedAt ?? null;
     if ("finishedAt" in patch) set.finishedAt = patch.finishedAt ?? null;
+    if ("deadline" in patch) set.deadline = patch.deadline ?? null;
     const filter = { _id: id, status: { $in: [...from] } };
     if (Object.keys(set).length === 0) {
       const found = await this.#db.runs.findOne(filter);

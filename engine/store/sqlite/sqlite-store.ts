@@ -25,6 +25,7 @@ import {
   type NewRun,
   type Outcome,
   type RateSlot,
+  type RunPatch,
   type RunRecord,
   type RunStatus,
 } from "../records.ts";
@@ -115,11 +116,7 @@ export class SqliteStore implements Store {
     return this.#run(id);
   }
 
-  async transitionRun(
-    id: string,
-    from: readonly RunStatus[],
-    patch: Partial<Pick<RunRecord, "status" | "output" | "error" | "startedAt" | "finishedAt">>,
-  ): Promise<RunRecord | null> {
+  async transitionRun(id: string, from: readonly RunStatus[], patch: RunPatch): Promise<RunRecord | null> {
     return this.#db.write(() => {
       const row = this.#db
         .sql(
@@ -129,6 +126,7 @@ export class SqliteStore implements Store {
            error = CASE WHEN ? THEN ? ELSE error END,
            started_at = CASE WHEN ? THEN ? ELSE started_at END,
            finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+           deadline = CASE WHEN ? THEN ? ELSE deadline END,
            round = round + ?
          WHERE id = ? AND status IN (SELECT value FROM json_each(?))
          RETURNING *`,
@@ -143,6 +141,8 @@ export class SqliteStore implements Store {
           patch.startedAt ?? null,
           "finishedAt" in patch ? 1 : 0,
           patch.finishedAt ?? null,
+          "deadline" in patch ? 1 : 0,
+          patch.deadline ?? null,
           isRetry(from, patch) ? 1 : 0,
           id,
           json(from),

@@ -321,6 +321,27 @@ export function runsContract(context: StoreContext): void {
     expect(await store.findOverdueRuns(now, 1)).toHaveLength(1);
   });
 
+  it("transitionRun sets a new deadline or clears it, and findOverdueRuns follows it", async () => {
+    const { store } = context;
+    const now = T0 + 60_000;
+    const run = await createRun(store, ["a"], { deadline: T0 + 1_000 });
+    await store.transitionRun(run.id, ["pending"], { status: "running", startedAt: T0 });
+    await store.transitionRun(run.id, ["running"], { status: "timed_out", finishedAt: T0 + 1_000 });
+    // A retry starts a new round with the whole timeout again: no longer overdue.
+    const retried = await store.transitionRun(run.id, ["timed_out"], {
+      status: "running",
+      finishedAt: null,
+      deadline: now + 1_000,
+    });
+    expect(retried?.deadline).toBe(now + 1_000);
+    expect(await store.getRun(run.id)).toMatchObject({ deadline: now + 1_000 });
+    expect(await store.findOverdueRuns(now, 100)).toEqual([]);
+    expect(await store.findOverdueRuns(now + 1_001, 100)).toEqual([expect.objectContaining({ id: run.id })]);
+    const unbounded = await store.transitionRun(run.id, ["running"], { deadline: null });
+    expect(unbounded?.deadline).toBeNull();
+    expect(await store.findOverdueRuns(now + 1_001, 100)).toEqual([]);
+  });
+
   it("findUnfinishedRuns returns pending and running runs, and no finished one", async () => {
     const { store } = context;
     const pending = await createRun(store, ["a"]);
