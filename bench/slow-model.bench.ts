@@ -57,12 +57,13 @@ try {
   const failed = finished.filter((run) => run?.status !== "succeeded").length;
   if (failed > 0) throw new Error(`${failed} runs did not succeed`);
 
-  const allowed = (Math.ceil(RUNS / CONCURRENCY) * MODEL_MS) / 1000;
+  const waves = Math.ceil(RUNS / CONCURRENCY);
+  const allowed = (waves * MODEL_MS) / 1000;
   console.log(
     `slow model: ${RUNS} runs started at once, each one ${MODEL_MS} ms mock model call, worker concurrency ${CONCURRENCY} (embedded default)`,
   );
   console.log(
-    `  wall ${wall.toFixed(2)} s; the model allows ${allowed.toFixed(1)} s (${Math.ceil(RUNS / CONCURRENCY)} waves): ` +
+    `  wall ${wall.toFixed(2)} s; the model allows ${allowed.toFixed(1)} s (${waves} wave${waves === 1 ? "" : "s"}): ` +
       `${(wall / allowed).toFixed(2)}× (target ≤ 1.5×)`,
   );
   console.log(
