@@ -19,7 +19,9 @@ const shape = {
   items: Number(process.env.BENCH_ITEMS ?? 20),
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16),
 };
-const { engine, close } = await embeddedEngine([{ path: "map-run.yaml", text: MAP_RUNS_WORKFLOW }]);
+const { engine, close } = await embeddedEngine([{ path: "map-run.yaml", text: MAP_RUNS_WORKFLOW }], {
+  config: { concurrency: shape.concurrency },
+});
 try {
   await compareWithBullmq(engine, shape, Number(process.env.BENCH_ROUNDS ?? 3));
 } finally {
