@@ -37,32 +37,41 @@ parentPort.on("message", (message) => {
 `;
 
 export class Checkpointer {
-  readonly #worker: Worker;
-  readonly #exited: Promise<void>;
+  readonly #path: string;
   readonly #every: number;
   #commits = 0;
+  /** Started at the first checkpoint asked for: a short-lived process (`pflow run`) needs none. */
+  #thread: { readonly worker: Worker; readonly exited: Promise<void> } | undefined;
 
   constructor(path: string, every: number) {
+    this.#path = path;
     this.#every = every;
-    this.#worker = new Worker(THREAD, { eval: true, workerData: { path } });
-    this.#worker.unref(); // never what keeps a process alive
-    this.#exited = new Promise((resolve) => this.#worker.once("exit", () => resolve()));
-    this.#worker.on("error", () => {
-      // Without it the connection's own auto-checkpoint still bounds the WAL.
-    });
   }
 
   /** A group committed: every `every` commits, a checkpoint is asked for. */
   committed(): void {
     if (++this.#commits < this.#every) return;
     this.#commits = 0;
-    this.#worker.postMessage("checkpoint");
+    this.#thread ??= this.#start();
+    this.#thread.worker.postMessage("checkpoint");
   }
 
-  /** Stops the thread once it has done what it was asked (it closes its connection). */
+  /** Stops the thread, if it started, once it has done what it was asked (it closes its connection). */
   stop(): Promise<void> {
-    this.#worker.ref(); // a process awaiting the stop stays alive until the thread has gone
-    this.#worker.postMessage("stop");
-    return this.#exited;
+    const thread = this.#thread;
+    if (!thread) return Promise.resolve();
+    thread.worker.ref(); // a process awaiting the stop stays alive until the thread has gone
+    thread.worker.postMessage("stop");
+    return thread.exited;
+  }
+
+  #start(): { worker: Worker; exited: Promise<void> } {
+    const worker = new Worker(THREAD, { eval: true, workerData: { path: this.#path } });
+    worker.unref(); // never what keeps a process alive
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    worker.on("error", () => {
+      // Without it the connection's own auto-checkpoint still bounds the WAL.
+    });
+    return { worker, exited };
   }
 }
