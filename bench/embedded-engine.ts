@@ -7,6 +7,7 @@ import { type SourceFile, validateDefinitions } from "../compiler/index.ts";
 import { createEngine } from "../engine/create.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { EngineObserver } from "../engine/observer.ts";
+import type { EngineConfig } from "../engine/services.ts";
 import { buildServer } from "../server/app.ts";
 import { parseApiKeys } from "../server/auth.ts";
 import { createMetrics } from "../server/metrics.ts";
@@ -24,6 +25,8 @@ export async function embeddedEngine(
     observer?: EngineObserver;
     beforeStart?: (engine: Engine) => void;
     onStore?: (path: string) => void;
+    /** Engine settings over the defaults (the workers' concurrency, say). */
+    config?: Partial<EngineConfig>;
   } = {},
 ): Promise<{ engine: Engine; close: () => Promise<void> }> {
   const set = validateDefinitions([...files]);
@@ -35,6 +38,7 @@ export async function embeddedEngine(
     brokerUrl: "memory:",
     logger: pino({ level: "silent" }),
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.config ? { config: options.config } : {}),
   });
   options.beforeStart?.(engine);
   await engine.services.catalog.register(set, Date.now());

@@ -3,6 +3,9 @@
  * broker), with no-op transform nodes so what is measured is the engine:
  * - a 1,000-wide fan-out/fan-in (root → 1,000 nodes → join),
  * - a 1,000-long chain,
+ * - 500 runs of a 20-item map started at once, against BullMQ flows on Redis
+ *   in the same run (issue 12 §4: at least 2×) when redis-server is installed
+ *   (bench/bullmq-flows.ts; `npm run bench:queues` runs that part alone),
  * - memory over many sequential small runs (heap after GC, sampled).
  * Targets (docs/architecture): ≥ 5,000 node executions/s, ≤ 200 µs engine
  * overhead per node, memory flat.
@@ -10,7 +13,9 @@
  * Run: npm run bench:engine   (BENCH_RUNS=100000 for the full memory figure)
  */
 import { performance } from "node:perf_hooks";
+import { compareWithBullmq, redisInstalled } from "./bullmq-flows.ts";
 import { embeddedEngine } from "./embedded-engine.ts";
+import { MAP_RUNS_WORKFLOW, mapRunsBurst } from "./map-runs.ts";
 
 const WIDTH = 1000;
 const fanOut = [
@@ -51,6 +56,7 @@ const { engine, close } = await embeddedEngine([
   { path: "fan.yaml", text: fanOut },
   { path: "chain.yaml", text: chain },
   { path: "small.yaml", text: small },
+  { path: "map-run.yaml", text: MAP_RUNS_WORKFLOW },
 ]);
 
 async function timeRun(workflow: string, nodes: number): Promise<number> {
@@ -71,6 +77,19 @@ await timeRun("small", 2); // warm-up
 for (let i = 0; i < 2; i++) {
   await timeRun("fan", WIDTH + 2);
   await timeRun("chain", WIDTH);
+}
+
+const burst = { runs: 500, items: 20, concurrency: 16 };
+if (redisInstalled()) {
+  await compareWithBullmq(engine, burst, 3);
+} else {
+  await mapRunsBurst(engine, 20, burst.items); // warm-up
+  const rates: number[] = [];
+  for (let round = 0; round < 3; round++) rates.push(await mapRunsBurst(engine, burst.runs, burst.items));
+  console.log(
+    `${burst.runs} runs × ${burst.items}-item map, started at once: ${rates.map((rate) => rate.toFixed(0)).join(", ")} node executions/s` +
+      " (no redis-server on the PATH: BullMQ not measured; apt-get install redis-server)",
+  );
 }
 
 const runs = Number(process.env.BENCH_RUNS ?? 20_000);

@@ -177,15 +177,19 @@ export class Runner {
     }
   }
 
-  /** What a worker calls after it ended an execution. */
+  /**
+   * What a worker calls after it ended an execution. `outcome` is what the
+   * finish wrote, when the caller has it (a map item's end is then not read back).
+   */
   async afterFinish(
     run: RunRecord,
     plan: ExecutionPlan,
     execution: ExecutionRecord,
     result: FinishResult,
+    outcome?: Outcome,
   ): Promise<void> {
     if (execution.item !== null) {
-      await this.#afterItem(run, plan, execution, result);
+      await this.#afterItem(run, plan, execution, result, outcome);
       return;
     }
     if (result.ready.length > 0) await this.advance(run.id, result.ready);
@@ -224,7 +228,7 @@ export class Runner {
         outcome,
         durationMs: startedAt === null ? null : this.#services.clock() - startedAt,
       });
-      await this.afterFinish(run, plan, execution, result);
+      await this.afterFinish(run, plan, execution, result, outcome);
     }
     return result;
   }
@@ -406,13 +410,15 @@ export class Runner {
     plan: ExecutionPlan,
     item: ExecutionRecord,
     result: FinishResult,
+    outcome: Outcome | undefined,
   ): Promise<void> {
     const { store, broker, clock } = this.#services;
     const node = plan.nodes[item.nodeId];
     if (node?.type !== "map" || !result.items) return;
     const map = await store.getExecution(executionKey(run.id, item.nodeId));
     if (map?.status !== "running") return; // the map ended already: an item failed, or its timeout
-    const finished = await store.getExecution(item.key);
+    // How the item ended: as just written, or else (the sweeper resuming it) as stored.
+    const finished = outcome ?? (await store.getExecution(item.key));
     if (finished?.status === "failed" && node.node.onError === "fail") {
       const error = {
         code: "item-failed",

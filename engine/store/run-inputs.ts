@@ -9,14 +9,21 @@ import { LRUCache } from "lru-cache";
  * reads a run without its input when the input is here, and with it (kept here,
  * parsed) when not: one read either way.
  *
- * Bounded by the inputs' JSON length, so a few huge inputs cannot hold the
- * process's memory. The values are shared between callers, which treat records
- * as read-only.
+ * Bounded twice: by the inputs' JSON length, so a few huge inputs cannot hold
+ * the process's memory; and by the number of runs, since the length alone let
+ * small inputs pile up: a run of input `{"n":1}` counted 7 characters and held
+ * a few hundred bytes (its id, the entry, the parsed object), so 64 MB of
+ * characters meant millions of runs, and a long-lived process's heap grew with
+ * every run it had seen (bench/memory-soak.bench.ts). The runs in hand are the
+ * ones worth keeping: as many as the runner's other per-run caches keep. The
+ * values are shared between callers, which treat records as read-only.
  */
 const MAX_CACHED_CHARACTERS = 64 * 1024 * 1024;
+export const MAX_CACHED_RUNS = 10_000;
 
 export class RunInputs {
   readonly #cache = new LRUCache<string, { readonly value: unknown; readonly size: number }>({
+    max: MAX_CACHED_RUNS,
     maxSize: MAX_CACHED_CHARACTERS,
     sizeCalculation: (entry) => entry.size,
   });

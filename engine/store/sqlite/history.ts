@@ -1,3 +1,4 @@
+import type { SQLInputValue } from "node:sqlite";
 import type { HistoryEvent, HistoryEventType, HistoryNote } from "../../history/events.ts";
 import type { HistoryQuery } from "../store.ts";
 import type { SqliteConnection } from "./connection.ts";
@@ -11,10 +12,13 @@ import { json, nullableNumber, parse, type Row } from "./rows.ts";
  * interleave (node:sqlite is synchronous, one connection per file), so no two
  * events take one number and none is skipped.
  */
+/** Runs whose last number is kept: more are dropped all at once (and read again). */
+const KEPT_RUNS = 4_096;
+
 export class SqliteHistory {
   readonly #db: SqliteConnection;
   readonly #listeners = new Set<(runId: string) => void>();
-  /** The last seq of runs appended to in this transaction (connection generation `#cachedIn`). */
+  /** The last seq of runs appended to in connection generation `#cachedIn` (a bounded number of runs). */
   readonly #lastSeq = new Map<string, number>();
   #cachedIn = -1;
   /** Runs appended to since the last commit, announced once it is done. */
@@ -27,9 +31,9 @@ export class SqliteHistory {
   /** Inside a write: appends the notes to the run's history. */
   append(runId: string, round: number, notes: readonly HistoryNote[]): void {
     if (notes.length === 0) return;
-    // A run's last number is read once per transaction: within it, only this
-    // connection writes (a rolled-back write starts a new generation).
-    if (this.#cachedIn !== this.#db.generation) {
+    // A run's last number is read once per generation: within it, only this
+    // connection writes (another process's commit or a roll-back starts a new one).
+    if (this.#cachedIn !== this.#db.generation || this.#lastSeq.size >= KEPT_RUNS) {
       this.#lastSeq.clear();
       this.#cachedIn = this.#db.generation;
     }
@@ -40,22 +44,25 @@ export class SqliteHistory {
         .get(runId);
       seq = last ? Number(last.seq) : 0;
     }
-    const insert = this.#db.sql(
-      `INSERT INTO history (run_id, seq, at, type, round, node_id, item, attempt, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    for (const note of notes) {
-      insert.run(
-        runId,
-        ++seq,
-        note.at,
-        note.type,
-        round,
-        note.nodeId ?? null,
-        note.item ?? null,
-        note.attempt ?? null,
-        json(note.data),
-      );
+    // One statement for a transition's notes (two, mostly; in chunks past
+    // MAX_ROWS): a statement's step costs more than the row it inserts.
+    for (let start = 0; start < notes.length; start += MAX_ROWS) {
+      const chunk = notes.slice(start, start + MAX_ROWS);
+      const values: SQLInputValue[] = [];
+      for (const note of chunk) {
+        values.push(
+          runId,
+          ++seq,
+          note.at,
+          note.type,
+          round,
+          note.nodeId ?? null,
+          note.item ?? null,
+          note.attempt ?? null,
+          json(note.data),
+        );
+      }
+      this.#db.sql(insertText(chunk.length)).run(...values);
     }
     this.#lastSeq.set(runId, seq);
     this.#announce(runId);
@@ -106,6 +113,21 @@ export class SqliteHistory {
       for (const id of runs) for (const listener of this.#listeners) listener(id);
     });
   }
+}
+
+/** Events inserted by one statement at most (so at most this many insert texts are prepared). */
+const MAX_ROWS = 16;
+const INSERT_TEXTS: string[] = [];
+
+/** The insert of `rows` events (its text, kept: the connection prepares each text once). */
+function insertText(rows: number): string {
+  let text = INSERT_TEXTS[rows];
+  if (text === undefined) {
+    const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    text = `INSERT INTO history (run_id, seq, at, type, round, node_id, item, attempt, data) VALUES ${Array(rows).fill(row).join(", ")}`;
+    INSERT_TEXTS[rows] = text;
+  }
+  return text;
 }
 
 function toEvent(row: Row): HistoryEvent {

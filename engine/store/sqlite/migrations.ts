@@ -167,4 +167,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX signals_unsettled ON signals (updated_at) WHERE state IN ('new', 'consumed');
   CREATE INDEX signals_consumed_by ON signals (consumed_by) WHERE state = 'consumed';
   `,
+  `
+  ALTER TABLE executions ADD COLUMN items_next INTEGER NOT NULL DEFAULT 0;
+  DROP INDEX executions_pending_items;
+  `,
 ];

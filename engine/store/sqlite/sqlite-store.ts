@@ -1,3 +1,4 @@
+import type { SQLInputValue } from "node:sqlite";
 import type { HistoryEvent, HistoryNote } from "../../history/events.ts";
 import {
   cancelNote,
@@ -28,6 +29,7 @@ import {
   type RunPatch,
   type RunRecord,
   type RunStatus,
+  TERMINAL_RUN,
 } from "../records.ts";
 import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
@@ -49,6 +51,24 @@ import { SqliteWaits } from "./waits.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
+/** Items inserted by one statement at most (so at most this many insert texts are prepared). */
+const ITEMS_PER_INSERT = 32;
+const INSERT_ITEMS_TEXTS: string[] = [];
+
+/** The insert of `rows` items (its text, kept: the connection prepares each text once). */
+function insertItemsText(rows: number): string {
+  let text = INSERT_ITEMS_TEXTS[rows];
+  if (text === undefined) {
+    const row = "(?, ?, ?, ?, ?, 'pending', ?, ?)";
+    text = `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round) VALUES ${Array(rows).fill(row).join(", ")}`;
+    INSERT_ITEMS_TEXTS[rows] = text;
+  }
+  return text;
+}
+
+/** Runs kept in memory at most (see #run): past that they are all dropped, and read again. */
+const KEPT_RUNS = 10_000;
+
 /**
  * The embedded Store, on Node's built-in SQLite (see SqliteConnection: WAL, group
  * commit). Every method is one atomic write or a read; node:sqlite is
@@ -59,6 +79,9 @@ export class SqliteStore implements Store {
   readonly #history: SqliteHistory;
   readonly waits: SqliteWaits;
   readonly #inputs = new RunInputs();
+  /** Runs as last read or written, valid in connection generation `#runsIn`: see #run. */
+  readonly #runs = new Map<string, RunRecord>();
+  #runsIn = -1;
   readonly triggers: SqliteTriggers;
 
   /** `path` is a file, or ":memory:" (tests). */
@@ -74,7 +97,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.#db.close();
+    await this.#db.close();
   }
 
   async ping(): Promise<void> {
@@ -108,6 +131,7 @@ export class SqliteStore implements Store {
         "INSERT OR IGNORE INTO executions (key, run_id, node_id, status, updated_at) VALUES (?, ?, ?, 'pending', ?)",
       );
       for (const nodeId of nodes) insert.run(executionKey(run.id, nodeId), run.id, nodeId, run.createdAt);
+      this.#runs.delete(run.id);
       return this.#run(run.id) as RunRecord;
     });
   }
@@ -148,6 +172,7 @@ export class SqliteStore implements Store {
           json(from),
         );
       if (!row) return null;
+      this.#runs.delete(id);
       const run = toRun(row);
       this.#history.append(id, run.round, runNotes(from, patch, transitionTime(patch)));
       return run;
@@ -157,6 +182,7 @@ export class SqliteStore implements Store {
   async markRunFailing(id: string): Promise<void> {
     return this.#db.write(() => {
       this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(id);
+      this.#runs.delete(id);
     });
   }
 
@@ -402,6 +428,8 @@ export class SqliteStore implements Store {
       if (!row) return null;
       const runId = row.run_id as string;
       const nodeId = row.node_id as string;
+      // Below, the run's row changes (its count, cost, usage, failing) unless this is a plain map item.
+      if (row.item === null || outcome.failsRun || outcome.cost || outcome.usage) this.#runs.delete(runId);
       this.#record(row, finishNotes(subjectOf(row), before as ExecutionStatus, outcome, now));
       if (outcome.failsRun) this.#db.sql("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
       if (outcome.cost) {
@@ -457,32 +485,56 @@ export class SqliteStore implements Store {
   async createItems(runId: string, nodeId: string, items: readonly unknown[], now: number): Promise<void> {
     return this.#db.write(() => {
       const map = this.#db.sql("SELECT round FROM executions WHERE key = ?").get(executionKey(runId, nodeId));
-      const insert = this.#db.sql(
-        `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-      );
       const round = Number(map?.round ?? 1);
-      items.forEach((value, item) => {
-        insert.run(executionKey(runId, nodeId, item), runId, nodeId, item, json(value), now, round);
-      });
+      // Rows of ITEMS_PER_INSERT items a statement: a statement's step costs more than its row.
+      for (let start = 0; start < items.length; start += ITEMS_PER_INSERT) {
+        const count = Math.min(ITEMS_PER_INSERT, items.length - start);
+        const values: SQLInputValue[] = [];
+        for (let item = start; item < start + count; item++) {
+          values.push(executionKey(runId, nodeId, item), runId, nodeId, item, json(items[item]), now, round);
+        }
+        this.#db.sql(insertItemsText(count)).run(...values);
+      }
     });
   }
 
+  /**
+   * The map's row keeps a cursor (items_next): every item below it has left
+   * `pending`, since items are only ever queued from here, in order, and a
+   * retry deletes them. So the next items are found by key from the cursor:
+   * one indexed update per item queued, where a search for the lowest pending
+   * items (an UPDATE with a subquery over a partial index of pending items, the
+   * index itself maintained at every item's every move) cost several times
+   * that and was the first entry of the burst's profile. An item found not
+   * pending (cancelled; queued before the cursor existed) is passed over once.
+   */
   async queueNextItems(runId: string, nodeId: string, limit: number, now: number): Promise<string[]> {
     return this.#db.write(() => {
       if (limit <= 0) return [];
-      const rows = this.#db
-        .sql(
-          `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ?
-         WHERE key IN (SELECT key FROM executions
-                       WHERE run_id = ? AND node_id = ? AND item IS NOT NULL AND status = 'pending'
-                       ORDER BY item LIMIT ?)
+      const mapKey = executionKey(runId, nodeId);
+      const cursor = this.#db.sql("SELECT items_next, items_total FROM executions WHERE key = ?").get(mapKey);
+      const queue = this.#db.sql(
+        `UPDATE executions SET status = 'queued', not_before = ?, updated_at = ? WHERE key = ? AND status = 'pending'
          RETURNING key, run_id, node_id, item, attempts_total, round`,
-        )
-        .all(now, now, runId, nodeId, limit)
-        .sort((a, b) => Number(a.item) - Number(b.item));
-      for (const row of rows) this.#record(row, [queuedNote(subjectOf(row), now)]);
-      return rows.map((row) => row.key as string);
+      );
+      const exists = this.#db.sql("SELECT 1 FROM executions WHERE key = ?");
+      const keys: string[] = [];
+      let next = Number(cursor?.items_next ?? 0);
+      // Known once the map waits on its items (startWaiting); before, the items' keys say.
+      const total = Number(cursor?.items_total ?? 0) || Number.POSITIVE_INFINITY;
+      while (keys.length < limit && next < total) {
+        const key = executionKey(runId, nodeId, next);
+        const row = queue.get(now, now, key);
+        if (row) {
+          this.#record(row, [queuedNote(subjectOf(row), now)]);
+          keys.push(key);
+        } else if (exists.get(key) === undefined) {
+          break; // past the last item
+        }
+        next++;
+      }
+      if (cursor) this.#db.sql("UPDATE executions SET items_next = ? WHERE key = ?").run(next, mapKey);
+      return keys;
     }, NOT_DURABLE);
   }
 
@@ -496,7 +548,7 @@ export class SqliteStore implements Store {
       const reset = this.#db.sql(
         `UPDATE executions SET status = 'pending', attempt = 0, model_index = 0, attempts_total = 0, leases_lost = 0, rate_slot_at = NULL,
            lease_token = NULL, lease_expires_at = NULL, not_before = 0, items_total = 0, items_done = 0,
-           output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL,
+           output = NULL, error = NULL, cached = 0, model = NULL, usage = NULL, child_run_id = NULL, items_next = 0,
            started_at = NULL, finished_at = NULL, updated_at = ?, round = ?
          WHERE key = ?`,
       );
@@ -511,6 +563,7 @@ export class SqliteStore implements Store {
       const setDeps = this.#db.sql("UPDATE executions SET deps_done = ? WHERE key = ?");
       for (const [nodeId, done] of Object.entries(depsDoneAfterReset))
         setDeps.run(done, executionKey(runId, nodeId));
+      this.#runs.delete(runId);
       this.#db
         .sql(
           `UPDATE runs SET failing = 0, nodes_done = (SELECT count(*) FROM executions
@@ -594,6 +647,7 @@ export class SqliteStore implements Store {
           this.#record(row, [cancelNote(subjectOf(row), status, now)]);
           return row.key as string;
         });
+      this.#runs.delete(runId);
       this.#db
         .sql(
           `UPDATE runs SET nodes_done = (SELECT count(*) FROM executions
@@ -813,12 +867,30 @@ export class SqliteStore implements Store {
     this.#history.append(row.run_id as string, Number(row.round), notes);
   }
 
-  /** One read: without the input when RunInputs has it, else with it (then kept there). */
+  /**
+   * A run as this connection last read it, if nothing has written its row
+   * since: every write to a run's row here forgets it, and another process's
+   * commit (or a roll-back) starts a new connection generation, which forgets
+   * them all. Every claim reads its run, so this spares a read and five JSON
+   * parses per node execution. Ended runs are not kept. Otherwise one read: without the input when
+   * RunInputs has it, else with it (then kept there). A copy each time: callers
+   * treat records as read-only, but a slip would otherwise change what others see.
+   */
   #run(id: string): RunRecord | null {
+    const generation = this.#db.generation;
+    if (generation !== this.#runsIn || this.#runs.size >= KEPT_RUNS) {
+      this.#runs.clear();
+      this.#runsIn = generation;
+    }
+    const kept = this.#runs.get(id);
+    if (kept) return { ...kept };
     const input = this.#inputs.cached(id);
     const row = this.#db.sql(`SELECT ${input ? RUN_COLUMNS_BUT_INPUT : "*"} FROM runs WHERE id = ?`).get(id);
     if (!row) return null;
-    return toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
+    const run = toRunWithInput(row, input ? input.value : this.#inputs.parse(id, row.input as string));
+    // Only runs that go on: an ended run is read again seldom, and kept it would only take memory.
+    if (!TERMINAL_RUN.has(run.status)) this.#runs.set(id, run);
+    return { ...run };
   }
 
   /** Inside a write: the check and the insert are one transaction, so nothing comes between them. */

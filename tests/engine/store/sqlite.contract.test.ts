@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -10,6 +10,7 @@ import { executionKey } from "../../../engine/store/records.ts";
 import { MIGRATIONS } from "../../../engine/store/sqlite/migrations.ts";
 import { SqliteStore } from "../../../engine/store/sqlite/sqlite-store.ts";
 import { describeStoreContract } from "../../contract/store-contract.ts";
+import { until } from "../../helpers/until.ts";
 
 const directory = mkdtempSync(join(tmpdir(), "pflow-sqlite-store-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -207,5 +208,96 @@ describe("SqliteStore (SQLite only)", () => {
     const path = freshFile();
     await started(path);
     expect(readPragma(path, "journal_mode")).toBe("wal");
+  });
+
+  /** A run with a map node "m", its `count` items created; as the map executor leaves it. */
+  async function mapRun(store: SqliteStore, count: number): Promise<string> {
+    const runId = randomUUID();
+    await store.createRun(
+      {
+        id: runId,
+        workflow: { name: "map", version: 1 },
+        input: null,
+        models: {},
+        parent: null,
+        nodesTotal: 1,
+        deadline: null,
+        createdAt: 1,
+      },
+      ["m"],
+    );
+    await store.createItems(
+      runId,
+      "m",
+      Array.from({ length: count }, (_, index) => index),
+      2,
+    );
+    return runId;
+  }
+
+  // Not in the contract: the cursor on the map's row is how this adapter finds the next items.
+  it("queueNextItems starts over after a retry resets the map, and passes over items queued without it", async () => {
+    const path = freshFile();
+    const store = await started(path);
+    const runId = await mapRun(store, 5);
+    const item = (index: number) => executionKey(runId, "m", index);
+    expect(await store.queueNextItems(runId, "m", 2, 3)).toEqual([item(0), item(1)]);
+    // A retry drops the items and resets the map; its new items are queued from the first.
+    await store.resetExecutions(runId, ["m"], {}, 2);
+    await store.createItems(runId, "m", ["a", "b", "c"], 4);
+    expect(await store.queueNextItems(runId, "m", 2, 5)).toEqual([item(0), item(1)]);
+    expect(await store.queueNextItems(runId, "m", 5, 6)).toEqual([item(2)]);
+    expect(await store.queueNextItems(runId, "m", 1, 7)).toEqual([]);
+    // An item that left pending with the cursor behind it (a map queued before the cursor
+    // existed) is passed over, not queued again.
+    const other = await mapRun(store, 4);
+    const writer = new DatabaseSync(path);
+    writer.exec("PRAGMA busy_timeout = 5000");
+    writer
+      .prepare("UPDATE executions SET status = 'queued' WHERE key IN (?, ?)")
+      .run(executionKey(other, "m", 0), executionKey(other, "m", 1));
+    writer.close();
+    expect(await store.queueNextItems(other, "m", 3, 8)).toEqual([
+      executionKey(other, "m", 2),
+      executionKey(other, "m", 3),
+    ]);
+  });
+
+  // Not in the contract: what this adapter keeps in memory (runs, the history's last
+  // numbers) must give way to what another process commits to the same file.
+  it("a run and its history written by another connection are read afresh", async () => {
+    const path = freshFile();
+    const store = await started(path);
+    const runId = await mapRun(store, 1);
+    expect(await store.getRun(runId)).toMatchObject({ status: "pending", failing: false });
+    const writer = new DatabaseSync(path);
+    writer.exec("PRAGMA busy_timeout = 5000");
+    writer.prepare("UPDATE runs SET failing = 1 WHERE id = ?").run(runId);
+    writer
+      .prepare(
+        "INSERT INTO history (run_id, seq, at, type, round, data) VALUES (?, 2, 3, 'run.started', 1, '{}')",
+      )
+      .run(runId);
+    writer.close();
+    expect(await store.getRun(runId)).toMatchObject({ status: "pending", failing: true });
+    // The next event is numbered after the other connection's, not over it.
+    expect(await store.transitionRun(runId, ["pending"], { status: "running", startedAt: 4 })).not.toBeNull();
+    const events = await store.listHistory(runId, { limit: 10 });
+    expect(events.map((event) => event.seq)).toEqual([1, 2, 3]);
+  });
+
+  // Not in the contract: checkpoints on a thread of their own are this adapter's.
+  it("checkpoints the WAL on its own thread, well before the connection's own threshold", async () => {
+    const path = freshFile();
+    const store = await started(path);
+    const before = statSync(path).size;
+    // Each write its own group (awaited), each a page or two of its own: 40 commits, far
+    // under the connection's 10,000-page auto-checkpoint, so only the thread copies them.
+    for (let index = 0; index < 40; index++) await store.putCached(`page ${index}`, "x".repeat(4000), null);
+    await until(
+      async () => (statSync(path).size > before + 40 * 4000 ? true : undefined),
+      4_000,
+      "the database file to receive the WAL's pages",
+    );
   });
 });
