@@ -2,6 +2,7 @@ import type { SQLInputValue } from "node:sqlite";
 import type { HistoryEvent, HistoryEventType, HistoryNote } from "../../history/events.ts";
 import type { HistoryQuery } from "../store.ts";
 import type { SqliteConnection } from "./connection.ts";
+import { multiRowInsert } from "./multi-row-insert.ts";
 import { json, nullableNumber, parse, type Row } from "./rows.ts";
 
 /**
@@ -115,20 +116,13 @@ export class SqliteHistory {
   }
 }
 
-/** Events inserted by one statement at most (so at most this many insert texts are prepared). */
+/** Events inserted by one statement at most. */
 const MAX_ROWS = 16;
-const INSERT_TEXTS: string[] = [];
-
-/** The insert of `rows` events (its text, kept: the connection prepares each text once). */
-function insertText(rows: number): string {
-  let text = INSERT_TEXTS[rows];
-  if (text === undefined) {
-    const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    text = `INSERT INTO history (run_id, seq, at, type, round, node_id, item, attempt, data) VALUES ${Array(rows).fill(row).join(", ")}`;
-    INSERT_TEXTS[rows] = text;
-  }
-  return text;
-}
+const insertText = multiRowInsert(
+  "INSERT INTO history (run_id, seq, at, type, round, node_id, item, attempt, data)",
+  "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  MAX_ROWS,
+);
 
 function toEvent(row: Row): HistoryEvent {
   return {

@@ -35,6 +35,7 @@ import { RunInputs } from "../run-inputs.ts";
 import type { FinishResult, HistoryQuery, Store } from "../store.ts";
 import { NOT_DURABLE, SqliteConnection } from "./connection.ts";
 import { SqliteHistory } from "./history.ts";
+import { multiRowInsert } from "./multi-row-insert.ts";
 import {
   json,
   type Row,
@@ -51,20 +52,13 @@ import { SqliteWaits } from "./waits.ts";
 
 type Registration = { record: DefinitionRecord; created: boolean };
 
-/** Items inserted by one statement at most (so at most this many insert texts are prepared). */
+/** Items inserted by one statement at most. */
 const ITEMS_PER_INSERT = 32;
-const INSERT_ITEMS_TEXTS: string[] = [];
-
-/** The insert of `rows` items (its text, kept: the connection prepares each text once). */
-function insertItemsText(rows: number): string {
-  let text = INSERT_ITEMS_TEXTS[rows];
-  if (text === undefined) {
-    const row = "(?, ?, ?, ?, ?, 'pending', ?, ?)";
-    text = `INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round) VALUES ${Array(rows).fill(row).join(", ")}`;
-    INSERT_ITEMS_TEXTS[rows] = text;
-  }
-  return text;
-}
+const insertItemsText = multiRowInsert(
+  "INSERT OR IGNORE INTO executions (key, run_id, node_id, item, input, status, updated_at, round)",
+  "(?, ?, ?, ?, ?, 'pending', ?, ?)",
+  ITEMS_PER_INSERT,
+);
 
 /** Runs kept in memory at most (see #run): past that they are all dropped, and read again. */
 const KEPT_RUNS = 10_000;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { executionKey } from "../../../engine/store/records.ts";
+import { executionKey, type NewRun } from "../../../engine/store/records.ts";
 import { MIGRATIONS } from "../../../engine/store/sqlite/migrations.ts";
 import { SqliteStore } from "../../../engine/store/sqlite/sqlite-store.ts";
 import { describeStoreContract } from "../../contract/store-contract.ts";
@@ -16,6 +16,23 @@ const directory = mkdtempSync(join(tmpdir(), "pflow-sqlite-store-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 /** A new database file per call, in this file's temporary directory. */
+/** createRun's arguments for a run of one node, `node`, of workflow `name`. */
+function oneNodeRun(id: string, name: string, node: string, input: unknown = null): [NewRun, string[]] {
+  return [
+    {
+      id,
+      workflow: { name, version: 1 },
+      input,
+      models: {},
+      parent: null,
+      nodesTotal: 1,
+      deadline: null,
+      createdAt: 1,
+    },
+    [node],
+  ];
+}
+
 function freshFile(): string {
   return join(directory, `${randomUUID()}.db`);
 }
@@ -50,19 +67,7 @@ describe("SqliteStore (SQLite only)", () => {
     const first = new SqliteStore(path);
     await first.start();
     const runId = randomUUID();
-    await first.createRun(
-      {
-        id: runId,
-        workflow: { name: "durable", version: 1 },
-        input: { n: 1 },
-        models: {},
-        parent: null,
-        nodesTotal: 1,
-        deadline: null,
-        createdAt: 1,
-      },
-      ["a"],
-    );
+    await first.createRun(...oneNodeRun(runId, "durable", "a", { n: 1 }));
     await first.transitionRun(runId, ["pending"], { status: "running", startedAt: 2 });
     const key = executionKey(runId, "a");
     await first.queueExecutions([key], 2);
@@ -123,19 +128,7 @@ describe("SqliteStore (SQLite only)", () => {
     const runId = randomUUID();
     await Promise.all([
       store.putCached(key, { v: 1 }, null),
-      store.createRun(
-        {
-          id: runId,
-          workflow: { name: "seen", version: 1 },
-          input: null,
-          models: {},
-          parent: null,
-          nodesTotal: 1,
-          deadline: null,
-          createdAt: 1,
-        },
-        ["a"],
-      ),
+      store.createRun(...oneNodeRun(runId, "seen", "a")),
     ]);
     const reader = new DatabaseSync(path, { readOnly: true });
     try {
@@ -153,19 +146,7 @@ describe("SqliteStore (SQLite only)", () => {
   it("a write that fails leaves nothing behind, and the other writes of its group still commit", async () => {
     const store = await started(freshFile());
     const runId = randomUUID();
-    const run = store.createRun(
-      {
-        id: runId,
-        workflow: { name: "group", version: 1 },
-        input: null,
-        models: {},
-        parent: null,
-        nodesTotal: 1,
-        deadline: null,
-        createdAt: 1,
-      },
-      ["m"],
-    );
+    const run = store.createRun(...oneNodeRun(runId, "group", "m"));
     const failing = store.createItems(runId, "m", ["fine", 10n], 2);
     const after = store.putCached("after", true, null);
     await expect(failing).rejects.toThrow();
@@ -213,19 +194,7 @@ describe("SqliteStore (SQLite only)", () => {
   /** A run with a map node "m", its `count` items created; as the map executor leaves it. */
   async function mapRun(store: SqliteStore, count: number): Promise<string> {
     const runId = randomUUID();
-    await store.createRun(
-      {
-        id: runId,
-        workflow: { name: "map", version: 1 },
-        input: null,
-        models: {},
-        parent: null,
-        nodesTotal: 1,
-        deadline: null,
-        createdAt: 1,
-      },
-      ["m"],
-    );
+    await store.createRun(...oneNodeRun(runId, "map", "m"));
     await store.createItems(
       runId,
       "m",
