@@ -38,18 +38,9 @@ export const DEFAULT_TRIGGER_TIMING: TriggerTiming = Object.freeze({
   queuePrefix: "pflow",
 });
 
-export interface TriggerView {
-  readonly id: string;
-  readonly workflow: string;
-  readonly kind: "cron" | "event" | "webhook";
-  readonly paused: boolean;
+/** A trigger as GET /v1/triggers shows it: its stored state (without `since`), when it fires next, and what it listens to. */
+export interface TriggerView extends Omit<TriggerState, "since"> {
   readonly nextFireAt: number | null;
-  readonly lastFireAt: number | null;
-  readonly lastRunId: string | null;
-  readonly lastError: string | null;
-  readonly lastErrorAt: number | null;
-  readonly fired: number;
-  readonly failed: number;
   /** cron: the expression and zone; event: exchange and routing key; webhook: its path. */
   readonly detail: Readonly<Record<string, string>>;
 }
